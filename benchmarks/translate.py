@@ -1,0 +1,155 @@
+"""Translation speed: entities per second for each example mapping, and the compiled parking
+mapping against a hand-written Python function producing the very same entities.
+
+    python benchmarks/translate.py [--records N]
+
+The hand-written function is what an integrator would write without contextbridge: direct
+dict look-ups, the same casts, the same time normalisation, the same output. The ratio
+``compiled / hand-written`` is measured in the same run (target: at least 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Measure, best_of, table  # noqa: E402
+
+from contextbridge.errors import RecordError  # noqa: E402
+from contextbridge.mapping import Mapping, load_mapping  # noqa: E402
+from contextbridge.templates import FILTERS  # noqa: E402
+from contextbridge.translator import Translator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MAPPINGS = ROOT / "mappings"
+PARKING_STATUS = {"0": "free", "1": "occupied", "2": "unknown"}
+
+
+def _utc(text: str) -> str:
+    moment = datetime.fromisoformat(text).astimezone(UTC)
+    millis = moment.microsecond // 1000
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{millis:03d}Z" if millis else f"{base}Z"
+
+
+def handwritten_parking(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """santander-parking.yaml, by hand."""
+    sensor = record["ayto:idSensor"]
+    observed = _utc(record["dc:modified"])
+    point = {"type": "Point", "coordinates": [float(record["ayto:longitude"]), float(record["ayto:latitude"])]}
+    spot: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:ParkingSpot:santander:{sensor}",
+        "type": "ParkingSpot",
+        "status": {"type": "Property", "value": PARKING_STATUS[record["ayto:estado"]], "observedAt": observed},
+        "location": {"type": "GeoProperty", "value": point, "observedAt": observed},
+        "category": {"type": "Property", "value": ["onStreet"]},
+    }
+    if record.get("ayto:zona"):
+        spot["areaServed"] = {"type": "Property", "value": record["ayto:zona"], "observedAt": observed}
+    if record.get("ayto:calle"):
+        street = FILTERS["slug"](record["ayto:calle"])
+        spot["refParkingSite"] = {"type": "Relationship", "object": f"urn:ngsi-ld:OnStreetParking:santander:{street}"}
+    spot["refDevice"] = {"type": "Relationship", "object": f"urn:ngsi-ld:Device:santander:{sensor}"}
+    if record.get("uri"):
+        spot["source"] = {"type": "Property", "value": record["uri"], "observedAt": observed}
+    device: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:Device:santander:{sensor}",
+        "type": "Device",
+        "controlledProperty": {"type": "Property", "value": ["occupancy"]},
+        "deviceCategory": {"type": "Property", "value": ["sensor"]},
+    }
+    battery = record.get("ayto:bateria")
+    if battery:
+        level = round(float(battery) * 0.01, 2)
+        if 0 <= level <= 1:
+            device["batteryLevel"] = {"type": "Property", "value": level, "unitCode": "C62", "observedAt": observed}
+    device["location"] = {"type": "GeoProperty", "value": point, "observedAt": observed}
+    device["dateLastValueReported"] = {
+        "type": "Property",
+        "value": {"@type": "DateTime", "@value": observed},
+        "observedAt": observed,
+    }
+    if record.get("uri"):
+        device["source"] = {"type": "Property", "value": record["uri"], "observedAt": observed}
+    return [spot, device]
+
+
+def sample_records(mapping: Mapping) -> list[Any]:
+    """The records of the mapping's first sample, parsed once (errors dropped)."""
+    with mapping.samples[0].input.open("rb") as stream:
+        return [r for r in mapping.source_format.parse(stream) if not isinstance(r, RecordError)]
+
+
+def scaled(records: list[Any], count: int) -> list[Any]:
+    return [records[i % len(records)] for i in range(count)]
+
+
+def translate_all(translator: Translator, records: list[Any]) -> int:
+    entities = 0
+    for outcome in translator.translate(records):
+        if not isinstance(outcome, RecordError):
+            entities += 1
+    return entities
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    args = parser.parse_args()
+
+    parking = load_mapping(MAPPINGS / "santander-parking.yaml")
+    records = scaled(sample_records(parking), args.records)
+    good = [r for r in records if _translates(parking, r)]
+    expected = [e for record in good for e in Translator(parking).translate_record(record)]
+    if [e for record in good for e in handwritten_parking(record)] != expected:
+        sys.exit("the hand-written parking function does not produce the mapping's entities")
+
+    baseline = best_of("hand-written Python (parking)", lambda: sum(len(handwritten_parking(r)) for r in good))
+    rows = [
+        best_of("compiled mapping, validated", lambda: translate_all(Translator(parking), good)),
+        best_of("compiled mapping, not validated", lambda: translate_all(Translator(parking, validate=False), good)),
+    ]
+    print(table(f"Parking translation, {len(good):,} records", rows, baseline=baseline, unit="entities/s"))
+
+    print()
+    per_mapping: list[Measure] = []
+    for path in sorted(MAPPINGS.glob("*.yaml")):
+        mapping = load_mapping(path)
+        if not mapping.samples:
+            continue
+        data = mapping.samples[0].input.read_bytes()
+        repeat = max(1, args.records // max(1, len(sample_records(mapping))))
+
+        def parse_and_translate(mapping: Mapping = mapping, data: bytes = data, repeat: int = repeat) -> int:
+            translator = Translator(mapping)
+            return sum(translate_all_stream(translator, data) for _ in range(repeat))
+
+        per_mapping.append(best_of(mapping.id, parse_and_translate, repeat=3))
+    print("Every example mapping, parse + translate + validate")
+    for measure in per_mapping:
+        print(f"  {measure.name:40} {measure.rate:14,.0f} entities/s")
+
+
+def translate_all_stream(translator: Translator, data: bytes) -> int:
+    return sum(
+        1
+        for outcome in translator.translate_stream(io.BytesIO(data), source="bench")
+        if not isinstance(outcome, RecordError)
+    )
+
+
+def _translates(mapping: Mapping, record: Any) -> bool:
+    try:
+        Translator(mapping).translate_record(record)
+    except RecordError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

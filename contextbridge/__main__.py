@@ -1,0 +1,3 @@
+from contextbridge.cli import main
+
+main()

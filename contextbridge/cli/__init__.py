@@ -1,0 +1,8 @@
+"""The ``contextbridge`` command line: one module per group of commands, all on one app."""
+
+from __future__ import annotations
+
+from . import entities, mappings  # noqa: F401  (each command module registers its commands on the app)
+from .app import app, main
+
+__all__ = ["app", "main"]

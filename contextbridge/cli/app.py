@@ -1,0 +1,28 @@
+"""The typer application every command module registers on, and the shared helpers."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import ContextBridgeError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="contextbridge: city feeds to NGSI-LD entities, Orion-LD and a SPARQL city graph.",
+)
+
+
+def echo_err(message: str = "") -> None:
+    typer.echo(message, err=True)
+
+
+def main() -> None:
+    """Entry point of the ``contextbridge`` script: library errors become one line and exit 1."""
+    try:
+        app()
+    except ContextBridgeError as error:
+        echo_err(f"error: {error}")
+        sys.exit(1)

@@ -1,0 +1,62 @@
+"""Commands on NGSI-LD entities: validate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from ..entity import validate_entity
+from ..ontology import Ontology
+from .app import app, echo_err
+from .mappings import OntologyOption, load_ontology
+
+
+def ontology_problems(entity: dict[str, object], ontology: Ontology) -> list[str]:
+    """What the ontology says about an entity the NGSI-LD rules accept: unknown type or attribute."""
+    type_name = entity.get("type")
+    if not isinstance(type_name, str) or ontology.cls(type_name) is None:
+        return [f"type {type_name!r} is not a class of the ontology"]
+    return [
+        f"attribute {name!r} is not a property of {type_name} in the ontology"
+        for name in entity
+        if name not in ("id", "type", "@context", "scope", "createdAt", "modifiedAt")
+        and ontology.attribute(type_name, name) is None
+    ]
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="NDJSON files of normalized NGSI-LD entities.")],
+    ontology_paths: OntologyOption = None,
+    no_ontology: Annotated[bool, typer.Option("--no-ontology", help="Check the NGSI-LD rules only.")] = False,
+) -> None:
+    """Check entities against the NGSI-LD rules Orion-LD enforces and the ontology; one line per problem."""
+    ontology = None if no_ontology else load_ontology(ontology_paths)
+    entities = problems = 0
+    for path in files:
+        with path.open("rb") as stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                entities += 1
+                where = f"{path}:{number}"
+                try:
+                    entity = orjson.loads(line)
+                except orjson.JSONDecodeError as error:
+                    typer.echo(f"{where}: invalid JSON: {error}")
+                    problems += 1
+                    continue
+                found = [str(error) for error in validate_entity(entity)] if isinstance(entity, dict) else [
+                    "BadRequestData: an entity must be a JSON object"
+                ]
+                if not found and ontology is not None:
+                    found = [f"{entity.get('id')}: {message}" for message in ontology_problems(entity, ontology)]
+                for message in found:
+                    typer.echo(f"{where}: {message}")
+                problems += len(found)
+    echo_err(f"{entities} entities checked, {problems} problems")
+    if problems:
+        raise typer.Exit(1)

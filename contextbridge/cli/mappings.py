@@ -1,0 +1,153 @@
+"""Commands for mapping authors: translate, test, check."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import orjson
+import typer
+
+from ..errors import MappingError, RecordError
+from ..golden import run_samples
+from ..lint import lint_mapping
+from ..mapping import Mapping, load_mapping
+from ..ontology import BUNDLED, Ontology, default_ontology
+from ..translator import TranslationStats, Translator
+from .app import app, echo_err
+
+
+def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Mapping files named directly, or found (sorted) in the directories named."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        else:
+            yield path
+
+
+def _load_or_exit(path: Path) -> Mapping:
+    try:
+        return load_mapping(path)
+    except MappingError as error:
+        echo_err(str(error))
+        raise typer.Exit(1) from None
+
+
+def print_summary(name: str, stats: TranslationStats) -> None:
+    echo_err(
+        f"{name}: {stats.records} records read, {stats.entities} entities written, "
+        f"{stats.rejected} rejected, {stats.filtered} filtered"
+    )
+    for reason, count in stats.reasons.most_common():
+        echo_err(f"  rejected {count} × {reason}")
+    for name, count in stats.skipped_attributes.most_common():
+        echo_err(f"  attribute {name!r} left out {count} × (first: {stats.skipped_examples[name]})")
+    for error in stats.examples:
+        echo_err(f"  {error}")
+    if stats.rejected > len(stats.examples):
+        echo_err(f"  ... and {stats.rejected - len(stats.examples)} more rejected records")
+
+
+def _open_inputs(inputs: list[str]) -> Iterator[tuple[str, BinaryIO]]:
+    for name in inputs:
+        if name == "-":
+            yield "<stdin>", sys.stdin.buffer
+            continue
+        try:
+            stream = open(name, "rb")  # noqa: SIM115 - closed below, after streaming
+        except OSError as error:
+            echo_err(f"{name}: cannot open: {error.strerror}")
+            raise typer.Exit(2) from None
+        with stream:
+            yield name, stream
+
+
+@app.command()
+def translate(
+    inputs: Annotated[list[str], typer.Argument(help="Input files ('-' for standard input).")],
+    mapping_path: Annotated[Path, typer.Option("--mapping", "-m", help="The mapping file.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write NDJSON here.")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected.")] = False,
+) -> None:
+    """Translate INPUT files into NDJSON of normalized NGSI-LD entities."""
+    mapping = _load_or_exit(mapping_path)
+    translator = Translator(mapping)
+    out = output.open("wb") if output else sys.stdout.buffer
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    try:
+        for name, stream in _open_inputs(inputs):
+            for outcome in translator.translate_stream(stream, source=name):
+                if not isinstance(outcome, RecordError):
+                    out.write(dumps(outcome, option=newline))
+    finally:
+        out.flush()
+        if output:
+            out.close()
+    print_summary(mapping.id, translator.stats)
+    if strict and translator.stats.rejected:
+        raise typer.Exit(1)
+
+
+@app.command("test")
+def test_samples(
+    paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
+    update: Annotated[bool, typer.Option(help="Rewrite the expected files from the translation.")] = False,
+) -> None:
+    """Run each mapping's golden samples (input → expected entities); show a diff on mismatch."""
+    failed = checked = 0
+    for path in mapping_files(paths):
+        try:
+            mapping = load_mapping(path)
+        except MappingError as error:
+            echo_err(str(error))
+            failed += 1
+            continue
+        if not mapping.samples:
+            typer.echo(f"{path}: no samples")
+        for result in run_samples(mapping, update=update):
+            checked += 1
+            status = "updated" if update else ("ok" if result.ok else "FAILED")
+            typer.echo(
+                f"{path}: {result.sample.input.name}: {status} ({len(result.rejected)} rejected records)"
+            )
+            if not result.ok:
+                failed += 1
+                typer.echo(result.diff)
+    typer.echo(f"{checked} samples, {failed} failed")
+    if failed or not checked:
+        raise typer.Exit(1)
+
+
+OntologyOption = Annotated[
+    list[Path] | None,
+    typer.Option("--ontology", help="Extra ontology files or directories (Turtle), added to the bundled one."),
+]
+
+
+def load_ontology(extra: list[Path] | None) -> Ontology:
+    return Ontology.load(BUNDLED, *extra) if extra else default_ontology()
+
+
+@app.command()
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
+    ontology_paths: OntologyOption = None,
+) -> None:
+    """Lint mappings: schema, expressions, templates, units, times, and against the ontology."""
+    ontology = load_ontology(ontology_paths)
+    problems = count = 0
+    for path in mapping_files(paths):
+        count += 1
+        try:
+            found = lint_mapping(load_mapping(path), ontology)
+        except MappingError as error:
+            found = error.problems
+        problems += len(found)
+        for problem in found:
+            typer.echo(str(problem))
+    echo_err(f"{count} mappings checked, {problems} problems")
+    if problems or not count:
+        raise typer.Exit(1)

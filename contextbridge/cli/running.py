@@ -1,0 +1,76 @@
+"""``contextbridge run``: the main job, once — every feed of a configuration, to its end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ..config import Config, FeedConfig, default_config_path, load_config
+from ..errors import RecordError
+from ..mapping import load_mapping
+from ..translator import TranslationStats, Translator
+from .app import app
+
+StateOption = Annotated[
+    Path, typer.Option("--state", help="State directory: outbox, dead letters, embedded graph.")
+]
+
+
+def run_feed(feed: FeedConfig, progress: Progress) -> tuple[TranslationStats, list[dict[str, Any]]]:
+    """Translate every input of ``feed``; the entities are returned in order."""
+    translator = Translator(load_mapping(feed.mapping))
+    entities: list[dict[str, Any]] = []
+    task = progress.add_task(feed.id, total=len(feed.inputs))
+    for path in feed.inputs:
+        with path.open("rb") as stream:
+            for outcome in translator.translate_stream(stream, source=path.name):
+                if not isinstance(outcome, RecordError):
+                    entities.append(outcome)
+        progress.advance(task)
+    return translator.stats, entities
+
+
+def summary_table(results: list[tuple[FeedConfig, TranslationStats]]) -> Table:
+    table = Table(title="Feeds")
+    for column in ("feed", "records", "entities", "rejected", "filtered", "top reject reason"):
+        table.add_column(column, justify="left" if column in ("feed", "top reject reason") else "right")
+    for feed, stats in results:
+        reason = stats.reasons.most_common(1)
+        table.add_row(
+            feed.id,
+            str(stats.records),
+            str(stats.entities),
+            str(stats.rejected),
+            str(stats.filtered),
+            f"{reason[0][0]} ×{reason[0][1]}" if reason else "",
+        )
+    return table
+
+
+def run_config(config: Config, state: Path, console: Console) -> list[tuple[FeedConfig, TranslationStats]]:
+    results = []
+    with Progress(console=console, transient=True) as progress:
+        for feed in config.feeds:
+            stats, _entities = run_feed(feed, progress)
+            results.append((feed, stats))
+    return results
+
+
+@app.command()
+def run(
+    config_path: Annotated[
+        Path | None, typer.Argument(help="Configuration file (default: the Santander example).")
+    ] = None,
+    state: StateOption = Path(".contextbridge"),
+) -> None:
+    """Run every feed of CONFIG once, to its end, and print a summary per feed."""
+    console = Console(stderr=False)
+    config = load_config(config_path or default_config_path())
+    console.print(f"contextbridge run: {len(config.feeds)} feeds from {config.path}")
+    results = run_config(config, state, console)
+    console.print(summary_table(results))

@@ -1,0 +1,133 @@
+"""YAML documents with line numbers, checked against a JSON Schema, every problem reported.
+
+    >>> doc = load_document(Path("mappings/santander-parking.yaml"), schema=MAPPING_SCHEMA)
+    >>> doc.line(("entities", 0, "attributes", "status"))
+    14
+
+YAML is read with PyYAML's safe loader only. Each key's line is kept so that every later
+mistake (schema, compilation, ontology lint) can point at the line of the file to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import MappingError, Problem
+
+Key = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded YAML file: its data and the line (1-based) of every key and list item."""
+
+    path: str
+    data: Any
+    lines: dict[Key, int] = field(repr=False)
+
+    def line(self, key: Iterable[str | int]) -> int | None:
+        """The line of ``key``, or of its nearest enclosing key that has one."""
+        key = tuple(key)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, key: Iterable[str | int], message: str) -> Problem:
+        key = tuple(key)
+        return Problem(message, file=self.path, line=self.line(key), key=dotted(key) or None)
+
+
+def dotted(key: Iterable[str | int]) -> str:
+    """``("entities", 0, "id")`` -> ``entities[0].id``, as users read it."""
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@cache
+def packaged_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in the package (``contextbridge/schemas/NAME``)."""
+    text = resources.files("contextbridge").joinpath("schemas", name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def load_document(path: Path, *, schema: dict[str, Any] | None = None, text: str | None = None) -> Document:
+    """Read ``path`` (or ``text`` given for it), keep key lines, validate; raise MappingError with all problems."""
+    name = str(path)
+    try:
+        source = path.read_text(encoding="utf-8") if text is None else text
+    except (OSError, UnicodeDecodeError) as error:
+        raise MappingError([Problem(f"cannot read: {error}", file=name)]) from error
+    loader = yaml.SafeLoader(source)
+    try:
+        node = loader.get_single_node()
+        problems: list[Problem] = []
+        lines: dict[Key, int] = {}
+        if node is not None:
+            _index(node, (), lines, problems, name)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise MappingError([Problem(f"invalid YAML: {reason}", file=name, line=line)]) from error
+    finally:
+        loader.dispose()
+    document = Document(name, data, lines)
+    if schema is not None:
+        problems.extend(schema_problems(document, schema))
+    if problems:
+        raise MappingError(problems)
+    return document
+
+
+def _index(node: yaml.Node, key: Key, lines: dict[Key, int], problems: list[Problem], name: str) -> None:
+    lines[key] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            child = key_node.value
+            if child in seen:
+                problems.append(
+                    Problem(f"duplicate key {child!r}", file=name, line=key_node.start_mark.line + 1)
+                )
+            seen.add(child)
+            _index(value_node, (*key, child), lines, problems, name)
+            lines[(*key, child)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            _index(item, (*key, position), lines, problems, name)
+
+
+def schema_problems(document: Document, schema: dict[str, Any]) -> list[Problem]:
+    """Every JSON Schema violation of the document, each at its line, in file order."""
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in validator.iter_errors(document.data):
+        key = tuple(error.absolute_path)
+        problems.append(document.problem(key, _schema_message(error)))
+    return sorted(problems, key=lambda problem: (problem.line or 0, problem.key or ""))
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        return f"unknown key {', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
+    return error.message

@@ -1,0 +1,202 @@
+"""The exceptions contextbridge raises, grouped by what the caller does next.
+
+    ContextBridgeError
+     ├── ConfigError            fix the configuration, then start again
+     │    └── MappingError       fix the mapping file (one or more located problems)
+     ├── OntologyError          fix the ontology files
+     ├── RecordError            skip this record; the rest of the feed goes on
+     │    ├── FormatError        the input bytes could not be parsed
+     │    ├── TransformError     a value of the record could not be translated
+     │    └── InvalidEntityError the record gave an entity that breaks an NGSI-LD rule
+     ├── EntityError            an entity breaks an NGSI-LD rule (never sent to the broker)
+     ├── DeliveryError          a sink (broker, graph store) cannot be reached now: retry later
+     └── BrokerError            the broker refused a request (its ProblemDetails): do not retry
+
+Every error carries where it happened: a mapping file and line, a record number and
+field, an entity id and attribute. ``str(error)`` puts the place first, as compilers do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ContextBridgeError(Exception):
+    """Root of every error contextbridge raises on purpose."""
+
+
+class ConfigError(ContextBridgeError):
+    """The configuration is wrong; nothing can run until it is fixed."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located mistake in a file: ``file:line: key: message``."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        place = ":".join(str(part) for part in (self.file, self.line) if part is not None)
+        key = f"{self.key}: " if self.key else ""
+        return f"{place}: {key}{self.message}" if place else f"{key}{self.message}"
+
+
+class MappingError(ConfigError):
+    """A mapping cannot be loaded. ``problems`` lists every mistake found, not only the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class OntologyError(ContextBridgeError):
+    """The ontology cannot be loaded or is inconsistent."""
+
+
+class RecordError(ContextBridgeError):
+    """One input record could not be turned into entities; it is rejected, the feed goes on.
+
+    ``record`` is the 1-based position of the record in its input, ``field`` the
+    record field (or mapping attribute) at fault, ``source`` the input's name.
+    ``kind`` is a short stable reason code used for counting rejects; ``data`` the record.
+    """
+
+    kind = "record"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        record: int | None = None,
+        field: str | None = None,
+        source: str | None = None,
+        data: Any = None,
+    ) -> None:
+        self.reason = reason
+        self.data = data  # the rejected record itself, kept for the dead-letter queue
+        self.record = record
+        self.field = field
+        self.source = source
+        super().__init__(reason)
+
+    def located(
+        self, *, record: int | None = None, source: str | None = None, data: Any = None
+    ) -> RecordError:
+        """Fill in the position once it is known (errors are raised deep, located shallow)."""
+        if self.record is None:
+            self.record = record
+        if self.source is None:
+            self.source = source
+        if self.data is None:
+            self.data = data
+        return self
+
+    def __str__(self) -> str:
+        place = [self.source or "", f"record {self.record}" if self.record is not None else ""]
+        where = ", ".join(part for part in place if part)
+        field = f" field {self.field!r}:" if self.field else ""
+        return f"{where}:{field} {self.reason}" if where else f"{field} {self.reason}".strip()
+
+
+class FormatError(RecordError):
+    """The input could not be parsed (bad JSON, XML, CSV row, encoding)."""
+
+    kind = "format"
+
+
+class TransformError(RecordError):
+    """A record value could not be translated (missing field, bad number, bad date...)."""
+
+    kind = "transform"
+
+
+class InvalidEntityError(RecordError):
+    """A record's entity failed validation; ``problems`` holds each broken rule."""
+
+    kind = "entity"
+
+    def __init__(self, problems: list[EntityError], **where: Any) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(f"invalid entity: {first}{more}", field=first.attribute, **where)
+
+
+class EntityError(ContextBridgeError):
+    """An entity breaks an NGSI-LD rule. ``error_type`` is the ProblemDetails type Orion-LD would answer."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entity_id: str | None = None,
+        attribute: str | None = None,
+        rule: str | None = None,
+        error_type: str = "BadRequestData",
+    ) -> None:
+        self.message = message
+        self.entity_id = entity_id
+        self.attribute = attribute
+        self.rule = rule
+        self.error_type = error_type
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = " ".join(
+            part
+            for part in (
+                self.entity_id or "",
+                f"attribute {self.attribute!r}" if self.attribute else "",
+            )
+            if part
+        )
+        rule = f" [{self.rule}]" if self.rule else ""
+        return (
+            f"{where}: {self.error_type}: {self.message}{rule}"
+            if where
+            else f"{self.error_type}: {self.message}{rule}"
+        )
+
+
+class DeliveryError(ContextBridgeError):
+    """A sink could not be reached or answered with a transient failure; the caller retries.
+
+    ``status`` is the HTTP status when there was an answer; ``retry_after`` the seconds the
+    server asked to wait (``Retry-After``), if any.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"{message} ({url})" if url else message)
+
+
+class BrokerError(ContextBridgeError):
+    """The broker refused a request for good. ``problem`` is its ProblemDetails body.
+
+    ``entity_id`` is set when the refusal concerns one entity of a batch.
+    """
+
+    def __init__(
+        self,
+        problem: dict[str, Any],
+        *,
+        status: int,
+        url: str | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.status = status
+        self.url = url
+        self.entity_id = entity_id
+        kind = str(problem.get("type", "")).rsplit("/", 1)[-1] or "error"
+        detail = problem.get("detail") or problem.get("title") or ""
+        who = f"{entity_id}: " if entity_id else ""
+        super().__init__(f"{who}{status} {kind}: {detail}".rstrip(": "))

@@ -1,0 +1,850 @@
+"""A small, safe expression language with Python's syntax, compiled once into closures.
+
+    >>> to_celsius = compile_expression("(temperature - 32) * 5 / 9")
+    >>> to_celsius({"temperature": 212})
+    100.0
+    >>> compile_expression("coalesce(properties.name, 'unnamed')")({"properties": {}})
+    'unnamed'
+    >>> sorted(compile_expression("value * 0.01 if record['ayto:ok'] else properties.idSensor").names)
+    ['ayto:ok', 'properties.idSensor']
+
+Names are record fields: ``temperature``, ``properties.idSensor`` (a dot is a key look-up,
+never an attribute of a Python object), ``geometry.coordinates[0]``, ``record["ayto:noise"]``
+for keys that are not identifiers. ``value`` is the value passed with the call, ``record`` the
+whole record (so a field called ``value`` is read as ``record["value"]``).
+
+A field that is not in the record reads as None, like a JSON null, so ``coalesce(a, b)``,
+``a is None`` and ``a if a else b`` need no special form. The operation or function that then
+receives that None (``a + 1``, ``lower(a)``) raises TransformError naming the field, with the
+reason "missing field" (or "null field" when the record holds a null).
+
+Allowed: literals (str, int, float, bool, None), lists and tuples, ``+ - * / // % **`` (``%`` on
+numbers only: no string formatting), unary ``- + not``, comparisons (chained, ``in``, ``not in``,
+``is None``, ``is not None``), ``and or``, ``x if c else y``, look-ups ``x[0]`` and ``x["key"]``
+(a key or index that is not there reads as None), plain f-strings (``f"{a}-{b}"``: no conversions,
+no format specs) and the functions of FUNCTIONS, with Python's semantics (``round`` halves to even,
+``bool("false")`` is True, ``int("12.5")`` fails: write ``int(float(x))``); ``int`` and ``float``
+take strings with blanks around, not "1_000", "nan" or a decimal comma. Everything else
+(attributes of objects, methods, other calls, lambdas, comprehensions, ``:=``, dunder names) is
+refused by compile_expression with a ConfigError naming the construct and its column.
+
+Limits: source of 10_000 characters and nesting 50 deep at most; at run time ``**`` with an
+exponent above 1000 or a result above 10**300, and strings or lists above 1_000_000 items, are
+refused with TransformError. A part without names is computed once, at compile time, so a
+constant ``1 / 0`` is a ConfigError.
+"""
+
+# Why hand-written: expressions run once per record on the hot path, so the AST is compiled once
+# into nested closures (a simple expression costs a few calls). General-purpose safe-eval
+# libraries re-walk the AST on every call, and they accept far more than the tiny whitelist
+# below, which is the whole of the language.
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+from .errors import ConfigError, TransformError
+
+Run = Callable[[Any, Any], Any]  # (record, value) -> result
+
+MAX_SOURCE: Final = 10_000
+MAX_DEPTH: Final = 50
+MAX_ITEMS: Final = 1_000_000
+MAX_EXPONENT: Final = 1000
+MAX_POWER: Final = 10**300
+
+_LOOKUP_ERRORS: Final = (KeyError, TypeError, IndexError)
+# What an operator or a function of the table may raise on bad operands; turned into TransformError.
+_ERRORS: Final = (TypeError, ValueError, ArithmeticError, TransformError)
+_NOT_CONSTANT: Final = object()
+_ABSENT: Final = object()
+
+
+class Expression:
+    """A compiled expression: call it with a record (and the attribute's value, if any)."""
+
+    __slots__ = ("_run", "names", "source")
+
+    source: str
+    names: frozenset[str]  # the record field paths it reads, for the mapping lint
+    _run: Run
+
+    def __init__(self, source: str, names: frozenset[str], run: Run) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "_run", run)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Expression is immutable: cannot set {name!r}")
+
+    def __call__(self, record: Mapping[str, Any], value: Any = None) -> Any:
+        return self._run(record, value)
+
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expression) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
+def compile_expression(source: str) -> Expression:
+    """Compile ``source`` into an Expression; raise ConfigError naming what is refused and where.
+
+    >>> compile_expression("value * 0.01")({}, 250)
+    2.5
+    """
+    if not isinstance(source, str):
+        raise ConfigError(f"an expression must be a string, not {_kind(source)}")
+    if len(source) > MAX_SOURCE:
+        raise ConfigError(f"expression is {len(source)} characters long; the limit is {MAX_SOURCE}")
+    text = source.strip()  # YAML block scalars bring a trailing newline, indentation a leading space
+    try:
+        with warnings.catch_warnings():  # invalid escapes and the like: the code below decides
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
+    except SyntaxError as error:
+        lines = text.splitlines() or [""]
+        line = min(error.lineno or 1, len(lines))
+        column = error.offset or len(lines[line - 1]) + 1  # 0 when the parser ran off the end: "1 +"
+        where = f"line {line}, column {column}" if line > 1 else f"column {column}"
+        raise ConfigError(f"{where}: syntax error: {error.msg}") from None
+    except (ValueError, MemoryError, RecursionError):  # the parser's own stack: absurd nesting
+        raise ConfigError(f"expression is nested deeper than {MAX_DEPTH}") from None
+    _check_depth(tree, text)
+    compiler = _Compiler(text)
+    root = compiler.compile(tree.body)
+    return Expression(source, frozenset(compiler.names), root.run)
+
+
+def _check_depth(tree: ast.AST, source: str) -> None:
+    # Iterative: a recursive walk could itself overflow on the trees it is meant to refuse.
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, ast.expr):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{_column(node, source)}: expression is nested deeper than {MAX_DEPTH}")
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+
+
+def _column(node: ast.AST, source: str | None = None) -> str:
+    line, offset = getattr(node, "lineno", 1), getattr(node, "col_offset", 0)
+    if source is not None:  # col_offset counts UTF-8 bytes; people count characters
+        text = source.splitlines()[line - 1] if source else ""
+        offset = len(text.encode()[:offset].decode(errors="ignore"))
+    return f"line {line}, column {offset + 1}" if line > 1 else f"column {offset + 1}"
+
+
+class _Node:
+    """A compiled subtree: its closure, its value if constant, its field path if a plain look-up."""
+
+    __slots__ = ("const", "path", "run", "steps")
+
+    def __init__(
+        self, run: Run, *, const: Any = _NOT_CONSTANT, steps: tuple[str | int, ...] | None = None
+    ) -> None:
+        self.run = run
+        self.const = const
+        self.steps = steps  # a record path: () is the record itself
+        self.path = _path_text(steps) if steps else None
+
+    @property
+    def constant(self) -> bool:
+        return self.const is not _NOT_CONSTANT
+
+
+def _constant(value: Any) -> _Node:
+    if isinstance(value, list | tuple):  # a fresh copy per call: callers may mutate what they get
+        return _Node(lambda record, _value: _fresh(value), const=value)
+    return _Node(lambda record, _value: value, const=value)
+
+
+def _fresh(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_fresh(item) for item in value]
+    return tuple(_fresh(item) for item in value) if isinstance(value, tuple) else value
+
+
+def _path_text(steps: tuple[str | int, ...]) -> str:
+    """Spell a path the way contextbridge.paths reads it: ``a.b[0]``, ``["ayto:x.y"]``."""
+    text = ""
+    for step in steps:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        elif step and step == step.strip() and not any(char in step for char in ".[]\"'"):
+            text += f".{step}" if text else step
+        else:
+            text += f"[{step!r}]" if '"' in step else f'["{step}"]'
+    return text
+
+
+def _walk(record: Any, steps: tuple[str | int, ...]) -> Any:
+    """Follow ``steps``; ``_ABSENT`` when a key or index is not there (an index needs a list)."""
+    value = record
+    for step in steps:
+        if isinstance(step, int) and not isinstance(value, list | tuple):
+            return _ABSENT
+        try:
+            value = value[step]
+        except _LOOKUP_ERRORS:
+            return _ABSENT
+    return value
+
+
+def _getter(steps: tuple[str | int, ...]) -> Run:
+    # One or two plain keys are nearly every real path: direct look-ups, no loop.
+    if not steps:
+        return lambda record, _value: record
+    if len(steps) == 1 and isinstance(steps[0], str):
+        key = steps[0]
+
+        def get_one(record: Any, _value: Any) -> Any:
+            try:
+                return record[key]
+            except _LOOKUP_ERRORS:
+                return None
+
+        return get_one
+    if len(steps) == 2 and isinstance(steps[0], str) and isinstance(steps[1], str):
+        outer, inner = steps
+
+        def get_two(record: Any, _value: Any) -> Any:
+            try:
+                return record[outer][inner]
+            except _LOOKUP_ERRORS:
+                return None
+
+        return get_two
+
+    def get_many(record: Any, _value: Any) -> Any:
+        found = _walk(record, steps)
+        return None if found is _ABSENT else found
+
+    return get_many
+
+
+def _item(container: Any, key: Any) -> Any:
+    """``container[key]`` computed at run time, with the same rules as a path."""
+    if key is None or not isinstance(key, str | int) or isinstance(key, bool):
+        raise TypeError(f"cannot look up a {_kind(key)} key")
+    found = _walk(container, (key,))
+    return None if found is _ABSENT else found
+
+
+def _failure(reason: str, operands: Sequence[tuple[_Node, Any]], record: Any) -> TransformError:
+    """The error for an operation that failed: blame a missing field first, else the first field read."""
+    for node, value in operands:
+        if value is None and node.steps:
+            absent = _walk(record, node.steps) is _ABSENT
+            return TransformError("missing field" if absent else "null field", field=node.path)
+    field = next((node.path for node, _ in operands if node.path), None)
+    return TransformError(reason, field=field)
+
+
+def _kind(value: Any) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+_SEQUENCES: Final = (str, list, tuple)
+
+
+def _items(count: int) -> None:
+    if count > MAX_ITEMS:
+        raise TransformError(f"result of {count} items is above the limit of {MAX_ITEMS}")
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, _SEQUENCES):
+        _items(len(value))
+    return value
+
+
+def _add(a: Any, b: Any) -> Any:
+    # Checked after: a sum is no larger than its operands, which are already in memory.
+    return _bounded(a + b)
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    if type(a) is float or type(b) is float:  # the hot case (value * 0.01): no repetition possible
+        return a * b
+    # Check repetition before doing it: "a" * 10**9 must not allocate first.
+    if isinstance(a, _SEQUENCES) and type(b) is int:
+        _items(len(a) * b)
+    elif isinstance(b, _SEQUENCES) and type(a) is int:
+        _items(len(b) * a)
+    result = a * b
+    if type(result) is int and (result > MAX_POWER or result < -MAX_POWER):
+        raise TransformError("result is above 10**300")
+    return result
+
+
+def _modulo(a: Any, b: Any) -> Any:
+    if isinstance(a, str) or isinstance(b, str):  # "%*d" % (10**9, 1) would build a huge string
+        raise TypeError("no string formatting")
+    return a % b
+
+
+def _power(a: Any, b: Any) -> Any:
+    if isinstance(b, int | float) and abs(b) > MAX_EXPONENT:
+        raise TransformError(f"exponent {b} is above {MAX_EXPONENT}")
+    if type(a) is int and type(b) is int and b > 0 and (abs(a).bit_length() - 1) * b > 1000:
+        raise TransformError("result is above 10**300")  # known from the sizes, before computing
+    result = a**b
+    if type(result) is int and not -MAX_POWER <= result <= MAX_POWER:
+        raise TransformError("result is above 10**300")
+    if isinstance(result, complex):
+        raise TransformError(f"{a} ** {b} is not a real number")
+    return result
+
+
+_BINARY: Final[dict[type, tuple[str, Callable[[Any, Any], Any]]]] = {
+    ast.Add: ("add", _add),
+    ast.Sub: ("subtract", operator.sub),
+    ast.Mult: ("multiply", _multiply),
+    ast.Div: ("divide", operator.truediv),
+    ast.FloorDiv: ("divide", operator.floordiv),
+    ast.Mod: ("take the remainder of", _modulo),
+    ast.Pow: ("raise", _power),
+}
+
+
+def _contains(a: Any, b: Any) -> bool:
+    return a in b
+
+
+def _not_contains(a: Any, b: Any) -> bool:
+    return a not in b
+
+
+def _mismatch(test: Callable[[Any, Any], bool], a: Any, b: Any) -> str:
+    if test is _contains or test is _not_contains:
+        return f"cannot look for {_kind(a)} in {_kind(b)}"
+    return f"cannot compare {_kind(a)} and {_kind(b)}"
+
+
+_COMPARE: Final[dict[type, Callable[[Any, Any], bool]]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: _contains,
+    ast.NotIn: _not_contains,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+_REFUSED: Final[dict[type, str]] = {
+    ast.BitAnd: "operator '&'",
+    ast.BitOr: "operator '|'",
+    ast.BitXor: "operator '^'",
+    ast.LShift: "operator '<<'",
+    ast.RShift: "operator '>>'",
+    ast.MatMult: "operator '@'",
+    ast.Invert: "operator '~'",
+    ast.Lambda: "lambda",
+    ast.ListComp: "list comprehension",
+    ast.SetComp: "set comprehension",
+    ast.DictComp: "dict comprehension",
+    ast.GeneratorExp: "generator expression",
+    ast.NamedExpr: "assignment expression ':='",
+    ast.Starred: "starred expression",
+    ast.Dict: "dict display",
+    ast.Set: "set display",
+    ast.Slice: "slice (use substr)",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
+
+
+class _Compiler:
+    """Turns a checked AST into _Nodes, collecting the field paths read."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.names: set[str] = set()
+
+    def refuse(self, node: ast.AST, message: str) -> ConfigError:
+        return ConfigError(f"{_column(node, self.source)}: {message}")
+
+    def compile(self, node: ast.expr) -> _Node:
+        compiled = self._compile(node)
+        if compiled.path is not None:  # a path used as a value, not as the base of a longer path
+            self.names.add(compiled.path)
+        return compiled
+
+    def fold(self, node: ast.expr, compiled: _Node, children: Sequence[_Node]) -> _Node:
+        """Compute a subtree without names now, once."""
+        if not all(child.constant for child in children):
+            return compiled
+        try:
+            return _constant(compiled.run({}, None))
+        except TransformError as error:
+            raise self.refuse(node, error.reason) from None
+
+    def _compile(self, node: ast.expr) -> _Node:
+        kind = type(node).__name__
+        if kind not in _ALLOWED:
+            construct = _REFUSED.get(type(node), type(node).__name__)
+            raise self.refuse(node, f"{construct} is not allowed")
+        result: _Node = getattr(self, f"_{kind}")(node)
+        return result
+
+    def _Constant(self, node: ast.Constant) -> _Node:
+        if node.value is not None and type(node.value) not in (str, int, float, bool):
+            raise self.refuse(node, f"{type(node.value).__name__} literal is not allowed")
+        return _constant(node.value)
+
+    def _Name(self, node: ast.Name) -> _Node:
+        name = node.id
+        if name.startswith("__"):
+            raise self.refuse(node, f"name {name!r} is not allowed")
+        if name == "value":
+            return _Node(lambda _record, value: value)
+        steps = () if name == "record" else (name,)
+        return _Node(_getter(steps), steps=steps)
+
+    def _Attribute(self, node: ast.Attribute) -> _Node:
+        if node.attr.startswith("__"):
+            raise self.refuse(node, f"attribute {node.attr!r} is not allowed")
+        return self._lookup(node, node.value, _constant(node.attr))
+
+    def _Subscript(self, node: ast.Subscript) -> _Node:
+        return self._lookup(node, node.value, self.compile(node.slice))
+
+    def _lookup(self, node: ast.expr, base_node: ast.expr, key: _Node) -> _Node:
+        base = self._compile(base_node)
+        static_key = type(key.const) in (str, int)
+        if base.steps is not None and static_key:  # still a plain record path
+            steps = (*base.steps, key.const)
+            return _Node(_getter(steps), steps=steps)
+        if base.path is not None:
+            self.names.add(base.path)
+        get_base, get_key = base.run, key.run
+
+        def look_up(record: Any, value: Any) -> Any:
+            container, index = get_base(record, value), get_key(record, value)
+            try:
+                return _item(container, index)
+            except TypeError as error:
+                raise _failure(str(error), [(key, index)], record) from None
+
+        return self.fold(node, _Node(look_up), [base, key])
+
+    def _List(self, node: ast.List) -> _Node:
+        items = [self.compile(item) for item in node.elts]
+        runs = [item.run for item in items]
+        return self.fold(node, _Node(lambda record, value: [run(record, value) for run in runs]), items)
+
+    def _Tuple(self, node: ast.Tuple) -> _Node:
+        items = [self.compile(item) for item in node.elts]
+        runs = [item.run for item in items]
+        return self.fold(node, _Node(lambda record, value: tuple(run(record, value) for run in runs)), items)
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> _Node:
+        operand = self.compile(node.operand)
+        get = operand.run
+        if isinstance(node.op, ast.Not):
+            return self.fold(node, _Node(lambda record, value: not get(record, value)), [operand])
+        if not isinstance(node.op, ast.USub | ast.UAdd):
+            raise self.refuse(node, f"{_REFUSED[type(node.op)]} is not allowed")
+        negate = isinstance(node.op, ast.USub)
+
+        def sign(record: Any, value: Any) -> Any:
+            number = get(record, value)
+            if not isinstance(number, int | float):  # also refuses -"abc" and -None
+                what = "negate" if negate else "apply unary + to"
+                raise _failure(f"cannot {what} {_kind(number)}", [(operand, number)], record)
+            return -number if negate else +number
+
+        return self.fold(node, _Node(sign), [operand])
+
+    def _BinOp(self, node: ast.BinOp) -> _Node:
+        if type(node.op) not in _BINARY:
+            raise self.refuse(node, f"{_REFUSED[type(node.op)]} is not allowed")
+        verb, op = _BINARY[type(node.op)]
+        left, right = self.compile(node.left), self.compile(node.right)
+        get_left, get_right = left.run, right.run
+
+        def fail(error: Exception, a: Any, b: Any, record: Any) -> TransformError:
+            if isinstance(error, TransformError):
+                reason = error.reason
+            elif isinstance(error, ZeroDivisionError):
+                return _failure("division by zero", [(right, b), (left, a)], record)
+            elif isinstance(error, OverflowError):
+                reason = "number too large"
+            else:
+                reason = f"cannot {verb} {_kind(a)} and {_kind(b)}"
+            return _failure(reason, [(left, a), (right, b)], record)
+
+        if right.constant:  # value * 0.01: the commonest shape, one closure call fewer
+            b = right.const
+
+            def binary_const(record: Any, value: Any) -> Any:
+                a = get_left(record, value)
+                try:
+                    return op(a, b)
+                except _ERRORS as error:
+                    raise fail(error, a, b, record) from None
+
+            return self.fold(node, _Node(binary_const), [left, right])
+
+        def binary(record: Any, value: Any) -> Any:
+            a, b = get_left(record, value), get_right(record, value)
+            try:
+                return op(a, b)
+            except _ERRORS as error:
+                raise fail(error, a, b, record) from None
+
+        return self.fold(node, _Node(binary), [left, right])
+
+    def _BoolOp(self, node: ast.BoolOp) -> _Node:
+        operands = [self.compile(operand) for operand in node.values]
+        runs = [operand.run for operand in operands]
+        stop_at = isinstance(node.op, ast.Or)  # `or` stops at the first true operand, `and` at a false one
+
+        def boolean(record: Any, value: Any) -> Any:
+            result = None
+            for run in runs:
+                result = run(record, value)
+                if bool(result) is stop_at:
+                    return result
+            return result
+
+        return self.fold(node, _Node(boolean), operands)
+
+    def _Compare(self, node: ast.Compare) -> _Node:
+        operands = [self.compile(node.left), *(self.compile(item) for item in node.comparators)]
+        steps: list[tuple[Callable[[Any, Any], bool], _Node, _Node]] = []
+        for position, op in enumerate(node.ops):
+            if isinstance(op, ast.Is | ast.IsNot):
+                sides = (node.left, *node.comparators)[position : position + 2]
+                if not any(isinstance(side, ast.Constant) and side.value is None for side in sides):
+                    raise self.refuse(node, "'is' and 'is not' compare with None only")
+            steps.append((_COMPARE[type(op)], operands[position], operands[position + 1]))
+
+        def compare(record: Any, value: Any) -> bool:
+            a = operands[0].run(record, value)
+            for test, left, right in steps:
+                b = right.run(record, value)
+                try:
+                    if not test(a, b):
+                        return False
+                except (TypeError, ValueError) as error:
+                    raise _failure(_mismatch(test, a, b), [(left, a), (right, b)], record) from error
+                a = b
+            return True
+
+        if len(steps) > 1:
+            return self.fold(node, _Node(compare), operands)
+        if type(node.ops[0]) in (ast.In, ast.NotIn) and operands[1].constant:
+            return self._membership(node, operands[0], operands[1].const, isinstance(node.ops[0], ast.NotIn))
+        test, left, right = steps[0]
+        get_left, get_right = left.run, right.run
+
+        def compare_one(record: Any, value: Any) -> bool:  # the usual case: no loop
+            a, b = get_left(record, value), get_right(record, value)
+            try:
+                return test(a, b)
+            except (TypeError, ValueError) as error:
+                raise _failure(_mismatch(test, a, b), [(left, a), (right, b)], record) from error
+
+        return self.fold(node, _Node(compare_one), operands)
+
+    def _membership(self, node: ast.expr, item: _Node, options: Any, negate: bool) -> _Node:
+        """``status in ["a", "b"]``: a set look-up, built once."""
+        try:
+            members: frozenset[Any] | None = frozenset(options) if isinstance(options, list | tuple) else None
+        except TypeError:  # unhashable options: the plain test below
+            members = None
+        get = item.run
+
+        def member(record: Any, value: Any) -> bool:
+            a = get(record, value)
+            try:
+                found = a in members if members is not None else a in options
+            except TypeError:
+                try:
+                    found = a in options  # an unhashable item: compare one by one
+                except TypeError as error:
+                    reason = f"cannot look for {_kind(a)} in {_kind(options)}"
+                    raise _failure(reason, [(item, a)], record) from error
+            return found is not negate
+
+        return self.fold(node, _Node(member), [item])
+
+    def _IfExp(self, node: ast.IfExp) -> _Node:
+        test, body, orelse = self.compile(node.test), self.compile(node.body), self.compile(node.orelse)
+        if test.constant:
+            return body if test.const else orelse
+        get_test, get_body, get_else = test.run, body.run, orelse.run
+        return _Node(
+            lambda record, value: (
+                get_body(record, value) if get_test(record, value) else get_else(record, value)
+            )
+        )
+
+    def _JoinedStr(self, node: ast.JoinedStr) -> _Node:
+        parts: list[_Node] = []
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                if part.conversion != -1 or part.format_spec is not None:
+                    raise self.refuse(part, "f-string conversions and format specs are not allowed")
+                parts.append(self.compile(part.value))
+            else:
+                parts.append(self.compile(part))
+
+        def text(record: Any, value: Any) -> str:
+            values = [part.run(record, value) for part in parts]
+            try:
+                return _bounded("".join(_str(item) for item in values))
+            except TransformError as error:
+                raise _failure(error.reason, list(zip(parts, values, strict=True)), record) from None
+
+        return self.fold(node, _Node(text), parts)
+
+    def _Call(self, node: ast.Call) -> _Node:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            raise self.refuse(
+                node, f"method calls are not allowed; write {func.attr}(x), not x.{func.attr}()"
+            )
+        if not isinstance(func, ast.Name):
+            raise self.refuse(node, "only the named functions can be called")
+        known = ", ".join(sorted(FUNCTIONS))
+        if func.id not in FUNCTIONS:
+            raise self.refuse(node, f"function {func.id!r} is not allowed; allowed: {known}")
+        if node.keywords:
+            raise self.refuse(node, f"{func.id}() takes no keyword arguments")
+        impl, least, most = FUNCTIONS[func.id]
+        if len(node.args) < least or (most is not None and len(node.args) > most):
+            expected = f"{least} to {most}" if most != least else str(least)
+            expected = f"at least {least}" if most is None else expected
+            plural = "s" if (most or least) != 1 else ""
+            raise self.refuse(node, f"{func.id}() takes {expected} argument{plural} ({len(node.args)} given)")
+        args = [self.compile(arg) for arg in node.args]
+        if func.id == "coalesce":
+            return self.fold(node, _coalesce(args), args)
+        name, runs = func.id, [arg.run for arg in args]
+
+        def fail(error: Exception, values: list[Any], record: Any) -> TransformError:
+            reason = error.reason if isinstance(error, TransformError) else str(error)
+            return _failure(f"{name}(): {reason}", list(zip(args, values, strict=True)), record)
+
+        if len(runs) == 1:
+            get = runs[0]
+
+            def call_one(record: Any, value: Any) -> Any:
+                a = get(record, value)
+                try:
+                    return impl(a)
+                except _ERRORS as error:
+                    raise fail(error, [a], record) from None
+
+            return self.fold(node, _Node(call_one), args)
+
+        def call(record: Any, value: Any) -> Any:
+            values = [run(record, value) for run in runs]
+            try:
+                return impl(*values)
+            except _ERRORS as error:
+                raise fail(error, values, record) from None
+
+        return self.fold(node, _Node(call), args)
+
+
+# The node types the language has: those _Compiler has a builder for (_Name, _BinOp...).
+_ALLOWED: Final = frozenset(name[1:] for name in vars(_Compiler) if name[1:2].isupper())
+
+
+def _coalesce(args: list[_Node]) -> _Node:
+    runs = [arg.run for arg in args]
+
+    def coalesce(record: Any, value: Any) -> Any:
+        for run in runs:  # lazily: later arguments are not computed once one is found
+            found = run(record, value)
+            if found is not None and found != "":
+                return found
+        return None
+
+    return _Node(coalesce)
+
+
+# ---- the function table: each checks its arguments and raises TransformError(reason) ----
+
+
+def _need(value: Any, kinds: type | tuple[type, ...], what: str) -> None:
+    if not isinstance(value, kinds):
+        raise TransformError(f"needs {what}, not {_kind(value)}")
+
+
+def _number_text(text: str) -> str:
+    stripped = text.strip()
+    if not stripped or "_" in stripped:  # Python reads "1_000"; a feed never means that
+        raise ValueError(text)
+    return stripped
+
+
+def _int(x: Any) -> int:
+    if isinstance(x, str):
+        try:
+            return int(_number_text(x))
+        except ValueError:
+            raise TransformError(f"not an integer: {x!r}") from None
+    _need(x, (int, float), "a number or a string")
+    if isinstance(x, float) and not math.isfinite(x):
+        raise TransformError(f"not a finite number: {x}")
+    return int(x)
+
+
+def _float(x: Any) -> float:
+    if isinstance(x, str):
+        try:
+            result = float(_number_text(x))
+        except ValueError:
+            raise TransformError(f"not a number: {x!r}") from None
+    else:
+        _need(x, (int, float), "a number or a string")
+        result = float(x)
+    if not math.isfinite(result):
+        raise TransformError(f"not a finite number: {x!r}")
+    return result
+
+
+def _str(x: Any) -> str:
+    if x is None:
+        raise TransformError("needs a value, not None")
+    return x if type(x) is str else str(x)
+
+
+def _round(x: Any, digits: Any = None) -> Any:
+    _need(x, (int, float), "a number")
+    if digits is None:
+        return round(x)
+    _need(digits, int, "a whole number of digits")
+    if abs(digits) > 300:  # round(5, -10**9) would build 10**(10**9)
+        raise TransformError(f"cannot round to {digits} digits")
+    return round(x, digits)
+
+
+def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
+    def extreme(*args: Any) -> Any:
+        items = args[0] if len(args) == 1 and isinstance(args[0], list | tuple) else args
+        if not items:
+            raise TransformError("empty list")
+        try:
+            return pick(items)
+        except TypeError:
+            kinds = sorted({_kind(item) for item in items})
+            raise TransformError(f"cannot compare {' and '.join(kinds)}") from None
+
+    return extreme
+
+
+def _len(x: Any) -> int:
+    _need(x, (str, list, tuple, dict), "a string, a list or a mapping")
+    return len(x)
+
+
+def _text(name: str) -> Callable[..., Any]:
+    method = getattr(str, name)
+
+    def apply(s: Any) -> Any:
+        _need(s, str, "a string")
+        return method(s)
+
+    return apply
+
+
+def _strip(s: Any, chars: Any = None) -> str:
+    _need(s, str, "a string")
+    if chars is not None:
+        _need(chars, str, "a string of characters")
+    return s.strip(chars)
+
+
+def _replace(s: Any, old: Any, new: Any) -> str:
+    for item in (s, old, new):
+        _need(item, str, "strings")
+    size = len(s) + s.count(old) * (len(new) - len(old))  # replace("ab", "", big) multiplies
+    _items(size)
+    return s.replace(old, new)
+
+
+def _affix(name: str) -> Callable[[Any, Any], bool]:
+    method = getattr(str, name)
+
+    def test(s: Any, affix: Any) -> bool:
+        _need(s, str, "a string")
+        affixes = tuple(affix) if isinstance(affix, list | tuple) else (affix,)
+        for item in affixes:
+            _need(item, str, "a string or a list of strings")
+        return bool(method(s, affixes))
+
+    return test
+
+
+def _split(s: Any, sep: Any = None) -> list[str]:
+    _need(s, str, "a string")
+    if sep is not None:
+        _need(sep, str, "a string separator")
+        if not sep:
+            raise TransformError("empty separator")
+    return s.split(sep)
+
+
+def _join(items: Any, sep: Any = "") -> str:
+    _need(items, (list, tuple), "a list")
+    _need(sep, str, "a string separator")
+    texts = [_str(item) for item in items]
+    size = sum(map(len, texts)) + len(sep) * max(len(texts) - 1, 0)
+    _items(size)
+    return sep.join(texts)
+
+
+def _substr(s: Any, start: Any, end: Any = None) -> str:
+    _need(s, str, "a string")
+    _need(start, int, "a whole number as start")
+    if end is not None:
+        _need(end, int, "a whole number as end")
+    return s[start:end]
+
+
+def _abs(x: Any) -> Any:
+    _need(x, (int, float), "a number")
+    return abs(x)
+
+
+FUNCTIONS: Final[Mapping[str, tuple[Callable[..., Any], int, int | None]]] = {
+    # name: (implementation, least arguments, most arguments or None for any number)
+    "abs": (_abs, 1, 1),
+    "bool": (bool, 1, 1),
+    "coalesce": (lambda *args: None, 1, None),  # compiled lazily by _coalesce
+    "endswith": (_affix("endswith"), 2, 2),
+    "float": (_float, 1, 1),
+    "int": (_int, 1, 1),
+    "join": (_join, 1, 2),
+    "len": (_len, 1, 1),
+    "lower": (_text("lower"), 1, 1),
+    "max": (_extreme(max), 1, None),
+    "min": (_extreme(min), 1, None),
+    "replace": (_replace, 3, 3),
+    "round": (_round, 1, 2),
+    "split": (_split, 1, 2),
+    "startswith": (_affix("startswith"), 2, 2),
+    "str": (_str, 1, 1),
+    "strip": (_strip, 1, 2),
+    "substr": (_substr, 2, 3),
+    "upper": (_text("upper"), 1, 1),
+}
+"""The functions an expression may call, with how many arguments each takes."""

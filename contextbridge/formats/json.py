@@ -1,0 +1,186 @@
+"""JSON input: records streamed out of one JSON document with ijson (yajl, C backend).
+
+    >>> fmt = JsonFormat({"records": "resources[*]"})     # Santander open-data API shape
+    >>> next(fmt.parse(open("sensors.json", "rb")))["ayto:temperature"]
+    '16.45'
+
+``records`` is a path to the records: keys separated by dots, ``[*]`` for "every item of
+this array" (``features[*]``, ``data.items[*]``). Without it (or with ``$``), a top-level
+array gives one record per item and a top-level object is one record. The document is read
+in chunks and fed to the parser, so the first record comes out long before the end of a
+large input. Broken JSON cannot be resumed: the records before the fault are yielded, then
+one FormatError that gives the line, column and byte offset where the fault was found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+import ijson
+
+from ..errors import FormatError
+from .base import Format, Record, bad_option, text_option
+
+__all__ = ["JsonFormat", "iter_json_values", "records_prefix"]
+
+CHUNK_SIZE = 64 * 1024
+_BOM = b"\xef\xbb\xbf"
+_WHITESPACE = b" \t\r\n"
+# yajl prints the text around a fault with line breaks turned into spaces, the fault at column 40.
+_CARET_COLUMN = 40
+_BLANK_LINE_BREAKS = bytes.maketrans(b"\r\n", b"  ")
+_SEGMENT = re.compile(r"(?P<key>[^.\[\]\"']*)(?P<items>(?:\[\*\])*)")
+
+
+def records_prefix(path: str | None) -> str | None:
+    """The ijson prefix of a records path (``data.items[*]`` → ``data.items.item``); None: automatic."""
+    if path is None or path.strip() in ("", "$"):
+        return None
+    text = path.strip()
+    if text.startswith("$"):
+        text = text[1:].removeprefix(".")
+    parts: list[str] = []
+    for index, segment in enumerate(text.split(".")):
+        match = _SEGMENT.fullmatch(segment)
+        if match is None or (not match["key"] and (index > 0 or not match["items"])):
+            raise bad_option("records", path, "expected a path such as 'resources[*]' or 'data.items[*]'")
+        if match["key"]:
+            parts.append(match["key"])
+        parts.extend(["item"] * (len(match["items"]) // 3))
+    return ".".join(parts)
+
+
+class JsonFormat(Format):
+    """One JSON document; ``records`` says where its records are."""
+
+    name = "json"
+    options = frozenset({"records"})
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.prefix = records_prefix(text_option(options, "records", None))
+
+    def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
+        values = iter_json_values(stream, prefix=self.prefix, source=source)
+        for number, value in enumerate(values, start=1):
+            if isinstance(value, FormatError):
+                yield value
+                return
+            if isinstance(value, dict):
+                yield value
+            else:
+                hint = " (end 'records' with '[*]' for its items)" if isinstance(value, list) else ""
+                reason = expected_object(value) + hint
+                yield FormatError(reason, record=number, source=source, data=value)
+
+
+def expected_object(value: Any) -> str:
+    """The reason given for a record that is not a JSON object."""
+    kind = "null" if value is None else type(value).__name__
+    return f"expected an object, got {kind}"
+
+
+def iter_json_values(stream: BinaryIO, *, prefix: str | None, source: str | None) -> Iterator[Any]:
+    """Yield the values at ``prefix`` in the JSON document ``stream``; a fault ends with a FormatError.
+
+    ``prefix`` None: the items of a top-level array, or the top-level value itself.
+    """
+    position = _Position()
+    head = _read_head(stream, position)
+    if not head:
+        yield FormatError("invalid JSON: the input is empty", source=source)
+        return
+    if prefix is None:
+        prefix = "item" if head[0:1] == b"[" else ""
+    found: Any = ijson.sendable_list()
+    parser = ijson.items_coro(found, prefix, use_float=True)
+    chunk = head
+    try:
+        while chunk:
+            parser.send(chunk)
+            yield from found
+            del found[:]
+            position.advance(chunk)
+            chunk = stream.read(CHUNK_SIZE)
+        parser.close()
+    except ijson.JSONError as error:
+        yield from found
+        yield FormatError(position.describe(str(error), chunk), source=source)
+        return
+    yield from found
+
+
+def _read_head(stream: BinaryIO, position: _Position) -> bytes:
+    """Read up to the first significant byte, dropping a UTF-8 BOM and leading whitespace."""
+    data = stream.read(CHUNK_SIZE)
+    while 0 < len(data) < len(_BOM) and _BOM.startswith(data):
+        more = stream.read(CHUNK_SIZE)
+        if not more:
+            break
+        data += more
+    if data.startswith(_BOM):
+        position.advance(_BOM)
+        data = data[len(_BOM) :]
+    while data:
+        stripped = data.lstrip(_WHITESPACE)
+        if stripped:
+            position.advance(data[: len(data) - len(stripped)])
+            return stripped
+        position.advance(data)  # whitespace only: counted for positions, not kept
+        data = stream.read(CHUNK_SIZE)
+    return b""
+
+
+class _Position:
+    """Bytes and lines already fed to the parser, to turn a fault in a chunk into line and column."""
+
+    __slots__ = ("line_start", "lines", "offset")
+
+    def __init__(self) -> None:
+        self.offset = 0  # bytes before the current chunk
+        self.lines = 0  # line breaks before the current chunk
+        self.line_start = 0  # offset of the first byte of the current line
+
+    def advance(self, chunk: bytes) -> None:
+        breaks = chunk.count(b"\n")
+        if breaks:
+            self.lines += breaks
+            self.line_start = self.offset + chunk.rfind(b"\n") + 1
+        self.offset += len(chunk)
+
+    def describe(self, message: str, chunk: bytes) -> str:
+        """``invalid JSON near line L, column C (byte B): <yajl reason>``."""
+        text = _message_bytes(message)
+        reason = text.split(b"\n", 1)[0].decode("utf-8", "replace").strip() or "unexpected end"
+        within = _fault_offset(text, chunk)
+        if within is None:  # the fault was found at the end of the input
+            within, chunk = 0, b""
+        before = chunk[:within]
+        breaks = before.count(b"\n")
+        line = self.lines + breaks + 1
+        start = self.offset + before.rfind(b"\n") + 1 if breaks else self.line_start
+        byte = self.offset + within
+        return f"invalid JSON near line {line}, column {byte - start + 1} (byte {byte}): {reason}"
+
+
+def _message_bytes(message: str) -> bytes:
+    """The parser's message as bytes; it comes as a bytes repr when it quotes invalid UTF-8."""
+    if message[:2] in ("b'", 'b"') and message[-1:] == message[1]:
+        return message[2:-1].encode("ascii", "backslashreplace").decode("unicode_escape").encode("latin-1")
+    return message.encode("utf-8", "surrogateescape")
+
+
+def _fault_offset(message: bytes, chunk: bytes) -> int | None:
+    """Where in ``chunk`` the fault is, from the excerpt yajl quotes (the fault under its caret)."""
+    lines = message.split(b"\n")
+    if len(lines) < 3 or not chunk:
+        return None
+    excerpt = lines[1]
+    around = excerpt[:_CARET_COLUMN].lstrip(b" ")  # left padding aligns the fault with the caret
+    after = excerpt[_CARET_COLUMN:]
+    if not around + after:
+        return None
+    found = chunk.translate(_BLANK_LINE_BREAKS).find(around + after)
+    return None if found < 0 else found + len(around)

@@ -1,0 +1,390 @@
+"""Compile one attribute of a mapping into a function ``(record, observedAt) -> attribute | None``.
+
+The steps of the mapping language (missing → map → cast → scale/offset/unit → round → range)
+are resolved here, once: scale, offset and unit conversion fold into a single ``a * x + b``,
+and only the steps an attribute uses end up in its chain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..errors import ConfigError, TransformError
+from ..expressions import compile_expression
+from ..paths import MISSING, compile_path
+from ..templates import compile_template, to_text
+from ..times import compile_time_parser
+from ..units import converter
+from .casts import float_cast, make_cast
+
+Record = Mapping[str, Any]
+Build = Callable[[Record, "str | None"], "dict[str, Any] | None"]
+Step = Callable[[Any], Any]
+
+VALUE_SOURCES = ("from", "value", "template", "expr", "relationship", "geo", "language")
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    """One compiled attribute: what the ontology lint needs to know, and ``build``."""
+
+    name: str
+    kind: str  # Property | Relationship | GeoProperty | LanguageProperty
+    spec: Mapping[str, Any] = field(repr=False)
+    value_type: str | None  # number, integer, boolean, string, dateTime, json, geo, uri; None: unknown
+    unit: str | None  # the unit of the input (converted from)
+    unit_code: str | None  # the unit sent
+    skip_on_error: bool
+    build: Build = field(repr=False)
+
+
+def is_missing(value: Any) -> bool:
+    """Absent, null, or a blank string: the feed has no value for this field."""
+    return value is MISSING or value is None or (type(value) is str and not value.strip())
+
+
+def compile_attribute(
+    name: str, spec: Mapping[str, Any], *, decimal: str, inherit_observed: bool
+) -> AttributeRule:
+    """Compile ``spec``; raise ConfigError (the caller adds file and line) on a contradiction.
+
+    ``inherit_observed``: the entity declares an observedAt that this attribute takes by default.
+    """
+    sources = [key for key in VALUE_SOURCES if key in spec]
+    if "from" in sources and ("expr" in spec or spec.get("geo") == "geojson"):
+        sources.remove("from")
+    if len(sources) != 1:
+        found = ", ".join(sources) or "none"
+        raise ConfigError(f"needs exactly one of {', '.join(VALUE_SOURCES)} (found: {found})")
+    source = sources[0]
+    if source == "relationship":
+        return _relationship(name, spec)
+    if source == "geo":
+        return _geo(name, spec, decimal=decimal, observed_at=_observed(spec, inherit_observed))
+    if source == "language":
+        return _language(name, spec)
+    return _property(name, spec, source, decimal=decimal, observed_at=_observed(spec, inherit_observed))
+
+
+def _observed(spec: Mapping[str, Any], inherit: bool) -> Callable[[Record], str] | bool | None:
+    """The attribute's own time getter, True to take the entity's, or None for no observedAt."""
+    own = spec.get("observedAt")
+    if own is False:
+        return None
+    if isinstance(own, Mapping):
+        return time_getter(own)
+    return True if inherit else None
+
+
+def time_getter(spec: Mapping[str, Any]) -> Callable[[Record], str]:
+    """``{from | template, format, tz}`` → ``record -> "...Z"``; a missing time is a TransformError."""
+    if "template" in spec:
+        template = compile_template(spec["template"])
+        get, path = template.render, ",".join(template.fields)
+    else:
+        get, path = compile_path(spec["from"]), spec["from"]
+    parse = compile_time_parser(spec.get("format", "iso8601"), tz=spec.get("tz"))
+
+    def observed(record: Record) -> str:
+        raw = get(record)
+        if is_missing(raw):
+            raise TransformError("missing time", field=path)
+        try:
+            return parse(raw)
+        except TransformError as error:
+            error.field = path
+            raise
+
+    return observed
+
+
+def _raw_getter(spec: Mapping[str, Any], source: str) -> tuple[Callable[[Record], Any], str]:
+    """The function giving the raw value, and the record field to name in errors."""
+    if source == "template":
+        template = compile_template(spec["template"])
+        return template.render, ",".join(template.fields) or spec["template"]
+    if source == "expr":
+        expression = compile_expression(spec["expr"])
+        if "from" in spec:
+            get = compile_path(spec["from"])
+
+            def from_then_expr(record: Record) -> Any:
+                value = get(record)
+                return MISSING if is_missing(value) else expression(record, value)
+
+            return from_then_expr, spec["from"]
+        return (lambda record: expression(record, None)), ",".join(sorted(expression.names)) or "expr"
+    return compile_path(spec["from"]), spec["from"]
+
+
+def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | None]:
+    """The value steps in order, and the type of value they end with (for the lint)."""
+    steps: list[Step] = []
+    value_type: str | None = None
+    if "map" in spec:
+        steps.append(_enumeration(spec["map"]))
+        value_type = _json_type_of(list(spec["map"].values()))
+    scale, offset = spec.get("scale", 1), spec.get("offset", 0)
+    numeric = "scale" in spec or "offset" in spec or "unit" in spec or "round" in spec or "range" in spec
+    cast = spec.get("cast") or ("float" if numeric and value_type != "number" else None)
+    if cast:
+        steps.append(make_cast(cast, decimal=decimal, fmt=spec.get("format"), tz=spec.get("tz")))
+        value_type = {"int": "integer", "float": "number", "bool": "boolean", "datetime": "dateTime"}.get(
+            cast, "string"
+        )
+    if "unit" in spec:
+        if "unitCode" not in spec:
+            raise ConfigError("'unit' (the input's unit) needs 'unitCode' (the unit to send)")
+        convert = converter(spec["unit"], spec["unitCode"])
+        b = convert(0.0)
+        a = convert(1.0) - b
+    else:
+        a, b = 1.0, 0.0
+    # x * scale + offset, then a * x + b: one multiply-add.
+    factor, constant = a * scale, a * offset + b
+    if (factor, constant) != (1.0, 0.0):
+        steps.append(lambda value: value * factor + constant)
+    if "round" in spec:
+        digits = spec["round"]
+        steps.append(
+            (lambda value: int(round(value))) if digits == 0 else (lambda value: round(value, digits))
+        )
+        if digits == 0:
+            value_type = "integer"
+    if "range" in spec:
+        steps.append(_range(*spec["range"]))
+    return steps, value_type
+
+
+def _enumeration(table: Mapping[Any, Any]) -> Step:
+    lookup = {to_text(key): value for key, value in table.items()}
+    fallback = lookup.pop("*", MISSING)
+    known = ", ".join(repr(key) for key in lookup)
+
+    def enumerate_value(raw: Any) -> Any:
+        value = lookup.get(to_text(raw).strip(), fallback)
+        if value is MISSING:
+            raise TransformError(f"{raw!r} is not in the map ({known})")
+        return value
+
+    return enumerate_value
+
+
+def _range(low: float | None, high: float | None) -> Step:
+    low_bound = -math.inf if low is None else low
+    high_bound = math.inf if high is None else high
+
+    def in_range(value: Any) -> Any:
+        if not low_bound <= value <= high_bound:
+            raise TransformError(f"{value!r} is outside the valid range [{low}, {high}]")
+        return value
+
+    return in_range
+
+
+def _json_type_of(values: list[Any]) -> str | None:
+    """The one JSON type of ``values`` (items of lists count as values: NGSI-LD multi-values)."""
+    flat = [item for value in values for item in (value if isinstance(value, list) else [value])]
+    kinds = {
+        "json" if isinstance(v, dict) else
+        "boolean" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
+        for v in flat
+    }
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _chain(steps: list[Step]) -> Step | None:
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+    chain = tuple(steps)
+
+    def run(value: Any) -> Any:
+        for step in chain:
+            value = step(value)
+        return value
+
+    return run
+
+
+def _on_missing(name: str, spec: Mapping[str, Any], field_name: str) -> Callable[[], Any]:
+    """What a missing value becomes: the default, a rejection, or MISSING (attribute left out)."""
+    if "default" in spec:
+        default = spec["default"]
+        return lambda: default
+    if spec.get("required"):
+
+        def reject() -> Any:
+            raise TransformError(f"attribute {name!r}: missing value", field=field_name)
+
+        return reject
+    return lambda: MISSING
+
+
+def _extras(spec: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return (("unitCode", spec["unitCode"]),) if "unitCode" in spec else ()
+
+
+def _dataset(spec: Mapping[str, Any]) -> Callable[[Record], Any] | None:
+    if "datasetId" not in spec:
+        return None
+    template = compile_template(spec["datasetId"], uri=True)
+
+    def dataset(record: Record) -> str:
+        value = template(record)
+        if value is MISSING:
+            raise TransformError("datasetId: missing value", field=",".join(template.fields))
+        return value
+
+    return dataset
+
+
+def _property(
+    name: str, spec: Mapping[str, Any], source: str, *, decimal: str, observed_at: Any
+) -> AttributeRule:
+    unit_code = spec.get("unitCode")
+    if source == "value":
+        static = {"type": "Property", "value": spec["value"], **dict(_extras(spec))}
+        value_type = _json_type_of([spec["value"]]) or "json"
+        return AttributeRule(
+            name, "Property", spec, value_type, None, unit_code, False, lambda r, o: dict(static)
+        )
+    raw, field_name = _raw_getter(spec, source)
+    steps, value_type = _steps(spec, decimal)
+    if source == "template" and value_type is None:
+        value_type = "string"
+    run = _chain(steps)
+    missing = _on_missing(name, spec, field_name)
+    extras = _extras(spec)
+    dataset = _dataset(spec)
+    observe = observed_at
+
+    def build(record: Record, observed: str | None) -> dict[str, Any] | None:
+        value = raw(record)
+        if is_missing(value):
+            value = missing()
+            if value is MISSING:
+                return None
+        elif run is not None:
+            try:
+                value = run(value)
+            except TransformError as error:
+                error.field = error.field or field_name
+                error.reason = f"attribute {name!r}: {error.reason}"
+                raise
+        attribute: dict[str, Any] = {"type": "Property", "value": value}
+        for key, extra in extras:
+            attribute[key] = extra
+        if observe is not None:
+            attribute["observedAt"] = observed if observe is True else observe(record)
+        if dataset is not None:
+            attribute["datasetId"] = dataset(record)
+        return attribute
+
+    return AttributeRule(name, "Property", spec, value_type, spec.get("unit"), unit_code, _skips(spec), build)
+
+
+def _skips(spec: Mapping[str, Any]) -> bool:
+    return spec.get("on_error") == "skip"
+
+
+def _relationship(name: str, spec: Mapping[str, Any]) -> AttributeRule:
+    template = compile_template(spec["relationship"], uri=True)
+    missing = _on_missing(name, spec, ",".join(template.fields))
+    dataset = _dataset(spec)
+
+    def build(record: Record, observed: str | None) -> dict[str, Any] | None:
+        target = template(record)
+        if target is MISSING:
+            target = missing()
+            if target is MISSING:
+                return None
+        attribute: dict[str, Any] = {"type": "Relationship", "object": target}
+        if dataset is not None:
+            attribute["datasetId"] = dataset(record)
+        return attribute
+
+    return AttributeRule(name, "Relationship", spec, "uri", None, None, _skips(spec), build)
+
+
+def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) -> AttributeRule:
+    if spec["geo"] == "point":
+        if "lon" not in spec or "lat" not in spec:
+            raise ConfigError("geo: point needs 'lon' and 'lat' paths")
+        get_lon, get_lat = compile_path(spec["lon"]), compile_path(spec["lat"])
+        number = float_cast(decimal)
+        field_name = f"{spec['lon']},{spec['lat']}"
+
+        def point(record: Record) -> Any:
+            lon, lat = get_lon(record), get_lat(record)
+            if is_missing(lon) or is_missing(lat):
+                return MISSING
+            lon, lat = number(lon), number(lat)
+            if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+                raise TransformError(f"coordinates ({lon}, {lat}) are outside WGS84 bounds")
+            return {"type": "Point", "coordinates": [lon, lat]}
+
+        value_of = point
+    else:
+        if "from" not in spec:
+            raise ConfigError("geo: geojson needs 'from' (the path of a GeoJSON geometry)")
+        get = compile_path(spec["from"])
+        field_name = spec["from"]
+
+        def geometry(record: Record) -> Any:
+            value = get(record)
+            if isinstance(value, str) and value.strip():
+                try:
+                    value = orjson.loads(value)
+                except orjson.JSONDecodeError as error:
+                    raise TransformError(f"not a GeoJSON geometry: {error}") from None
+            if is_missing(value):
+                return MISSING
+            if not isinstance(value, dict) or "type" not in value or "coordinates" not in value:
+                raise TransformError("not a GeoJSON geometry (needs 'type' and 'coordinates')")
+            return value
+
+        value_of = geometry
+    missing = _on_missing(name, spec, field_name)
+
+    def build(record: Record, observed: str | None) -> dict[str, Any] | None:
+        try:
+            value = value_of(record)
+        except TransformError as error:
+            error.field = field_name
+            error.reason = f"attribute {name!r}: {error.reason}"
+            raise
+        if value is MISSING:
+            value = missing()
+            if value is MISSING:
+                return None
+        attribute: dict[str, Any] = {"type": "GeoProperty", "value": value}
+        if observed_at is not None:
+            attribute["observedAt"] = observed if observed_at is True else observed_at(record)
+        return attribute
+
+    return AttributeRule(name, "GeoProperty", spec, "geo", None, None, _skips(spec), build)
+
+
+def _language(name: str, spec: Mapping[str, Any]) -> AttributeRule:
+    templates = tuple((language, compile_template(text)) for language, text in spec["language"].items())
+    missing = _on_missing(name, spec, name)
+
+    def build(record: Record, observed: str | None) -> dict[str, Any] | None:
+        texts = {
+            language: text for language, template in templates if (text := template(record)) is not MISSING
+        }
+        if not texts:
+            value = missing()
+            if value is MISSING:
+                return None
+            texts = value
+        return {"type": "LanguageProperty", "languageMap": texts}
+
+    return AttributeRule(name, "LanguageProperty", spec, "string", None, None, _skips(spec), build)
