@@ -18,13 +18,13 @@ Where the rules come from (ETSI GS CIM 009 v1.8 = "spec"; Orion-LD = FIWARE/cont
 - ``id``: a URI (spec annex A.2). Orion-LD only asks for a colon and RFC 3986 characters
   (``payloadCheck/pCheckUri.cpp``); here the RFC scheme is required too (``2020-03-17T08:45:00Z``
   has a colon but is no URI) and Orion's forbidden characters ``< > " ' = ; ( )`` and whitespace
-  are refused, since such ids break the broker's URL paths.
+  are refused too (Orion forbids them in requests, and an id also travels in URL paths).
 - ``type``: one name. The spec allows an array, Orion-LD does not implement multi-typed entities
   (issue #1764), hence ``multi_type=False`` by default.
 - Names (attributes, sub-attributes, entity types): a letter, then letters, digits or ``_``,
-  optionally ``prefix:name`` (spec 4.6.2, "implementations should raise BadRequestData"), or an
+  optionally ``prefix:name`` (the spec's name ABNF: "implementations should raise BadRequestData"), or an
   absolute URI without the characters Orion-LD refuses in names (``pcheckName.cpp``:
-  ``= [ ] & ? " '``, space). Orion-LD itself lets ``-`` through; the spec and other brokers do not.
+  ``= [ ] & ? " '``, space). Orion-LD itself lets ``-`` through; the spec does not.
 - Reserved names: ``id @id type @type scope`` are not attributes (``pCheckAttribute.cpp``
   ``validAttrName``); core @context terms typed ``DateTime`` or ``@id`` (``observedAt``, ``expiresAt``,
   ``instanceId``...) make Orion-LD demand a bare string, so no attribute can have those names
@@ -62,12 +62,12 @@ from typing import Any
 
 from .errors import EntityError
 
-__all__ = ["check_entity", "is_uri", "is_valid_name", "validate_entity"]
+__all__ = ["check_entity", "is_uri", "is_valid_name", "validate_attribute", "validate_entity"]
 
 _BAD = "BadRequestData"
 _INVALID = "InvalidRequest"  # Orion-LD's answer to a body that is not JSON (NaN, Infinity)
 
-# Spec 4.6.2: name = unicodeLetter *(unicodeLetter / unicodeNumber / "_"), optionally "prefix:name".
+# The spec's name ABNF: name = unicodeLetter *(unicodeLetter / unicodeNumber / "_"), optionally "prefix:name".
 _NAME_RE = re.compile(r"[^\W\d_]\w*(?::[^\W\d_]\w*)?\Z")
 # RFC 3986 characters Orion-LD takes in a URI (and any non-ASCII, for IRIs), minus Orion's forbidden ones.
 _URI_RE = re.compile(
@@ -146,6 +146,14 @@ def validate_entity(
     raw_id = entity.get("id")
     check = _Checker(raw_id if isinstance(raw_id, str) else None)
     check.entity(entity, allow_context=allow_context, multi_type=multi_type)
+    return check.errors
+
+
+def validate_attribute(name: str, attribute: Any, *, entity_id: str | None = None) -> list[EntityError]:
+    """Every rule one attribute (named ``name``) breaks; the entity's other members are not looked at."""
+    check = _Checker(entity_id)
+    if check.name(name, name, reserved=_ENTITY_RESERVED):
+        check.attribute(name, attribute, name)
     return check.errors
 
 

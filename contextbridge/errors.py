@@ -27,7 +27,15 @@ class ContextBridgeError(Exception):
 
 
 class ConfigError(ContextBridgeError):
-    """The configuration is wrong; nothing can run until it is fixed."""
+    """The configuration is wrong; nothing can run until it is fixed.
+
+    ``key`` names the offending key (relative to where the caller was looking), when known,
+    so that the caller can point at its line.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        self.key = key
+        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,13 @@ FILTERS: dict[str, Callable[[str], str]] = {
 }
 
 
+_URI_SAFE = re.compile(r"[A-Za-z0-9\-._~:]*").fullmatch
+
+
 def _uri_escape(text: str) -> str:
     # Unreserved characters and ':' (the URN separator) stay; everything else is %-encoded.
-    return quote(text, safe="-._~:")
+    # Most ids are already plain ("3101", "env-419"): a match is cheaper than quote().
+    return text if _URI_SAFE(text) else quote(text, safe="-._~:")
 
 
 def to_text(value: Any) -> str:
@@ -113,7 +117,7 @@ def _placeholder(
         value = getter(record)
         if value is MISSING or value is None:
             return MISSING
-        text = to_text(value).strip()
+        text = (value if type(value) is str else to_text(value)).strip()
         if apply is not None:
             text = apply(text)
         if not text:

@@ -10,6 +10,10 @@
 Pure: no network, no clock. A record that fails becomes a RecordError in the output stream
 (counted in ``stats``) and the next record goes on; the entities of one record are emitted
 together or not at all.
+
+Every entity that leaves is valid NGSI-LD, without a per-entity validation pass: what cannot
+vary per record (names, kinds, constants, URI templates) was validated when the mapping loaded
+(:mod:`contextbridge.mapping.checks`), and what can vary is checked as each attribute is built.
 """
 
 from __future__ import annotations
@@ -19,9 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .entity import validate_entity
-from .errors import FormatError, InvalidEntityError, RecordError, TransformError
-from .mapping import EntityRule, Mapping
+from .errors import FormatError, RecordError, TransformError
+from .mapping import Mapping
 from .paths import MISSING
 
 Entity = dict[str, Any]
@@ -62,12 +65,21 @@ def reason_key(error: RecordError) -> str:
 class Translator:
     """A compiled mapping ready to translate records."""
 
-    def __init__(self, mapping: Mapping, *, validate: bool = True) -> None:
+    def __init__(self, mapping: Mapping) -> None:
         self.mapping = mapping
-        self.validate = validate
         self.stats = TranslationStats()
         self._filter = mapping.filter
-        self._entities = mapping.entities
+        # The rules flattened into tuples once: the per-record loop does no attribute look-ups.
+        self._plans = tuple(
+            (
+                rule,
+                rule.id.render,
+                rule.observed_at,
+                rule.when,
+                tuple((a.name, a.build, a.skip_on_error) for a in rule.attributes),
+            )
+            for rule in mapping.entities
+        )
         self._number: int | None = None  # the record being translated, to locate skipped attributes
         self._source: str | None = None
 
@@ -75,29 +87,27 @@ class Translator:
         """The entities of one record; raises RecordError (without position: the caller adds it)."""
         if self._filter is not None and not self._filter(record):
             return []
-        return [entity for rule in self._entities if (entity := self._entity(rule, record)) is not None]
-
-    def _entity(self, rule: EntityRule, record: MappingABC[str, Any]) -> Entity | None:
-        if rule.when is not None and not rule.when(record):
-            return None
-        entity_id = rule.id(record)
-        if entity_id is MISSING:
-            raise TransformError(f"{rule.type} id: missing value", field=",".join(rule.id.fields))
-        observed = rule.observed_at(record) if rule.observed_at is not None else None
-        entity: Entity = {"id": entity_id, "type": rule.type}
-        for attribute in rule.attributes:
-            try:
-                value = attribute.build(record, observed)
-            except TransformError as error:
-                if not attribute.skip_on_error:
-                    raise
-                self.stats.skip(attribute.name, error.located(record=self._number, source=self._source))
+        entities = []
+        for rule, render_id, observed_at, when, attributes in self._plans:
+            if when is not None and not when(record):
                 continue
-            if value is not None:
-                entity[attribute.name] = value
-        if self.validate and (problems := validate_entity(entity)):
-            raise InvalidEntityError(problems)
-        return entity
+            entity_id = render_id(record)
+            if entity_id is MISSING:
+                raise TransformError(f"{rule.type} id: missing value", field=",".join(rule.id.fields))
+            observed = observed_at(record) if observed_at is not None else None
+            entity: Entity = {"id": entity_id, "type": rule.type}
+            for name, build, skip_on_error in attributes:
+                try:
+                    value = build(record, observed)
+                except TransformError as error:
+                    if not skip_on_error:
+                        raise
+                    self.stats.skip(name, error.located(record=self._number, source=self._source))
+                    continue
+                if value is not None:
+                    entity[name] = value
+            entities.append(entity)
+        return entities
 
     def translate(
         self, records: Iterable[MappingABC[str, Any] | FormatError], *, source: str | None = None

@@ -150,3 +150,17 @@ def test_an_ontology_that_contradicts_the_core_context_is_refused(tmp_path: Path
 """)
     with pytest.raises(OntologyError, match="core context"):
         build_context(Ontology.load(path))
+
+
+EXPECTED = sorted((Path(__file__).resolve().parent.parent / "mappings" / "expected").glob("*.ndjson"))
+
+
+@pytest.mark.parametrize("path", EXPECTED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("flat", [False, True], ids=["type-scoped", "flat-per-type"])
+def test_every_entity_of_every_example_expands_to_ontology_iris(path: Path, flat: bool) -> None:
+    entities = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert entities
+    for body in entities:
+        document = context_document(default_ontology(), entity_type=body["type"] if flat else None)
+        expanded = expand(body, document)[0]
+        assert _check_expanded(expanded, body["type"]) == [], body["id"]

@@ -111,3 +111,30 @@ def test_yaml_is_loaded_safely(write_mapping: Callable[[str], Path]) -> None:
     text = GOOD.replace('"resources[*]"', "!!python/object/apply:os.system ['true']")
     [problem] = problems_of(write_mapping, text)
     assert "invalid YAML" in problem
+
+
+def test_what_ngsi_ld_would_refuse_is_caught_when_the_mapping_loads(write_mapping: Callable[[str], Path]) -> None:
+    text = """\
+    id: feed
+    source: {format: json}
+    entities:
+      - id: "{id}"
+        type: ParkingSpot
+        attributes:
+          location: {from: where}
+          observedAt: {from: t}
+          refDevice: {relationship: "device {id}"}
+          status: {from: s, map: {"1": null}}
+      - id: "urn:x:{id}"
+        type: Parking Spot
+        attributes:
+          a: {from: a}
+    """
+    problems = problems_of(write_mapping, text)
+    by_line = {int(problem.split(":")[1]): problem for problem in problems}
+    assert "must start with a URI scheme" in by_line[4]
+    assert "GeoProperty" in by_line[7]
+    assert "reserved" in by_line[8]
+    assert "must start with a URI scheme" in by_line[9]
+    assert "null" in by_line[10]
+    assert "invalid entity type 'Parking Spot'" in by_line[12]

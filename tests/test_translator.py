@@ -271,10 +271,30 @@ def test_a_non_utf8_row_is_rejected_and_the_others_translated(make_mapping: Make
     assert error.record == 2
 
 
-def test_entities_that_break_ngsi_ld_rules_never_leave(make_mapping: MakeMapping) -> None:
-    mapping = make_mapping(
-        entity_mapping("    name: {from: title}").replace('"urn:ngsi-ld:Thing:{id}"', '"{id}"')
-    )
-    with pytest.raises(InvalidEntityError) as caught:
-        Translator(mapping).translate_record({"id": "no-scheme", "title": "x"})
-    assert caught.value.kind == "entity"
+def test_values_that_break_ngsi_ld_rules_never_leave(make_mapping: MakeMapping) -> None:
+    mapping = make_mapping(entity_mapping("    data: {from: data}\n    area: {geo: geojson, from: shape}"))
+    translator = Translator(mapping)
+    with pytest.raises(InvalidEntityError, match="null") as caught:
+        translator.translate_record({"id": "1", "data": {"a": None}})
+    assert (caught.value.kind, caught.value.field) == ("entity", "data")
+    with pytest.raises(InvalidEntityError, match="latitude|-90"):
+        translator.translate_record({"id": "1", "shape": {"type": "Point", "coordinates": [1, 100]}})
+    [entity] = translator.translate_record({"id": "1", "data": {"a": [1, "x"]}})
+    assert entity["data"]["value"] == {"a": [1, "x"]}
+
+
+def test_every_entity_of_every_example_is_valid_ngsi_ld() -> None:
+    from pathlib import Path
+
+    from contextbridge.entity import validate_entity
+    from contextbridge.golden import translate_file
+    from contextbridge.mapping import load_mapping
+
+    mappings = sorted((Path(__file__).parent.parent / "mappings").glob("*.yaml"))
+    assert len(mappings) >= 9
+    for path in mappings:
+        mapping = load_mapping(path)
+        entities, _ = translate_file(mapping, mapping.samples[0].input)
+        assert entities, path
+        for entity in entities:
+            assert validate_entity(entity) == [], (path, entity["id"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import entities, mappings  # noqa: F401  (each command module registers its commands on the app)
+from . import entities, mappings, running  # noqa: F401  (each command module registers its commands on the app)
 from .app import app, main
 
 __all__ = ["app", "main"]

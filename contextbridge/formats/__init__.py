@@ -42,5 +42,5 @@ def get_format(name: str, options: Mapping[str, Any]) -> Format:
         cls = FORMATS[name]
     except (KeyError, TypeError):
         known = ", ".join(sorted(FORMATS))
-        raise ConfigError(f"unknown format {name!r} (known formats: {known})") from None
+        raise ConfigError(f"unknown format {name!r} (known formats: {known})", key="format") from None
     return cls(options)

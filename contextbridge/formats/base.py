@@ -35,7 +35,8 @@ class Format:
         if unknown:
             known = ", ".join(sorted(self.options | COMMON_OPTIONS))
             raise ConfigError(
-                f"unknown option {unknown[0]!r} for format {self.name!r} (known options: {known})"
+                f"unknown option {unknown[0]!r} for format {self.name!r} (known options: {known})",
+                key=unknown[0],
             )
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
@@ -48,7 +49,7 @@ class Format:
 
 def bad_option(key: str, value: Any, expected: str) -> ConfigError:
     """The error for an option with a wrong value: it names the key, the value and what was expected."""
-    return ConfigError(f"option {key!r}: {expected}, got {value!r}")
+    return ConfigError(f"option {key!r}: {expected}, got {value!r}", key=key)
 
 
 def text_option(options: Mapping[str, Any], key: str, default: str | None) -> str | None:

@@ -14,13 +14,13 @@ from typing import Any
 
 import orjson
 
-from ..errors import ConfigError, TransformError
+from ..entity import validate_attribute
+from ..errors import ConfigError, InvalidEntityError, TransformError
 from ..expressions import compile_expression
 from ..paths import MISSING, compile_path
 from ..templates import compile_template, to_text
-from ..times import compile_time_parser
 from ..units import converter
-from .casts import float_cast, make_cast
+from .casts import float_cast, make_cast, time_parser
 
 Record = Mapping[str, Any]
 Build = Callable[[Record, "str | None"], "dict[str, Any] | None"]
@@ -41,6 +41,24 @@ class AttributeRule:
     unit_code: str | None  # the unit sent
     skip_on_error: bool
     build: Build = field(repr=False)
+    # Attributes shaped like the ones ``build`` makes, with every constant of the spec: validated once
+    # when the mapping loads, so the translator need not re-check what cannot vary per record.
+    samples: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+
+_PLAIN = (str, int, bool)
+_SAMPLE_TIME = "2020-01-01T00:00:00Z"
+_SAMPLE_URI = "urn:ngsi-ld:Sample:1"
+
+
+def checked_value(name: str, attribute: dict[str, Any]) -> dict[str, Any]:
+    """A value straight from the record or an expression: check it unless it is plainly valid JSON."""
+    value = attribute["value"]
+    if type(value) in _PLAIN or (type(value) is float and math.isfinite(value)):
+        return attribute
+    if problems := validate_attribute(name, attribute):
+        raise InvalidEntityError(problems)
+    return attribute
 
 
 def is_missing(value: Any) -> bool:
@@ -88,7 +106,7 @@ def time_getter(spec: Mapping[str, Any]) -> Callable[[Record], str]:
         get, path = template.render, ",".join(template.fields)
     else:
         get, path = compile_path(spec["from"]), spec["from"]
-    parse = compile_time_parser(spec.get("format", "iso8601"), tz=spec.get("tz"))
+    parse = time_parser(spec.get("format", "iso8601"), spec.get("tz"))
 
     def observed(record: Record) -> str:
         raw = get(record)
@@ -122,8 +140,9 @@ def _raw_getter(spec: Mapping[str, Any], source: str) -> tuple[Callable[[Record]
     return compile_path(spec["from"]), spec["from"]
 
 
-def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | None]:
-    """The value steps in order, and the type of value they end with (for the lint)."""
+def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | None, bool]:
+    """The value steps in order, the type of value they end with (for the lint), and whether
+    they end in a known-valid value (a cast or a map: no per-record check needed)."""
     steps: list[Step] = []
     value_type: str | None = None
     if "map" in spec:
@@ -158,7 +177,7 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
             value_type = "integer"
     if "range" in spec:
         steps.append(_range(*spec["range"]))
-    return steps, value_type
+    return steps, value_type, bool(cast) or "map" in spec
 
 
 def _enumeration(table: Mapping[Any, Any]) -> Step:
@@ -256,18 +275,19 @@ def _property(
             name, "Property", spec, value_type, None, unit_code, False, lambda r, o: dict(static)
         )
     raw, field_name = _raw_getter(spec, source)
-    steps, value_type = _steps(spec, decimal)
+    steps, value_type, valid = _steps(spec, decimal)
     if source == "template" and value_type is None:
         value_type = "string"
     run = _chain(steps)
     missing = _on_missing(name, spec, field_name)
-    extras = _extras(spec)
     dataset = _dataset(spec)
     observe = observed_at
+    # A cast or a map gives values known to be valid; a raw field or an expression may give anything.
+    verify = not valid and source != "template"
 
     def build(record: Record, observed: str | None) -> dict[str, Any] | None:
         value = raw(record)
-        if is_missing(value):
+        if value is MISSING or value is None or (type(value) is str and not value.strip()):  # is_missing, inlined
             value = missing()
             if value is MISSING:
                 return None
@@ -279,15 +299,34 @@ def _property(
                 error.reason = f"attribute {name!r}: {error.reason}"
                 raise
         attribute: dict[str, Any] = {"type": "Property", "value": value}
-        for key, extra in extras:
-            attribute[key] = extra
-        if observe is not None:
-            attribute["observedAt"] = observed if observe is True else observe(record)
+        if unit_code is not None:
+            attribute["unitCode"] = unit_code
+        if observe is True:
+            attribute["observedAt"] = observed
+        elif observe is not None:
+            attribute["observedAt"] = observe(record)
         if dataset is not None:
             attribute["datasetId"] = dataset(record)
+        if verify and type(value) not in _PLAIN:
+            return checked_value(name, attribute)
         return attribute
 
-    return AttributeRule(name, "Property", spec, value_type, spec.get("unit"), unit_code, _skips(spec), build)
+    values = list(spec["map"].values()) if "map" in spec else ["text"]
+    samples = tuple(
+        _property_sample(value, spec, observed_at) for value in [*values, *([spec["default"]] if "default" in spec else [])]
+    )
+    return AttributeRule(
+        name, "Property", spec, value_type, spec.get("unit"), unit_code, _skips(spec), build, samples
+    )
+
+
+def _property_sample(value: Any, spec: Mapping[str, Any], observed_at: Any) -> dict[str, Any]:
+    sample: dict[str, Any] = {"type": "Property", "value": value, **dict(_extras(spec))}
+    if observed_at is not None:
+        sample["observedAt"] = _SAMPLE_TIME
+    if "datasetId" in spec:
+        sample["datasetId"] = _SAMPLE_URI
+    return sample
 
 
 def _skips(spec: Mapping[str, Any]) -> bool:
@@ -299,8 +338,10 @@ def _relationship(name: str, spec: Mapping[str, Any]) -> AttributeRule:
     missing = _on_missing(name, spec, ",".join(template.fields))
     dataset = _dataset(spec)
 
+    render = template.render
+
     def build(record: Record, observed: str | None) -> dict[str, Any] | None:
-        target = template(record)
+        target = render(record)
         if target is MISSING:
             target = missing()
             if target is MISSING:
@@ -310,7 +351,8 @@ def _relationship(name: str, spec: Mapping[str, Any]) -> AttributeRule:
             attribute["datasetId"] = dataset(record)
         return attribute
 
-    return AttributeRule(name, "Relationship", spec, "uri", None, None, _skips(spec), build)
+    sample = {"type": "Relationship", "object": spec.get("default", _SAMPLE_URI)}
+    return AttributeRule(name, "Relationship", spec, "uri", None, None, _skips(spec), build, (sample,))
 
 
 def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) -> AttributeRule:
@@ -352,6 +394,7 @@ def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) 
 
         value_of = geometry
     missing = _on_missing(name, spec, field_name)
+    verify = spec["geo"] == "geojson"
 
     def build(record: Record, observed: str | None) -> dict[str, Any] | None:
         try:
@@ -367,9 +410,13 @@ def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) 
         attribute: dict[str, Any] = {"type": "GeoProperty", "value": value}
         if observed_at is not None:
             attribute["observedAt"] = observed if observed_at is True else observed_at(record)
+        if verify and (problems := validate_attribute(name, attribute)):
+            raise InvalidEntityError(problems)
         return attribute
 
-    return AttributeRule(name, "GeoProperty", spec, "geo", None, None, _skips(spec), build)
+    point = {"type": "Point", "coordinates": [0.0, 0.0]}
+    sample = {"type": "GeoProperty", "value": spec.get("default", point)}
+    return AttributeRule(name, "GeoProperty", spec, "geo", None, None, _skips(spec), build, (sample,))
 
 
 def _language(name: str, spec: Mapping[str, Any]) -> AttributeRule:
@@ -387,4 +434,5 @@ def _language(name: str, spec: Mapping[str, Any]) -> AttributeRule:
             texts = value
         return {"type": "LanguageProperty", "languageMap": texts}
 
-    return AttributeRule(name, "LanguageProperty", spec, "string", None, None, _skips(spec), build)
+    sample = {"type": "LanguageProperty", "languageMap": spec.get("default") or dict.fromkeys(spec["language"], "text")}
+    return AttributeRule(name, "LanguageProperty", spec, "string", None, None, _skips(spec), build, (sample,))

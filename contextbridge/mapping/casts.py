@@ -7,6 +7,7 @@ TransformError with the offending value quoted.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -28,26 +29,24 @@ def _number_text(decimal: str) -> Callable[[str], str]:
     return lambda text: text
 
 
-def _finite(number: float, raw: Any) -> float:
-    if math.isfinite(number):
-        return number
-    raise TransformError(f"{raw!r} is not a finite number")
-
-
 def float_cast(decimal: str = ".") -> Cast:
-    normalise = _number_text(decimal)
+    normalise = _number_text(decimal) if decimal != "." else None
+    isfinite = math.isfinite
 
     def to_float(raw: Any) -> float:
-        if type(raw) is float:
-            return _finite(raw, raw)
-        if type(raw) is int:
-            return float(raw)
-        if isinstance(raw, str):
+        kind = type(raw)
+        if kind is str:
             try:
-                return _finite(float(normalise(raw)), raw)
+                number = float(raw if normalise is None else normalise(raw))
             except ValueError:
-                pass
-        raise TransformError(f"{raw!r} is not a number")
+                raise TransformError(f"{raw!r} is not a number") from None
+        elif kind is float or kind is int:
+            number = float(raw)
+        else:
+            raise TransformError(f"{raw!r} is not a number")
+        if isfinite(number):
+            return number
+        raise TransformError(f"{raw!r} is not a finite number")
 
     return to_float
 
@@ -79,8 +78,27 @@ def to_bool(raw: Any) -> bool:
     raise TransformError(f"{raw!r} is not a boolean")
 
 
-def datetime_cast(fmt: str = "iso8601", tz: str | None = None) -> Cast:
+@functools.cache
+def time_parser(fmt: str = "iso8601", tz: str | None = None) -> Callable[[Any], str]:
+    """The parser of ``fmt`` in ``tz``, with a one-value memory, shared by every attribute that
+    reads times the same way: the entities of one record share a timestamp (observedAt,
+    dateObserved...), and so do many records of a feed."""
     parse = compile_time_parser(fmt, tz=tz)
+    last: list[tuple[Any, str]] = [(None, "")]
+
+    def parse_once(raw: Any) -> str:
+        seen, result = last[0]  # one tuple, swapped atomically: safe across threads
+        if raw == seen and type(raw) is str:
+            return result
+        result = parse(raw)
+        last[0] = (raw, result)
+        return result
+
+    return parse_once
+
+
+def datetime_cast(fmt: str = "iso8601", tz: str | None = None) -> Cast:
+    parse = time_parser(fmt, tz)
 
     def to_datetime(raw: Any) -> dict[str, str]:
         return {"@type": "DateTime", "@value": parse(raw)}

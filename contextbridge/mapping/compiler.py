@@ -18,6 +18,7 @@ from ..expressions import Expression, compile_expression
 from ..formats import Format, get_format
 from ..templates import Template, compile_template
 from .attributes import AttributeRule, compile_attribute, time_getter
+from .checks import check_attribute, check_type, check_uri_template
 
 Record = Mapping[str, Any]
 
@@ -77,11 +78,11 @@ def compile_mapping(document: Document) -> Mapping:
         try:
             return make()
         except ConfigError as error:
-            problems.append(document.problem(key, str(error)))
+            problems.append(document.problem((*key, error.key) if error.key else key, str(error)))
             return None
 
     source = dict(data["source"])
-    source_format = attempt(("source", "format"), lambda: get_format(source.pop("format"), source))
+    source_format = attempt(("source",), lambda: get_format(source.pop("format"), source))
     decimal = source.get("decimal", ".")
     row_filter = (
         attempt(("filter",), lambda: compile_expression(data["filter"])) if "filter" in data else None
@@ -118,10 +119,17 @@ def compile_mapping(document: Document) -> Mapping:
     )
 
 
+def _uri_template(source: str) -> Template:
+    template = compile_template(source, uri=True)
+    check_uri_template(source)
+    return template
+
+
 def _compile_entity(
     key: Key, spec: Mapping[str, Any], decimal: str, attempt: Callable[[Key, Callable[[], Any]], Any]
 ) -> EntityRule | None:
-    entity_id = attempt((*key, "id"), lambda: compile_template(spec["id"], uri=True))
+    entity_id = attempt((*key, "id"), lambda: _uri_template(spec["id"]))
+    type_ok = attempt((*key, "type"), lambda: check_type(spec["type"]) or True)
     when = attempt((*key, "when"), lambda: compile_expression(spec["when"])) if "when" in spec else None
     observed = spec.get("observedAt")
     observed_at = attempt((*key, "observedAt"), lambda: time_getter(observed)) if observed else None
@@ -133,7 +141,8 @@ def _compile_entity(
                 name, attribute_spec, decimal=decimal, inherit_observed=observed is not None
             ),
         )
-        if rule is not None:
+        if rule is not None and type_ok:
+            attempt((*key, "attributes", name), lambda rule=rule: check_attribute(spec["type"], rule))
             attributes.append(rule)
     if entity_id is None or len(attributes) != len(spec["attributes"]):
         return None

@@ -1,0 +1,253 @@
+"""The drainer: takes entities from the outbox to a sink, until the outbox is empty or told to stop.
+
+    >>> async with BrokerClient(url) as broker:
+    ...     stats = await Drainer(outbox, broker, DrainSettings(concurrency=4)).run()
+    >>> stats.delivered, stats.dead_lettered
+
+Each worker claims a batch for its sink, sends it, and settles every entry: delivered entries are
+acked, refused ones dead-lettered with the broker's ProblemDetails (a whole-batch refusal is split
+until the refused entities are isolated, so one bad entity never takes its batch down with it),
+and transient failures (connection refused or dropped, timeouts, 429, 5xx) are retried with
+exponential backoff and jitter, or after the broker's Retry-After, for as long as it takes: the
+entries stay in the outbox meanwhile, a broker down for an hour loses nothing. Stopping (or a
+crash) mid-retry leaves the entries in the outbox for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_never
+from tenacity.wait import wait_exponential_jitter
+
+from .broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient
+from .broker.problems import BatchResult
+from .errors import BrokerError, DeliveryError
+from .outbox import Entry, Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff between attempts: ``initial`` doubling up to ``maximum``, plus up to ``jitter``
+    seconds at random (so workers do not hammer a recovering broker in step). A Retry-After from
+    the broker is obeyed instead, up to ``max_retry_after``. ``attempts=None``: never give up."""
+
+    initial: float = 0.5
+    maximum: float = 60.0
+    jitter: float = 1.0
+    max_retry_after: float = 3600.0
+    attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class DrainSettings:
+    sink: str = "broker"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    lease: float = 300.0  # renewed before each retry: a claim outlives any single request
+    poll: float = 0.2  # wait before claiming again when the rest is held by other workers
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass
+class DeliveryStats:
+    delivered: int = 0
+    superseded: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    requests: int = 0
+    last_error: str | None = None
+
+
+class _Stopped(Exception):
+    """Raised out of a backoff sleep when the drainer is told to stop."""
+
+
+class Drainer:
+    """Drains one sink of an outbox into a broker."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        broker: BrokerClient,
+        settings: DrainSettings | None = None,
+        *,
+        on_progress: Callable[[DeliveryStats], None] | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.broker = broker
+        self.settings = settings or DrainSettings()
+        self.stats = DeliveryStats()
+        self.on_progress = on_progress
+        self._stopping = asyncio.Event()
+        retry = self.settings.retry
+        self._backoff = wait_exponential_jitter(initial=retry.initial, max=retry.maximum, jitter=retry.jitter)
+
+    def stop(self) -> None:
+        """Finish the requests in flight, then return; entries being retried stay in the outbox."""
+        self._stopping.set()
+
+    async def run(self, *, until_empty: bool = True) -> DeliveryStats:
+        """Deliver until nothing is pending (``until_empty``) or until ``stop()``."""
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.settings.concurrency):
+                group.create_task(self._worker(until_empty))
+        return self.stats
+
+    async def _worker(self, until_empty: bool) -> None:
+        sink = self.settings.sink
+        while not self._stopping.is_set():
+            entries = await self.outbox.claim(sink, limit=self.settings.batch_size, lease=self.settings.lease)
+            if not entries:
+                if until_empty and await self.outbox.pending(sink) == 0:
+                    return
+                await self._pause(self.settings.poll)
+                continue
+            held = {entry.seq: entry for entry in entries}
+            try:
+                await self._deliver(entries, held)
+            except _Stopped:
+                pass
+            finally:
+                if held:  # stopped, cancelled or failed: back to the queue for the next run
+                    await asyncio.shield(
+                        self.outbox.release(sink, list(held.values()), error=self.stats.last_error)
+                    )
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _sleep(self, seconds: float) -> None:
+        await self._pause(seconds)
+        if self._stopping.is_set():
+            raise _Stopped
+
+    async def _deliver(self, entries: Sequence[Entry], held: dict[int, Entry]) -> None:
+        by_tenant: dict[str | None, dict[str, Entry]] = {}
+        older: list[Entry] = []
+        for entry in sorted(entries, key=lambda entry: entry.seq):
+            latest = by_tenant.setdefault(entry.tenant, {})
+            if entry.entity_id in latest:  # one version per id in a batch: the latest one
+                older.append(latest[entry.entity_id])
+            latest[entry.entity_id] = entry
+        if older:
+            await self.outbox.ack(self.settings.sink, [], superseded=older)
+            self.stats.superseded += len(older)
+            for entry in older:
+                held.pop(entry.seq)
+        for tenant, latest in by_tenant.items():
+            await self._send(list(latest.values()), tenant, held)
+
+    async def _send(self, entries: list[Entry], tenant: str | None, held: dict[int, Entry]) -> None:
+        """Send ``entries`` (one tenant, distinct ids) until each is acked or dead-lettered."""
+        sink = self.settings.sink
+        retry = self.settings.retry
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(DeliveryError),
+            wait=self._wait,
+            stop=stop_never if retry.attempts is None else stop_after_attempt(retry.attempts),
+            sleep=self._sleep,
+            before_sleep=self._failed,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    kept = await self.outbox.renew(sink, entries, lease=self.settings.lease)
+                    for seq in {entry.seq for entry in entries} - {entry.seq for entry in kept}:
+                        held.pop(seq, None)  # the claim was lost (lease ran out): another worker has it
+                    entries = kept
+                entries = self._attempted(entries, held)
+                for batch in self.broker.batches([entry.entity for entry in entries]):
+                    by_id = {entry.entity_id: entry for entry in entries}
+                    sent = [by_id[entity_id] for entity_id in batch.ids]
+                    self.stats.requests += 1
+                    try:
+                        result = await self.broker.upsert(batch, tenant=tenant)
+                    except BrokerError as error:
+                        await self._refused(sent, error, tenant, held)
+                        refused = {entry.seq for entry in sent}
+                        entries = [entry for entry in entries if entry.seq not in refused]
+                        continue
+                    entries = await self._settle(sent, result, held, entries)
+                if entries:
+                    raise DeliveryError(f"{len(entries)} entities not confirmed by the broker; sending again")
+
+    def _attempted(self, entries: list[Entry], held: dict[int, Entry]) -> list[Entry]:
+        now = time.time()
+        updated = [
+            dataclasses.replace(entry, attempts=entry.attempts + 1, first_attempt=entry.first_attempt or now)
+            for entry in entries
+        ]
+        held.update((entry.seq, entry) for entry in updated)
+        return updated
+
+    async def _settle(
+        self, sent: list[Entry], result: BatchResult, held: dict[int, Entry], remaining: list[Entry]
+    ) -> list[Entry]:
+        """Ack the successes, dead-letter the failures; the entries still unconfirmed."""
+        sink = self.settings.sink
+        by_id = {entry.entity_id: entry for entry in sent}
+        done = [by_id[entity_id] for entity_id in result.success if entity_id in by_id]
+        failed = [(by_id[f.entity_id], f.problem) for f in result.errors if f.entity_id in by_id]
+        if done:
+            await self.outbox.ack(sink, done)
+        if failed:
+            await self.outbox.dead_letter(sink, failed)
+        for entry in (*done, *(entry for entry, _ in failed)):
+            held.pop(entry.seq, None)
+        self.stats.delivered += len(done)
+        self.stats.dead_lettered += len(failed)
+        self._progress()
+        settled = {entry.seq for entry in sent} - {by_id[entity_id].seq for entity_id in result.missing}
+        return [entry for entry in remaining if entry.seq not in settled]
+
+    async def _refused(
+        self, sent: list[Entry], error: BrokerError, tenant: str | None, held: dict[int, Entry]
+    ) -> None:
+        """A whole batch refused: split it until each refused entity stands alone, then dead-letter."""
+        if len(sent) > 1:
+            middle = len(sent) // 2
+            for half in (sent[:middle], sent[middle:]):
+                await self._send(half, tenant, held)
+            return
+        log.warning("%s: dead-lettered: %s", sent[0].entity_id, error)
+        await self.outbox.dead_letter(self.settings.sink, [(sent[0], error.problem)])
+        held.pop(sent[0].seq, None)
+        self.stats.dead_lettered += 1
+        self._progress()
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        after = getattr(error, "retry_after", None)
+        if after is not None:
+            return float(min(after, self.settings.retry.max_retry_after))
+        return float(self._backoff(state))
+
+    def _failed(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        self.stats.retries += 1
+        self.stats.last_error = str(error)
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("delivery to %s failed (%s); attempt %d, next in %.1fs", self.settings.sink, error,
+                    state.attempt_number, wait)  # fmt: skip
+        self._progress()
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.stats)
+
+
+def summary(stats: DeliveryStats) -> dict[str, Any]:
+    return dataclasses.asdict(stats)

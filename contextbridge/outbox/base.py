@@ -1,0 +1,163 @@
+"""The outbox: a durable queue between translation and the sinks, with its dead-letter queue.
+
+    >>> outbox = open_outbox(".contextbridge")            # SQLite in WAL mode, in that directory
+    >>> outbox = open_outbox("postgresql://cb@db/city")   # several workers share one queue
+    >>> await outbox.put(entities, tenant="santander", feed="santander-parking")
+    >>> batch = await outbox.claim("broker", limit=200, lease=60)
+    >>> await outbox.ack("broker", delivered)             # or dead_letter(...), release(...)
+
+Each entry is pending once per sink (the broker now, the city graph later), and each sink acks
+at its own pace. Delivery is at least once and per entity id in order: a sink never holds two
+claims on one (tenant, id), and a newer version of an entity supersedes the versions of it still
+waiting (``supersede``), so a backlog drains in the least work. A version equal to the one last
+delivered, or to the one waiting, is not queued again (``skip_unchanged``): re-running a feed after
+a crash resends nothing that is already there.
+
+The dead-letter queue keeps what a sink refused (with the broker's ProblemDetails) and the
+records the translator rejected (sink ``translate``), so nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import RecordError
+
+Entity = Mapping[str, Any]
+TRANSLATE = "translate"  # the dead-letter sink of records the translator rejected
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One version of an entity waiting for one sink (claimed by the caller)."""
+
+    seq: int
+    sink: str
+    tenant: str | None
+    entity_id: str
+    entity: dict[str, Any]
+    feed: str | None = None
+    attempts: int = 0
+    first_attempt: float | None = None
+    created: float = 0.0
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What ``put`` did, counted per (entity, sink)."""
+
+    queued: int = 0
+    superseded: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A refused entity (or a rejected record, sink ``translate``) and why."""
+
+    id: int
+    sink: str
+    tenant: str | None
+    entity_id: str | None
+    feed: str | None
+    data: Any
+    reason: dict[str, Any]
+    attempts: int
+    first_attempt: float | None
+    last_attempt: float | None
+    created: float
+
+
+@dataclass(frozen=True)
+class SinkStatus:
+    """A sink's queue: waiting (of which in flight), done, superseded, dead letters, oldest wait."""
+
+    sink: str
+    pending: int
+    in_flight: int
+    delivered: int
+    superseded: int
+    dead_letters: int
+    oldest_pending: float | None  # creation time (epoch seconds) of the oldest waiting entry
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """``replayed`` went back to the queue; ``stale`` were older than what the sink has since
+    received (kept, use ``force``); ``skipped`` cannot be replayed (rejected records)."""
+
+    replayed: int = 0
+    stale: int = 0
+    skipped: int = 0
+
+
+class Outbox(Protocol):
+    """The outbox interface every backend implements (one shared test suite runs on each)."""
+
+    async def put(
+        self,
+        entities: Iterable[Entity],
+        *,
+        tenant: str | None = None,
+        feed: str | None = None,
+        sinks: Sequence[str] | None = None,
+    ) -> PutResult: ...
+
+    async def reject(self, errors: Iterable[RecordError], *, feed: str | None = None) -> int: ...
+
+    async def claim(self, sink: str, *, limit: int, lease: float) -> list[Entry]: ...
+
+    async def renew(self, sink: str, entries: Sequence[Entry], *, lease: float) -> list[Entry]: ...
+
+    async def ack(self, sink: str, entries: Sequence[Entry], *, superseded: Sequence[Entry] = ()) -> None: ...
+
+    async def release(self, sink: str, entries: Sequence[Entry], *, error: str | None = None) -> None: ...
+
+    async def dead_letter(
+        self, sink: str, failures: Sequence[tuple[Entry, Mapping[str, Any]]], *, attempts: int = 1
+    ) -> None: ...
+
+    async def pending(self, sink: str) -> int: ...
+
+    async def status(self) -> list[SinkStatus]: ...
+
+    async def dead_letters(
+        self, *, sink: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DeadLetter]: ...
+
+    async def dead_letter_entry(self, dead_letter_id: int) -> DeadLetter | None: ...
+
+    async def replay(
+        self, ids: Sequence[int] | None = None, *, sink: str | None = None, force: bool = False
+    ) -> ReplayResult: ...
+
+    async def purge(self, ids: Sequence[int] | None = None, *, sink: str | None = None) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+def open_outbox(
+    location: str | Path,
+    *,
+    sinks: Sequence[str] = ("broker",),
+    supersede: bool = True,
+    skip_unchanged: bool = True,
+    schema: str = "contextbridge",
+) -> Outbox:
+    """The outbox at ``location``: a ``postgresql://`` URL, else a state directory (SQLite in it)."""
+    text = str(location)
+    options: dict[str, Any] = {
+        "sinks": tuple(sinks),
+        "supersede": supersede,
+        "skip_unchanged": skip_unchanged,
+    }
+    if text.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresOutbox
+
+        return PostgresOutbox(text, schema=schema, **options)
+    from .sqlite import SqliteOutbox
+
+    return SqliteOutbox(Path(text), **options)

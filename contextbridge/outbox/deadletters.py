@@ -1,0 +1,211 @@
+"""The dead-letter queue and the outbox's status, in SQL.
+
+    >>> for letter in await outbox.dead_letters(sink="broker"):
+    ...     print(letter.entity_id, letter.reason["type"])
+    >>> await outbox.replay([letter.id])                   # after fixing the cause
+    >>> await outbox.purge(sink="translate")
+
+A dead letter keeps the sink, the entity (or the rejected record), the reason (the broker's
+ProblemDetails, or the translator's reason with record number and field), the feed, and the
+first and last attempt times with the number of attempts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from ..errors import RecordError
+from .base import TRANSLATE, DeadLetter, Entry, ReplayResult, SinkStatus
+from .sql import SqlStore, Tx, chunks, marks
+
+FIELDS = "sink, tenant, entity_id, feed, data, reason, attempts, first_attempt, last_attempt, created"
+COLUMNS = "id, " + FIELDS
+
+
+def _dumps(value: Any) -> str:
+    # Rejected records may hold bytes or other odd values: keep them readable rather than fail.
+    return orjson.dumps(value, default=str).decode()
+
+
+def _letter(row: Sequence[Any]) -> DeadLetter:
+    id_, sink, tenant, entity_id, feed, data, reason, attempts, first, last, created = row
+    return DeadLetter(
+        int(id_), sink, tenant or None, entity_id, feed, orjson.loads(data), orjson.loads(reason),
+        int(attempts), first, last, created,
+    )  # fmt: skip
+
+
+def rejection(error: RecordError) -> dict[str, Any]:
+    """The dead-letter reason of a rejected record."""
+    reason: dict[str, Any] = {"type": error.kind, "detail": error.reason}
+    for key in ("record", "field", "source"):
+        if (value := getattr(error, key)) is not None:
+            reason[key] = value
+    return reason
+
+
+class DeadLetterQueue(SqlStore):
+    """Dead letters and status; the queue subclass provides ``_requeue`` and ``_collect``."""
+
+    def _requeue(self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes) -> None:
+        raise NotImplementedError
+
+    def _collect(self, tx: Tx, seqs: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    async def reject(self, errors: Iterable[RecordError], *, feed: str | None = None) -> int:
+        """Keep the translator's rejected records (sink ``translate``); how many were kept."""
+        now = time.time()
+        rows = [
+            (TRANSLATE, "", None, feed, _dumps(error.data), _dumps(rejection(error)), 1, now, now, now)
+            for error in errors
+        ]
+        if rows:
+            await self._run(
+                True, lambda tx: tx.many(f"INSERT INTO dead_letters ({FIELDS}) VALUES ({marks(10)})", rows)
+            )
+        return len(rows)
+
+    async def dead_letter(
+        self, sink: str, failures: Sequence[tuple[Entry, Mapping[str, Any]]], *, attempts: int = 1
+    ) -> None:
+        """Move refused entries to the dead-letter queue with their reasons."""
+        now = time.time()
+
+        def work(tx: Tx) -> None:
+            tx.many(
+                f"INSERT INTO dead_letters ({FIELDS}, seq) VALUES ({marks(11)})",
+                (
+                    (
+                        sink,
+                        entry.tenant or "",
+                        entry.entity_id,
+                        entry.feed,
+                        _dumps(entry.entity),
+                        _dumps(dict(reason)),
+                        max(entry.attempts, attempts),
+                        entry.first_attempt or now,
+                        now,
+                        now,
+                        entry.seq,
+                    )  # fmt: skip
+                    for entry, reason in failures
+                ),
+            )
+            seqs = [entry.seq for entry, _ in failures]
+            tx.forget(sink, seqs)
+            tx.count(sink, "dead_lettered", len(seqs))
+            self._collect(tx, seqs)
+
+        if failures:
+            await self._run(True, work)
+
+    async def status(self) -> list[SinkStatus]:
+        """Each sink's queue, the ``translate`` dead letters included."""
+
+        def work(tx: Tx) -> list[SinkStatus]:
+            waiting = {
+                sink: (int(total), int(claimed), created)
+                for sink, total, claimed, created in tx.rows(
+                    "SELECT d.sink, COUNT(*), COUNT(d.owner), MIN(e.created) FROM deliveries d "
+                    "JOIN entries e ON e.seq = d.seq GROUP BY d.sink"
+                )
+            }
+            counters: dict[str, dict[str, int]] = {}
+            for sink, name, value in tx.rows("SELECT sink, name, value FROM counters WHERE sink <> ''"):
+                counters.setdefault(sink, {})[name] = int(value)
+            letters = {
+                sink: int(n) for sink, n in tx.rows("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink")
+            }
+            return [
+                SinkStatus(
+                    sink,
+                    waiting.get(sink, (0, 0, None))[0],
+                    waiting.get(sink, (0, 0, None))[1],
+                    counters.get(sink, {}).get("delivered", 0),
+                    counters.get(sink, {}).get("superseded", 0),
+                    letters.get(sink, 0),
+                    waiting.get(sink, (0, 0, None))[2],
+                )
+                for sink in sorted({*self.sinks, *waiting, *counters, *letters})
+            ]
+
+        return await self._run(False, work)
+
+    async def dead_letters(
+        self, *, sink: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DeadLetter]:
+        """Dead letters, oldest first, of one sink or all."""
+        where, params = ("WHERE sink = ?", [sink]) if sink else ("", [])
+        rows = await self._run(
+            False,
+            lambda tx: tx.rows(
+                f"SELECT {COLUMNS} FROM dead_letters {where} ORDER BY id LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            ),
+        )
+        return [_letter(row) for row in rows]
+
+    async def dead_letter_entry(self, dead_letter_id: int) -> DeadLetter | None:
+        rows = await self._run(
+            False, lambda tx: tx.rows(f"SELECT {COLUMNS} FROM dead_letters WHERE id = ?", (dead_letter_id,))
+        )
+        return _letter(rows[0]) if rows else None
+
+    async def replay(
+        self, ids: Sequence[int] | None = None, *, sink: str | None = None, force: bool = False
+    ) -> ReplayResult:
+        """Queue dead letters again (after a fix). One older than a version its sink has received
+        since is stale: kept, unless ``force`` (it would overwrite newer data). Rejected records
+        cannot be replayed: they need translating again, from their feed."""
+
+        def work(tx: Tx) -> ReplayResult:
+            where, params = self._selection(ids, sink)
+            rows = tx.rows(
+                f"SELECT d.id, d.sink, d.tenant, d.entity_id, d.feed, d.data, d.seq, h.seq FROM dead_letters d "
+                "LEFT JOIN heads h ON h.sink = d.sink AND h.tenant = d.tenant AND h.entity_id = d.entity_id "
+                f"{where} ORDER BY d.id",
+                params,
+            )
+            replayed: list[int] = []
+            stale = skipped = 0
+            for id_, sink_, tenant, entity_id, feed, data, seq, head in rows:
+                if sink_ == TRANSLATE or entity_id is None:
+                    skipped += 1
+                elif not force and head is not None and seq is not None and head > seq:
+                    stale += 1
+                else:
+                    self._requeue(tx, sink_, tenant or "", entity_id, feed, data.encode())
+                    replayed.append(id_)
+            for part in chunks(replayed):
+                tx.run(f"DELETE FROM dead_letters WHERE id IN ({marks(len(part))})", part)
+            return ReplayResult(len(replayed), stale, skipped)
+
+        return await self._run(True, work)
+
+    async def purge(self, ids: Sequence[int] | None = None, *, sink: str | None = None) -> int:
+        """Delete dead letters (the given ids, a sink's, or all); how many went."""
+
+        def work(tx: Tx) -> int:
+            where, params = self._selection(ids, sink)
+            (count,) = tx.rows(f"SELECT COUNT(*) FROM dead_letters d {where}", params)[0]
+            tx.run(f"DELETE FROM dead_letters WHERE id IN (SELECT d.id FROM dead_letters d {where})", params)
+            return int(count)
+
+        return await self._run(True, work)
+
+    @staticmethod
+    def _selection(ids: Sequence[int] | None, sink: str | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if ids is not None:
+            clauses.append(f"d.id IN ({marks(len(ids)) or 'NULL'})")
+            params.extend(ids)
+        if sink:
+            clauses.append("d.sink = ?")
+            params.append(sink)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
