@@ -60,7 +60,17 @@ def main() -> None:
         size = feed.stat().st_size
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "contextbridge", "translate", "-m", str(MAPPING), str(feed), "-o", "/dev/null"],
+            [
+                sys.executable,
+                "-m",
+                "contextbridge",
+                "translate",
+                "-m",
+                str(MAPPING),
+                str(feed),
+                "-o",
+                "/dev/null",
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -70,7 +80,9 @@ def main() -> None:
         if args.keep:
             feed.rename(ROOT / "benchmarks" / feed.name)
     print(result.stderr.strip().splitlines()[0] if result.stderr else "(no summary)")
-    print(f"input: {size / 2**20:,.0f} MB, {records:,} records; {elapsed:,.1f} s ({records / elapsed:,.0f} records/s)")
+    print(
+        f"input: {size / 2**20:,.0f} MB, {records:,} records; {elapsed:,.1f} s ({records / elapsed:,.0f} records/s)"
+    )
     print(f"peak memory of the translate process: {peak_kb / 1024:,.1f} MB (target < 200 MB)")
     if result.returncode != 0:
         sys.exit(result.returncode)

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Measure, best_of, table  # noqa: E402
+from harness import Measure, best_of, table
 
-from contextbridge.errors import RecordError  # noqa: E402
-from contextbridge.mapping import Mapping, load_mapping  # noqa: E402
-from contextbridge.templates import FILTERS  # noqa: E402
-from contextbridge.translator import Translator  # noqa: E402
+from contextbridge.errors import RecordError
+from contextbridge.mapping import Mapping, load_mapping
+from contextbridge.templates import FILTERS
+from contextbridge.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = ROOT / "mappings"
@@ -41,11 +41,18 @@ def handwritten_parking(record: dict[str, Any]) -> list[dict[str, Any]]:
     """santander-parking.yaml, by hand."""
     sensor = record["ayto:idSensor"]
     observed = _utc(record["dc:modified"])
-    point = {"type": "Point", "coordinates": [float(record["ayto:longitude"]), float(record["ayto:latitude"])]}
+    point = {
+        "type": "Point",
+        "coordinates": [float(record["ayto:longitude"]), float(record["ayto:latitude"])],
+    }
     spot: dict[str, Any] = {
         "id": f"urn:ngsi-ld:ParkingSpot:santander:{sensor}",
         "type": "ParkingSpot",
-        "status": {"type": "Property", "value": PARKING_STATUS[record["ayto:estado"]], "observedAt": observed},
+        "status": {
+            "type": "Property",
+            "value": PARKING_STATUS[record["ayto:estado"]],
+            "observedAt": observed,
+        },
         "location": {"type": "GeoProperty", "value": point, "observedAt": observed},
         "category": {"type": "Property", "value": ["onStreet"]},
     }
@@ -53,7 +60,10 @@ def handwritten_parking(record: dict[str, Any]) -> list[dict[str, Any]]:
         spot["areaServed"] = {"type": "Property", "value": record["ayto:zona"], "observedAt": observed}
     if record.get("ayto:calle"):
         street = FILTERS["slug"](record["ayto:calle"])
-        spot["refParkingSite"] = {"type": "Relationship", "object": f"urn:ngsi-ld:OnStreetParking:santander:{street}"}
+        spot["refParkingSite"] = {
+            "type": "Relationship",
+            "object": f"urn:ngsi-ld:OnStreetParking:santander:{street}",
+        }
     spot["refDevice"] = {"type": "Relationship", "object": f"urn:ngsi-ld:Device:santander:parking-{sensor}"}
     if record.get("uri"):
         spot["source"] = {"type": "Property", "value": record["uri"], "observedAt": observed}
@@ -67,7 +77,12 @@ def handwritten_parking(record: dict[str, Any]) -> list[dict[str, Any]]:
     if battery:
         level = round(float(battery) * 0.01, 2)
         if 0 <= level <= 1:
-            device["batteryLevel"] = {"type": "Property", "value": level, "unitCode": "C62", "observedAt": observed}
+            device["batteryLevel"] = {
+                "type": "Property",
+                "value": level,
+                "unitCode": "C62",
+                "observedAt": observed,
+            }
     device["location"] = {"type": "GeoProperty", "value": point, "observedAt": observed}
     device["dateLastValueReported"] = {
         "type": "Property",
@@ -109,7 +124,9 @@ def main() -> None:
     if [e for record in good for e in handwritten_parking(record)] != expected:
         sys.exit("the hand-written parking function does not produce the mapping's entities")
 
-    baseline = best_of("hand-written Python (parking)", lambda: sum(len(handwritten_parking(r)) for r in good))
+    baseline = best_of(
+        "hand-written Python (parking)", lambda: sum(len(handwritten_parking(r)) for r in good)
+    )
     rows = [best_of("compiled mapping (validated NGSI-LD)", lambda: translate_all(Translator(parking), good))]
     print(table(f"Parking translation, {len(good):,} records", rows, baseline=baseline, unit="entities/s"))
 

@@ -55,7 +55,11 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
             problems.append(document.problem(("feeds", index, "source", "file"), "no input file matches"))
         feeds.append(FeedConfig(feed["id"], base / feed["mapping"], inputs, feed.get("tenant")))
     ids = [feed.id for feed in feeds]
-    problems += [document.problem(("feeds",), f"feed id {i!r} is used twice") for i in sorted(set(ids)) if ids.count(i) > 1]
+    problems += [
+        document.problem(("feeds",), f"feed id {i!r} is used twice")
+        for i in sorted(set(ids))
+        if ids.count(i) > 1
+    ]
     if problems:
         raise MappingError(problems)
     return Config(
@@ -75,7 +79,9 @@ def _inputs(base: Path, pattern: str) -> tuple[Path, ...]:
     return (path,) if path.is_file() else ()
 
 
-def _interpolate(document: Document, key: Key, value: Any, environ: Mapping[str, str], problems: list[Problem]) -> Any:
+def _interpolate(
+    document: Document, key: Key, value: Any, environ: Mapping[str, str], problems: list[Problem]
+) -> Any:
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:

@@ -178,7 +178,12 @@ class DeliveryError(ContextBridgeError):
     """
 
     def __init__(
-        self, message: str, *, url: str | None = None, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.url = url
         self.status = status

@@ -29,8 +29,13 @@ _ACCEPTS = {
     "boolean": {"boolean"},
     "anyURI": {"string", "uri"},
 }
-_ADVICE = {"integer": "cast: int or round: 0", "double": "cast: float", "string": "cast: string",
-           "dateTime": "cast: datetime", "boolean": "cast: bool"}
+_ADVICE = {
+    "integer": "cast: int or round: 0",
+    "double": "cast: float",
+    "string": "cast: string",
+    "dateTime": "cast: datetime",
+    "boolean": "cast: bool",
+}
 _NGSI_URN = re.compile(r"^urn:ngsi-ld:([A-Za-z][A-Za-z0-9_]*):")
 
 
@@ -56,7 +61,9 @@ def _unknown_type(name: str, ontology: Ontology) -> str:
     return f"unknown type {name!r}: not a class of the ontology{hint}"
 
 
-def _lint_attribute(mapping: Mapping, entity: EntityRule, rule: AttributeRule, ontology: Ontology) -> list[Problem]:
+def _lint_attribute(
+    mapping: Mapping, entity: EntityRule, rule: AttributeRule, ontology: Ontology
+) -> list[Problem]:
     key = (*entity.key, "attributes", rule.name)
     prop = ontology.attribute(entity.type, rule.name)
     if prop is None:
@@ -82,7 +89,9 @@ def _unknown_attribute(type_name: str, name: str, ontology: Ontology) -> str:
     return f"unknown attribute {name!r}: {type_name} has no such property in the ontology{hint}"
 
 
-def _lint_target(type_name: str, rule: AttributeRule, prop: OntologyProperty, ontology: Ontology, where: str) -> list[str]:
+def _lint_target(
+    type_name: str, rule: AttributeRule, prop: OntologyProperty, ontology: Ontology, where: str
+) -> list[str]:
     match = _NGSI_URN.match(rule.spec["relationship"])
     if match is None:
         return []  # an object that is not a urn:ngsi-ld:<Type>: URI cannot be checked statically
@@ -100,7 +109,9 @@ def _lint_datatype(rule: AttributeRule, prop: OntologyProperty, where: str) -> l
         return []
     advice = _ADVICE.get(prop.range)
     hint = f" (add {advice})" if advice else ""
-    return [f"wrong datatype: {where} has range xsd:{prop.range}; the mapping gives a {rule.value_type}{hint}"]
+    return [
+        f"wrong datatype: {where} has range xsd:{prop.range}; the mapping gives a {rule.value_type}{hint}"
+    ]
 
 
 def _lint_unit(rule: AttributeRule, prop: OntologyProperty, where: str) -> list[str]:
@@ -111,6 +122,8 @@ def _lint_unit(rule: AttributeRule, prop: OntologyProperty, where: str) -> list[
         return [f"wrong unit: {where} is measured in {expected}; add unitCode: {expected}"]
     if convertible(sent, expected):
         source = rule.unit or sent
-        return [f"wrong unit: {where} is measured in {expected}, the mapping sends {sent}; "
-                f"convert with unit: {source}, unitCode: {expected}"]
+        return [
+            f"wrong unit: {where} is measured in {expected}, the mapping sends {sent}; "
+            f"convert with unit: {source}, unitCode: {expected}"
+        ]
     return [f"wrong unit: {where} is measured in {expected}; {sent} cannot be converted to it"]

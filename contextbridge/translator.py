@@ -19,7 +19,8 @@ vary per record (names, kinds, constants, URI templates) was validated when the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping as MappingABC
+from collections.abc import Iterable, Iterator
+from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 

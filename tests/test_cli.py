@@ -54,7 +54,9 @@ def test_test_passes_on_the_examples_and_shows_a_diff_on_mismatch(tmp_path: Path
     mapping = tmp_path / "parking.yaml"
     text = PARKING.read_text(encoding="utf-8").replace('"1": occupied', '"1": taken')
     text = text.replace("../examples/santander/parking.json", str(PARKING_INPUT))
-    text = text.replace("expected/santander-parking.ndjson", str(ROOT / "mappings/expected/santander-parking.ndjson"))
+    text = text.replace(
+        "expected/santander-parking.ndjson", str(ROOT / "mappings/expected/santander-parking.ndjson")
+    )
     mapping.write_text(text, encoding="utf-8")
     result = runner.invoke(app, ["test", str(mapping)])
     assert result.exit_code == 1
@@ -64,7 +66,9 @@ def test_test_passes_on_the_examples_and_shows_a_diff_on_mismatch(tmp_path: Path
 
 def test_test_update_writes_the_expected_file(tmp_path: Path) -> None:
     mapping = tmp_path / "parking.yaml"
-    text = PARKING.read_text(encoding="utf-8").replace("../examples/santander/parking.json", str(PARKING_INPUT))
+    text = PARKING.read_text(encoding="utf-8").replace(
+        "../examples/santander/parking.json", str(PARKING_INPUT)
+    )
     mapping.write_text(text, encoding="utf-8")
     assert runner.invoke(app, ["test", str(mapping)]).exit_code == 1  # no expected file yet
     assert runner.invoke(app, ["test", "--update", str(mapping)]).exit_code == 0
@@ -78,7 +82,10 @@ def test_check_passes_on_the_examples_and_fails_on_a_wrong_mapping(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "9 mappings checked, 0 problems" in result.stderr
     bad = tmp_path / "bad.yaml"
-    bad.write_text(PARKING.read_text(encoding="utf-8").replace("type: ParkingSpot", "type: ParkingPlace"), encoding="utf-8")
+    bad.write_text(
+        PARKING.read_text(encoding="utf-8").replace("type: ParkingSpot", "type: ParkingPlace"),
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["check", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:12: entities[0].type: unknown type 'ParkingPlace'" in result.stdout

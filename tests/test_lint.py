@@ -14,7 +14,9 @@ from contextbridge.ontology import default_ontology
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def lint(make_mapping: Callable[[str], Mapping], attributes: str, *, type_name: str = "WeatherObserved") -> list[str]:
+def lint(
+    make_mapping: Callable[[str], Mapping], attributes: str, *, type_name: str = "WeatherObserved"
+) -> list[str]:
     mapping = make_mapping(
         f"""\
         id: feed

@@ -113,7 +113,9 @@ def test_yaml_is_loaded_safely(write_mapping: Callable[[str], Path]) -> None:
     assert "invalid YAML" in problem
 
 
-def test_what_ngsi_ld_would_refuse_is_caught_when_the_mapping_loads(write_mapping: Callable[[str], Path]) -> None:
+def test_what_ngsi_ld_would_refuse_is_caught_when_the_mapping_loads(
+    write_mapping: Callable[[str], Path],
+) -> None:
     text = """\
     id: feed
     source: {format: json}

@@ -49,11 +49,15 @@ def validate(
                     typer.echo(f"{where}: invalid JSON: {error}")
                     problems += 1
                     continue
-                found = [str(error) for error in validate_entity(entity)] if isinstance(entity, dict) else [
-                    "BadRequestData: an entity must be a JSON object"
-                ]
+                found = (
+                    [str(error) for error in validate_entity(entity)]
+                    if isinstance(entity, dict)
+                    else ["BadRequestData: an entity must be a JSON object"]
+                )
                 if not found and ontology is not None:
-                    found = [f"{entity.get('id')}: {message}" for message in ontology_problems(entity, ontology)]
+                    found = [
+                        f"{entity.get('id')}: {message}" for message in ontology_problems(entity, ontology)
+                    ]
                 for message in found:
                     typer.echo(f"{where}: {message}")
                 problems += len(found)

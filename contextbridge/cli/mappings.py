@@ -123,7 +123,9 @@ def test_samples(
 
 OntologyOption = Annotated[
     list[Path] | None,
-    typer.Option("--ontology", help="Extra ontology files or directories (Turtle), added to the bundled one."),
+    typer.Option(
+        "--ontology", help="Extra ontology files or directories (Turtle), added to the bundled one."
+    ),
 ]
 
 

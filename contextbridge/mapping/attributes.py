@@ -171,7 +171,7 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
     if "round" in spec:
         digits = spec["round"]
         steps.append(
-            (lambda value: int(round(value))) if digits == 0 else (lambda value: round(value, digits))
+            (lambda value: round(value)) if digits == 0 else (lambda value: round(value, digits))
         )
         if digits == 0:
             value_type = "integer"
@@ -210,8 +210,13 @@ def _json_type_of(values: list[Any]) -> str | None:
     """The one JSON type of ``values`` (items of lists count as values: NGSI-LD multi-values)."""
     flat = [item for value in values for item in (value if isinstance(value, list) else [value])]
     kinds = {
-        "json" if isinstance(v, dict) else
-        "boolean" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
+        "json"
+        if isinstance(v, dict)
+        else "boolean"
+        if isinstance(v, bool)
+        else "number"
+        if isinstance(v, int | float)
+        else "string"
         for v in flat
     }
     return kinds.pop() if len(kinds) == 1 else None
@@ -270,9 +275,9 @@ def _property(
     unit_code = spec.get("unitCode")
     if source == "value":
         static = {"type": "Property", "value": spec["value"], **dict(_extras(spec))}
-        value_type = _json_type_of([spec["value"]]) or "json"
+        static_type = _json_type_of([spec["value"]]) or "json"
         return AttributeRule(
-            name, "Property", spec, value_type, None, unit_code, False, lambda r, o: dict(static)
+            name, "Property", spec, static_type, None, unit_code, False, lambda r, o: dict(static), (static,)
         )
     raw, field_name = _raw_getter(spec, source)
     steps, value_type, valid = _steps(spec, decimal)
@@ -287,7 +292,9 @@ def _property(
 
     def build(record: Record, observed: str | None) -> dict[str, Any] | None:
         value = raw(record)
-        if value is MISSING or value is None or (type(value) is str and not value.strip()):  # is_missing, inlined
+        if (
+            value is MISSING or value is None or (type(value) is str and not value.strip())
+        ):  # is_missing, inlined
             value = missing()
             if value is MISSING:
                 return None
@@ -313,7 +320,8 @@ def _property(
 
     values = list(spec["map"].values()) if "map" in spec else ["text"]
     samples = tuple(
-        _property_sample(value, spec, observed_at) for value in [*values, *([spec["default"]] if "default" in spec else [])]
+        _property_sample(value, spec, observed_at)
+        for value in [*values, *([spec["default"]] if "default" in spec else [])]
     )
     return AttributeRule(
         name, "Property", spec, value_type, spec.get("unit"), unit_code, _skips(spec), build, samples
@@ -414,8 +422,8 @@ def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) 
             raise InvalidEntityError(problems)
         return attribute
 
-    point = {"type": "Point", "coordinates": [0.0, 0.0]}
-    sample = {"type": "GeoProperty", "value": spec.get("default", point)}
+    origin = {"type": "Point", "coordinates": [0.0, 0.0]}
+    sample = {"type": "GeoProperty", "value": spec.get("default", origin)}
     return AttributeRule(name, "GeoProperty", spec, "geo", None, None, _skips(spec), build, (sample,))
 
 
@@ -434,5 +442,8 @@ def _language(name: str, spec: Mapping[str, Any]) -> AttributeRule:
             texts = value
         return {"type": "LanguageProperty", "languageMap": texts}
 
-    sample = {"type": "LanguageProperty", "languageMap": spec.get("default") or dict.fromkeys(spec["language"], "text")}
+    sample = {
+        "type": "LanguageProperty",
+        "languageMap": spec.get("default") or dict.fromkeys(spec["language"], "text"),
+    }
     return AttributeRule(name, "LanguageProperty", spec, "string", None, None, _skips(spec), build, (sample,))

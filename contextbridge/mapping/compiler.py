@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from ..templates import Template, compile_template
 from .attributes import AttributeRule, compile_attribute, time_getter
 from .checks import check_attribute, check_type, check_uri_template
 
-Record = Mapping[str, Any]
+Record = abc.Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,11 @@ def compile_mapping(document: Document) -> Mapping:
     )
 
 
+def _checked_type(name: str) -> bool:
+    check_type(name)
+    return True
+
+
 def _uri_template(source: str) -> Template:
     template = compile_template(source, uri=True)
     check_uri_template(source)
@@ -126,23 +133,21 @@ def _uri_template(source: str) -> Template:
 
 
 def _compile_entity(
-    key: Key, spec: Mapping[str, Any], decimal: str, attempt: Callable[[Key, Callable[[], Any]], Any]
+    key: Key, spec: abc.Mapping[str, Any], decimal: str, attempt: Callable[[Key, Callable[[], Any]], Any]
 ) -> EntityRule | None:
     entity_id = attempt((*key, "id"), lambda: _uri_template(spec["id"]))
-    type_ok = attempt((*key, "type"), lambda: check_type(spec["type"]) or True)
+    type_ok = attempt((*key, "type"), lambda: _checked_type(spec["type"]))
     when = attempt((*key, "when"), lambda: compile_expression(spec["when"])) if "when" in spec else None
     observed = spec.get("observedAt")
     observed_at = attempt((*key, "observedAt"), lambda: time_getter(observed)) if observed else None
     attributes = []
     for name, attribute_spec in spec["attributes"].items():
-        rule = attempt(
-            (*key, "attributes", name),
-            lambda name=name, attribute_spec=attribute_spec: compile_attribute(
-                name, attribute_spec, decimal=decimal, inherit_observed=observed is not None
-            ),
+        compile_one = functools.partial(
+            compile_attribute, name, attribute_spec, decimal=decimal, inherit_observed=observed is not None
         )
+        rule = attempt((*key, "attributes", name), compile_one)
         if rule is not None and type_ok:
-            attempt((*key, "attributes", name), lambda rule=rule: check_attribute(spec["type"], rule))
+            attempt((*key, "attributes", name), functools.partial(check_attribute, spec["type"], rule))
             attributes.append(rule)
     if entity_id is None or len(attributes) != len(spec["attributes"]):
         return None
