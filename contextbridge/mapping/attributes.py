@@ -61,6 +61,13 @@ def checked_value(name: str, attribute: dict[str, Any]) -> dict[str, Any]:
     return attribute
 
 
+def _blame(error: TransformError, name: str, field_name: str) -> TransformError:
+    """Say which attribute and record field a failing step belonged to."""
+    error.field = error.field or field_name
+    error.reason = f"attribute {name!r}: {error.reason}"
+    return error
+
+
 def is_missing(value: Any) -> bool:
     """Absent, null, or a blank string: the feed has no value for this field."""
     return value is MISSING or value is None or (type(value) is str and not value.strip())
@@ -302,9 +309,7 @@ def _property(
             try:
                 value = run(value)
             except TransformError as error:
-                error.field = error.field or field_name
-                error.reason = f"attribute {name!r}: {error.reason}"
-                raise
+                raise _blame(error, name, field_name)
         attribute: dict[str, Any] = {"type": "Property", "value": value}
         if unit_code is not None:
             attribute["unitCode"] = unit_code
@@ -408,9 +413,7 @@ def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) 
         try:
             value = value_of(record)
         except TransformError as error:
-            error.field = field_name
-            error.reason = f"attribute {name!r}: {error.reason}"
-            raise
+            raise _blame(error, name, field_name)
         if value is MISSING:
             value = missing()
             if value is MISSING:
