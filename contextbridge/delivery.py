@@ -16,6 +16,7 @@ crash) mid-retry leaves the entries in the outbox for the next run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 class RetryPolicy:
     """Backoff between attempts: ``initial`` doubling up to ``maximum``, plus up to ``jitter``
     seconds at random (so workers do not hammer a recovering broker in step). A Retry-After from
-    the broker is obeyed instead, up to ``max_retry_after``. ``attempts=None``: never give up."""
+    the broker is obeyed instead, up to ``max_retry_after``. ``attempts=None``: never give up; else,
+    after that many attempts at one batch, the drainer stops and the data waits in the outbox."""
 
     initial: float = 0.5
     maximum: float = 60.0
@@ -88,8 +90,11 @@ class Drainer:
         self.stats = DeliveryStats()
         self.on_progress = on_progress
         self._stopping = asyncio.Event()
+        self._tries: dict[int, int] = {}  # seq -> attempts in this run (kept off the hot path)
         retry = self.settings.retry
-        self._backoff = wait_exponential_jitter(initial=retry.initial, max=retry.maximum, jitter=retry.jitter)
+        self._backoff = wait_exponential_jitter(
+            multiplier=retry.initial, max=retry.maximum, jitter=retry.jitter
+        )
 
     def stop(self) -> None:
         """Finish the requests in flight, then return; entries being retried stay in the outbox."""
@@ -116,17 +121,21 @@ class Drainer:
                 await self._deliver(entries, held)
             except _Stopped:
                 pass
+            except DeliveryError as error:  # out of attempts (RetryPolicy.attempts): stop, keep the data
+                log.error("giving up on %s for now: %s", sink, error)
+                self.stats.last_error = str(error)
+                self.stop()
             finally:
                 if held:  # stopped, cancelled or failed: back to the queue for the next run
                     await asyncio.shield(
-                        self.outbox.release(sink, list(held.values()), error=self.stats.last_error)
+                        self.outbox.release(
+                            sink, self._counted(list(held.values())), error=self.stats.last_error
+                        )
                     )
 
     async def _pause(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            pass
 
     async def _sleep(self, seconds: float) -> None:
         await self._pause(seconds)
@@ -168,7 +177,7 @@ class Drainer:
                     for seq in {entry.seq for entry in entries} - {entry.seq for entry in kept}:
                         held.pop(seq, None)  # the claim was lost (lease ran out): another worker has it
                     entries = kept
-                entries = self._attempted(entries, held)
+                self._tries.update((entry.seq, self._tries.get(entry.seq, 0) + 1) for entry in entries)
                 for batch in self.broker.batches([entry.entity for entry in entries]):
                     by_id = {entry.entity_id: entry for entry in entries}
                     sent = [by_id[entity_id] for entity_id in batch.ids]
@@ -184,14 +193,17 @@ class Drainer:
                 if entries:
                     raise DeliveryError(f"{len(entries)} entities not confirmed by the broker; sending again")
 
-    def _attempted(self, entries: list[Entry], held: dict[int, Entry]) -> list[Entry]:
+    def _counted(self, entries: Sequence[Entry]) -> list[Entry]:
+        """``entries`` with this run's attempts added (only for the few released or dead-lettered)."""
         now = time.time()
-        updated = [
-            dataclasses.replace(entry, attempts=entry.attempts + 1, first_attempt=entry.first_attempt or now)
+        return [
+            dataclasses.replace(
+                entry,
+                attempts=entry.attempts + self._tries.pop(entry.seq, 0),
+                first_attempt=entry.first_attempt or now,
+            )
             for entry in entries
         ]
-        held.update((entry.seq, entry) for entry in updated)
-        return updated
 
     async def _settle(
         self, sent: list[Entry], result: BatchResult, held: dict[int, Entry], remaining: list[Entry]
@@ -203,8 +215,13 @@ class Drainer:
         failed = [(by_id[f.entity_id], f.problem) for f in result.errors if f.entity_id in by_id]
         if done:
             await self.outbox.ack(sink, done)
+            for entry in done:
+                self._tries.pop(entry.seq, None)
         if failed:
-            await self.outbox.dead_letter(sink, failed)
+            counted = self._counted([entry for entry, _ in failed])
+            await self.outbox.dead_letter(
+                sink, [(entry, problem) for entry, (_, problem) in zip(counted, failed, strict=True)]
+            )
         for entry in (*done, *(entry for entry, _ in failed)):
             held.pop(entry.seq, None)
         self.stats.delivered += len(done)
@@ -223,7 +240,7 @@ class Drainer:
                 await self._send(half, tenant, held)
             return
         log.warning("%s: dead-lettered: %s", sent[0].entity_id, error)
-        await self.outbox.dead_letter(self.settings.sink, [(sent[0], error.problem)])
+        await self.outbox.dead_letter(self.settings.sink, [(self._counted(sent)[0], error.problem)])
         held.pop(sent[0].seq, None)
         self.stats.dead_lettered += 1
         self._progress()

@@ -20,7 +20,7 @@ import orjson
 
 from ..errors import RecordError
 from .base import TRANSLATE, DeadLetter, Entry, ReplayResult, SinkStatus
-from .sql import SqlStore, Tx, chunks, marks
+from .sql import SqlStore, Tx, chunks, digest, marks
 
 FIELDS = "sink, tenant, entity_id, feed, data, reason, attempts, first_attempt, last_attempt, created"
 COLUMNS = "id, " + FIELDS
@@ -34,9 +34,18 @@ def _dumps(value: Any) -> str:
 def _letter(row: Sequence[Any]) -> DeadLetter:
     id_, sink, tenant, entity_id, feed, data, reason, attempts, first, last, created = row
     return DeadLetter(
-        int(id_), sink, tenant or None, entity_id, feed, orjson.loads(data), orjson.loads(reason),
-        int(attempts), first, last, created,
-    )  # fmt: skip
+        int(id_),
+        sink,
+        tenant or None,
+        entity_id,
+        feed,
+        orjson.loads(data),
+        orjson.loads(reason),
+        int(attempts),
+        first,
+        last,
+        created,
+    )
 
 
 def rejection(error: RecordError) -> dict[str, Any]:
@@ -58,17 +67,29 @@ class DeadLetterQueue(SqlStore):
         raise NotImplementedError
 
     async def reject(self, errors: Iterable[RecordError], *, feed: str | None = None) -> int:
-        """Keep the translator's rejected records (sink ``translate``); how many were kept."""
+        """Keep the translator's rejected records (sink ``translate``); how many were new.
+
+        A record rejected again for the same reason (a feed synced twice) is kept once.
+        """
         now = time.time()
-        rows = [
-            (TRANSLATE, "", None, feed, _dumps(error.data), _dumps(rejection(error)), 1, now, now, now)
-            for error in errors
-        ]
-        if rows:
-            await self._run(
-                True, lambda tx: tx.many(f"INSERT INTO dead_letters ({FIELDS}) VALUES ({marks(10)})", rows)
-            )
-        return len(rows)
+        rows = {}
+        for error in errors:
+            data, reason = _dumps(error.data), _dumps(rejection(error))
+            key = digest(f"{feed}\n{data}\n{reason}".encode())
+            rows[key] = (TRANSLATE, "", None, feed, data, reason, 1, now, now, now, key)
+
+        def work(tx: Tx) -> int:
+            keys = list(rows)
+            for part in chunks(keys):
+                for (found,) in tx.rows(
+                    f"SELECT digest FROM dead_letters WHERE sink = ? AND digest IN ({marks(len(part))})",
+                    (TRANSLATE, *part),
+                ):
+                    rows.pop(found, None)
+            tx.many(f"INSERT INTO dead_letters ({FIELDS}, digest) VALUES ({marks(11)})", rows.values())
+            return len(rows)
+
+        return await self._run(True, work) if rows else 0
 
     async def dead_letter(
         self, sink: str, failures: Sequence[tuple[Entry, Mapping[str, Any]]], *, attempts: int = 1
@@ -92,7 +113,7 @@ class DeadLetterQueue(SqlStore):
                         now,
                         now,
                         entry.seq,
-                    )  # fmt: skip
+                    )
                     for entry, reason in failures
                 ),
             )

@@ -35,9 +35,10 @@ DDL = (
     " PRIMARY KEY (sink, name))",
     "CREATE TABLE IF NOT EXISTS dead_letters (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT, seq BIGINT, feed TEXT, data TEXT NOT NULL,"
-    " reason TEXT NOT NULL, attempts INTEGER NOT NULL, first_attempt DOUBLE PRECISION,"
+    " reason TEXT NOT NULL, digest TEXT, attempts INTEGER NOT NULL, first_attempt DOUBLE PRECISION,"
     " last_attempt DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL)",
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
+    "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import orjson
 
@@ -63,8 +64,10 @@ class SqlOutbox(DeadLetterQueue):
         ids = list({entity_id for entity_id, _ in versions})
         superseded = unchanged = 0
         for sink in sinks:
-            last: dict[str, str] = {}  # id -> digest of the latest version waiting, else delivered
-            free: dict[str, list[int]] = {}  # id -> waiting entries not claimed (may be superseded)
+            # What the sink will hold once the waiting entries are through: with supersession the
+            # unclaimed ones are dropped, so it is the latest claimed version, else the delivered one.
+            last: dict[str, str] = {}
+            free: dict[str, list[tuple[int, str]]] = {}  # id -> (seq, digest) waiting, not claimed
             for part in chunks(ids):
                 for entity_id, found in tx.rows(
                     f"SELECT entity_id, digest FROM heads WHERE sink = ? AND tenant = ? "
@@ -73,20 +76,28 @@ class SqlOutbox(DeadLetterQueue):
                 ):
                     last[entity_id] = found
                 for entity_id, found, seq, owner in tx.rows(
-                    "SELECT d.entity_id, e.digest, d.seq, d.owner FROM deliveries d JOIN entries e ON e.seq = d.seq"
-                    f" WHERE d.sink = ? AND d.tenant = ? AND d.entity_id IN ({marks(len(part))}) ORDER BY d.seq",
+                    "SELECT d.entity_id, e.digest, d.seq, d.owner FROM deliveries d JOIN entries e "
+                    f"ON e.seq = d.seq WHERE d.sink = ? AND d.tenant = ? AND d.entity_id IN ({marks(len(part))})"
+                    " ORDER BY d.seq",
                     (sink, tenant, *part),
                 ):
-                    last[entity_id] = found
                     if owner is None:
-                        free.setdefault(entity_id, []).append(seq)
+                        free.setdefault(entity_id, []).append((seq, found))
+                    if owner is not None or not self.supersede:
+                        last[entity_id] = found
             drop: list[int] = []
             for index, (entity_id, _) in enumerate(versions):
+                if self.supersede:
+                    waiting = free.pop(entity_id, [])
+                    if waiting and waiting[-1][1] == digests[index] and self.skip_unchanged and not force:
+                        free[entity_id] = waiting[-1:]  # the same version already waits: keep it
+                        drop.extend(seq for seq, _ in waiting[:-1])
+                        unchanged += 1
+                        continue
+                    drop.extend(seq for seq, _ in waiting)
                 if not force and self.skip_unchanged and last.get(entity_id) == digests[index]:
                     unchanged += 1
                     continue
-                if self.supersede:
-                    drop.extend(free.pop(entity_id, ()))
                 last[entity_id] = digests[index]
                 wanted[index].append(sink)
             if drop:
@@ -160,13 +171,25 @@ class SqlOutbox(DeadLetterQueue):
             f"AND (lease_until < ? OR owner IN ({marks(len(dead)) or 'NULL'}))",
             (sink, now, *dead),
         )
-        rows = tx.rows(
-            "SELECT d.seq, d.tenant, d.entity_id, e.feed, e.body, d.attempts, d.first_attempt, e.created "
-            "FROM deliveries d JOIN entries e ON e.seq = d.seq WHERE d.sink = ? AND d.owner IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM deliveries c WHERE c.sink = d.sink AND c.tenant = d.tenant "
-            "AND c.entity_id = d.entity_id AND c.owner IS NOT NULL) ORDER BY d.seq LIMIT ?",
-            (sink, limit),
+        # Keys with a live claim are few (workers × batch size): read them, then page through the
+        # waiting entries in order and skip theirs (a correlated NOT EXISTS makes SQLite scan).
+        busy = set(
+            tx.rows("SELECT tenant, entity_id FROM deliveries WHERE sink = ? AND owner IS NOT NULL", (sink,))
         )
+        rows: list[tuple[Any, ...]] = []
+        after = -1
+        while len(rows) < limit:
+            page = tx.rows(
+                "SELECT d.seq, d.tenant, d.entity_id, e.feed, e.body, d.attempts, d.first_attempt, e.created "
+                "FROM deliveries d JOIN entries e ON e.seq = d.seq WHERE d.sink = ? AND d.owner IS NULL "
+                "AND d.seq > ? ORDER BY d.seq LIMIT ?",
+                (sink, after, limit),
+            )
+            rows.extend(row for row in page if (row[1], row[2]) not in busy)
+            if len(page) < limit:
+                break
+            after = page[-1][0]
+        rows = rows[:limit]
         for part in chunks([row[0] for row in rows]):
             tx.run(
                 f"UPDATE deliveries SET owner = ?, lease_until = ? WHERE sink = ? AND seq IN ({marks(len(part))})",

@@ -8,7 +8,7 @@ of a webhook or an MQTT message already acknowledged upstream would be gone for 
 the WAL at each commit; the outbox commits a whole batch per transaction, so the cost is one
 fsync per put or ack of up to a few hundred entities (benchmarks/delivery.py measures it).
 
-Claims belong to a process id; a claim whose process is gone is free again at the next claim, so
+Claims belong to a process id (and an outbox object); a claim whose process is gone is free again at the next claim, so
 a run killed with SIGKILL leaves nothing stuck behind for the next one.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,10 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
     " PRIMARY KEY (sink, name)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL,"
-    " tenant TEXT NOT NULL, entity_id TEXT, seq INTEGER, feed TEXT, data TEXT NOT NULL, reason TEXT NOT NULL,"
+    " tenant TEXT NOT NULL, entity_id TEXT, seq INTEGER, feed TEXT, data TEXT NOT NULL, reason TEXT NOT NULL, digest TEXT,"
     " attempts INTEGER NOT NULL, first_attempt REAL, last_attempt REAL, created REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
+    "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )
 
 
@@ -57,7 +59,7 @@ class SqliteDialect(Dialect):
 
 def _alive(owner: str) -> bool:
     try:
-        os.kill(int(owner), 0)
+        os.kill(int(owner.split(":")[0]), 0)
     except ProcessLookupError:
         return False
     except (PermissionError, ValueError):
@@ -74,4 +76,6 @@ class SqliteOutbox(SqlOutbox):
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={synchronous}")
-        super().__init__(connection, SqliteDialect(), owner=str(os.getpid()), **options)
+        super().__init__(
+            connection, SqliteDialect(), owner=f"{os.getpid()}:{uuid.uuid4().hex[:8]}", **options
+        )

@@ -1,0 +1,430 @@
+"""A test double of FIWARE Orion-LD: the NGSI-LD requests contextbridge makes, answered as Orion-LD does.
+
+    >>> double = BrokerDouble()
+    >>> client = BrokerClient("http://orion", transport=double.transport())   # in process
+    >>> with serve(double) as url: ...                                        # real HTTP on loopback
+    >>> double.faults.fail(3, status=503); double.faults.drop(1); double.faults.down_for(0.5)
+
+This is a test double, not a broker: an in-memory store behind a starlette app, used because no
+MongoDB (so no Orion-LD) runs on the development machines. Its answers follow Orion-LD's documented
+behaviour and functional tests (test/functionalTest/cases/0000_ngsild/ of FIWARE/context.Orion-LD,
+and the ETSI GS CIM 009 error types):
+- batch upsert: 201 with the created ids, 204 when all existed, 207 ``{"success", "errors"}`` when
+  some fail (each error ``{"entityId", "error": ProblemDetails}``) and also, with empty ``errors``,
+  when it both creates and updates; an empty array, or anything but an array, 400;
+- content negotiation: application/json + Link accepted; application/json with ``@context`` in the
+  body 400; application/ld+json without ``@context`` 400; application/ld+json with a Link 400;
+  other media types 415; bodies over 1 MB 413;
+- ``NGSILD-Tenant`` refused (400) unless the broker is multi-tenant; a write creates the tenant, a
+  read of an unknown one is 404 NonExistingTenant; ``GET /entities`` needs a filter, ``limit`` ≤ 1000;
+- entity validation (id a URI, names without forbidden characters, attributes well-formed), with
+  ``createdAt``/``modifiedAt`` dropped silently.
+Fault injection (``faults``): latency, queued error answers (5xx bursts, 429 with Retry-After),
+dropped connections (the write is applied, the answer is cut), and a broker that is down for a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
+MAX_PAYLOAD = 1_000_000
+NAME = re.compile(r"^[A-Za-z0-9_]+$")
+FORBIDDEN = set("<>\"'=;() \t\n")
+ATTRIBUTE_TYPES = {"Property", "Relationship", "GeoProperty", "LanguageProperty", "ListProperty",
+                   "VocabProperty", "JsonProperty"}  # fmt: skip
+SYSTEM = {"createdAt", "modifiedAt"}
+
+
+class Dropped(Exception):
+    """The double cut the connection after applying the request."""
+
+
+class Refused(Exception):
+    def __init__(self, status: int, kind: str, title: str, detail: str | None = None) -> None:
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+
+
+def problem_response(
+    status: int, kind: str, title: str, detail: str | None = None, **headers: str
+) -> Response:
+    body: dict[str, Any] = {"type": ERRORS + kind, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    return Response(orjson.dumps(body), status, media_type="application/json", headers=headers or None)
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and when. Every API request takes one queued answer, if any."""
+
+    latency: float = 0.0
+    answers: deque[tuple[int, float | None]] = field(default_factory=deque)
+    drops: int = 0
+    down_until: float = 0.0
+
+    def fail(self, count: int, *, status: int = 503, retry_after: float | None = None) -> None:
+        self.answers.extend([(status, retry_after)] * count)
+
+    def drop(self, count: int = 1) -> None:
+        self.drops += count
+
+    def down_for(self, seconds: float) -> None:
+        self.down_until = time.monotonic() + seconds
+
+    @property
+    def down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+
+@dataclass
+class BrokerDouble:
+    multiservice: bool = True
+    max_payload: int = MAX_PAYLOAD
+    faults: Faults = field(default_factory=Faults)
+    tenants: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"": {}})
+    subscriptions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    writes: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (tenant, id, entity)
+    requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
+    duplicate_ids: int = 0  # batches that named one id twice (Orion-LD handles them badly)
+    refuse_ids: set[str] = field(default_factory=set)  # ids refused with 400 in a 207, as invalid
+
+    def __post_init__(self) -> None:
+        api = "/ngsi-ld/v1"
+        routes = [
+            Route(api + "/entityOperations/upsert", self.upsert, methods=["POST"]),
+            Route(api + "/entities", self.create, methods=["POST"]),
+            Route(api + "/entities", self.query, methods=["GET"]),
+            Route(api + "/entities/{id:path}/attrs", self.patch, methods=["PATCH"]),
+            Route(api + "/entities/{id:path}", self.get, methods=["GET"]),
+            Route(api + "/entities/{id:path}", self.delete, methods=["DELETE"]),
+            Route(api + "/subscriptions", self.subscribe, methods=["POST"]),
+            Route(api + "/subscriptions", self.list_subscriptions, methods=["GET"]),
+            Route(api + "/subscriptions/{id:path}", self.unsubscribe, methods=["DELETE"]),
+        ]
+        self.app = Starlette(routes=routes)
+
+    def entities(self, tenant: str = "") -> dict[str, dict[str, Any]]:
+        return self.tenants.get(tenant, {})
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An in-process transport: down → connection refused, dropped → read error."""
+        return _Transport(self)
+
+    # --- ASGI entry: faults first ---------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        faults = self.faults
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
+        if faults.answers:
+            status, retry_after = faults.answers.popleft()
+            headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+            kind = "InternalError" if status >= 500 else "BadRequestData"
+            response = problem_response(status, kind, f"injected {status}", **headers)
+            self.requests.append((scope["method"], scope["path"], status))
+            return await response(scope, receive, send)
+        if faults.drops:
+            faults.drops -= 1
+            await self.app(scope, receive, _discard)  # the write happens; its answer never arrives
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]}
+            )
+            raise Dropped("connection dropped by the broker double")
+        await self.app(scope, receive, send)
+
+    # --- request checks, as Orion-LD makes them ---------------------------------------------------
+
+    def _tenant(self, request: Request, *, write: bool) -> str:
+        tenant = request.headers.get("NGSILD-Tenant", "")
+        if tenant and not self.multiservice:
+            raise Refused(400, "BadRequestData", "Tenant not supported", "the broker is not multi-tenant")
+        if tenant and tenant not in self.tenants:
+            if not write:
+                raise Refused(404, "NonExistingTenant", "No such tenant", tenant)
+            self.tenants[tenant] = {}
+        return tenant
+
+    async def _payload(self, request: Request) -> Any:
+        body = await request.body()
+        if len(body) > self.max_payload:
+            raise Refused(413, "BadRequestData", "Payload too large", f"{len(body)} bytes")
+        media = request.headers.get("content-type", "").split(";")[0].strip()
+        if media not in ("application/json", "application/ld+json"):
+            raise Refused(415, "InvalidRequest", "Unsupported Media Type", media)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise Refused(400, "InvalidRequest", "JSON Parse Error", str(error)) from None
+        link = request.headers.get("link")
+        items = payload if isinstance(payload, list) else [payload]
+        with_context = any(isinstance(item, dict) and "@context" in item for item in items)
+        if media == "application/ld+json" and link:
+            raise Refused(400, "BadRequestData", "Link header must not be used with application/ld+json")
+        if media == "application/ld+json" and not all(isinstance(i, dict) and "@context" in i for i in items):
+            raise Refused(400, "BadRequestData", "@context missing in payload with application/ld+json")
+        if media == "application/json" and with_context:
+            raise Refused(400, "BadRequestData", "@context in payload with application/json")
+        if link and 'rel="http://www.w3.org/ns/json-ld#context"' not in link:
+            raise Refused(400, "BadRequestData", "Link header without the JSON-LD context relation")
+        return payload
+
+    async def _handle(self, request: Request, work: Any) -> Response:
+        try:
+            response: Response = await work()
+        except Refused as refused:
+            response = problem_response(refused.status, refused.kind, refused.title, refused.detail)
+        self.requests.append((request.method, request.url.path, response.status_code))
+        return response
+
+    # --- batch upsert -----------------------------------------------------------------------------
+
+    async def upsert(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant = self._tenant(request, write=True)
+            payload = await self._payload(request)
+            if not isinstance(payload, list):
+                raise Refused(400, "BadRequestData", "Invalid payload", "not a JSON array")
+            if not payload:
+                raise Refused(400, "BadRequestData", "Invalid payload", "empty array")
+            replace = request.query_params.get("options") == "replace"
+            ids = [item.get("id") for item in payload if isinstance(item, dict)]
+            if len(set(ids)) != len(ids):
+                self.duplicate_ids += 1
+            store = self.tenants[tenant]
+            created, updated, errors = [], [], []
+            for item in payload:
+                entity_id = item.get("id") if isinstance(item, dict) else None
+                reason = validate(item) or ("refused by the test" if entity_id in self.refuse_ids else None)
+                if reason:
+                    error = {"type": ERRORS + "BadRequestData", "title": reason, "status": 400}
+                    errors.append({"entityId": str(entity_id), "error": error})
+                    continue
+                entity = {
+                    key: value for key, value in item.items() if key not in SYSTEM and key != "@context"
+                }
+                if entity["id"] in store and not replace:
+                    merged = {**store[entity["id"]], **entity}
+                    updated.append(entity["id"])
+                else:
+                    merged = entity
+                    (updated if entity["id"] in store else created).append(entity["id"])
+                store[entity["id"]] = merged
+                self.writes.append((tenant, entity["id"], entity))
+            if errors or (created and updated):
+                body = {"success": created + updated, "errors": errors}
+                return Response(orjson.dumps(body), 207, media_type="application/json")
+            if created:
+                return Response(orjson.dumps(created), 201, media_type="application/json")
+            return Response(status_code=204)
+
+        return await self._handle(request, work)
+
+    # --- single entities --------------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant = self._tenant(request, write=True)
+            item = await self._payload(request)
+            if reason := validate(item):
+                raise Refused(400, "BadRequestData", reason)
+            if item["id"] in self.tenants[tenant]:
+                raise Refused(409, "AlreadyExists", "Entity already exists", item["id"])
+            entity = {key: value for key, value in item.items() if key not in SYSTEM and key != "@context"}
+            self.tenants[tenant][item["id"]] = entity
+            self.writes.append((tenant, item["id"], entity))
+            return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{item['id']}"})
+
+        return await self._handle(request, work)
+
+    def _existing(self, request: Request, *, write: bool) -> tuple[str, str]:
+        tenant = self._tenant(request, write=write)
+        entity_id = request.path_params["id"]
+        if entity_id not in self.tenants.get(tenant, {}):
+            raise Refused(404, "ResourceNotFound", "Entity not found", entity_id)
+        return tenant, entity_id
+
+    async def get(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant, entity_id = self._existing(request, write=False)
+            return Response(orjson.dumps(self.tenants[tenant][entity_id]), media_type="application/json")
+
+        return await self._handle(request, work)
+
+    async def patch(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant, entity_id = self._existing(request, write=True)
+            attributes = await self._payload(request)
+            if not isinstance(attributes, dict):
+                raise Refused(400, "BadRequestData", "Invalid payload", "not a JSON object")
+            self.tenants[tenant][entity_id].update({k: v for k, v in attributes.items() if k != "@context"})
+            return Response(status_code=204)
+
+        return await self._handle(request, work)
+
+    async def delete(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant, entity_id = self._existing(request, write=True)
+            del self.tenants[tenant][entity_id]
+            return Response(status_code=204)
+
+        return await self._handle(request, work)
+
+    async def query(self, request: Request) -> Response:
+        async def work() -> Response:
+            params = request.query_params
+            if not any(key in params for key in ("type", "id", "idPattern", "q", "attrs", "geoQ")):
+                raise Refused(400, "BadRequestData", "Too broad query", "no filter: type, id, q, attrs, ...")
+            limit, offset = int(params.get("limit", "20")), int(params.get("offset", "0"))
+            if limit > 1000:
+                raise Refused(400, "BadRequestData", "Invalid value for URI parameter /limit/", "max 1000")
+            tenant = self._tenant(request, write=False)
+            found = [
+                entity
+                for entity in self.tenants.get(tenant, {}).values()
+                if ("type" not in params or entity["type"] in params["type"].split(","))
+                and ("id" not in params or entity["id"] in params["id"].split(","))
+            ]
+            headers = {"NGSILD-Results-Count": str(len(found))} if params.get("count") == "true" else None
+            page = found[offset : offset + limit]
+            return Response(orjson.dumps(page), media_type="application/json", headers=headers)
+
+        return await self._handle(request, work)
+
+    # --- subscriptions ----------------------------------------------------------------------------
+
+    async def subscribe(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant = self._tenant(request, write=True)
+            item = await self._payload(request)
+            store = self.subscriptions.setdefault(tenant, {})
+            if not isinstance(item, dict) or item.get("type") != "Subscription":
+                raise Refused(400, "BadRequestData", "Invalid subscription", "type must be Subscription")
+            if not (item.get("notification") or {}).get("endpoint", {}).get("uri"):
+                raise Refused(400, "BadRequestData", "Invalid subscription", "notification endpoint missing")
+            if not item.get("entities") and not item.get("watchedAttributes"):
+                raise Refused(400, "BadRequestData", "Invalid subscription", "entities or watchedAttributes")
+            subscription_id = item.get("id") or f"urn:ngsi-ld:Subscription:{len(store) + 1}"
+            if subscription_id in store:
+                raise Refused(409, "AlreadyExists", "Subscription already exists", subscription_id)
+            store[subscription_id] = {**item, "id": subscription_id}
+            location = f"/ngsi-ld/v1/subscriptions/{subscription_id}"
+            return Response(status_code=201, headers={"Location": location})
+
+        return await self._handle(request, work)
+
+    async def list_subscriptions(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant = self._tenant(request, write=False)
+            return Response(
+                orjson.dumps(list(self.subscriptions.get(tenant, {}).values())), media_type="application/json"
+            )
+
+        return await self._handle(request, work)
+
+    async def unsubscribe(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant = self._tenant(request, write=True)
+            if self.subscriptions.get(tenant, {}).pop(request.path_params["id"], None) is None:
+                raise Refused(404, "ResourceNotFound", "Subscription not found", request.path_params["id"])
+            return Response(status_code=204)
+
+        return await self._handle(request, work)
+
+
+def validate(item: Any) -> str | None:
+    """Why Orion-LD would refuse this entity, or None."""
+    if not isinstance(item, dict):
+        return "Invalid entity: not a JSON object"
+    entity_id, kind = item.get("id"), item.get("type")
+    if not isinstance(entity_id, str) or ":" not in entity_id or any(c in FORBIDDEN for c in entity_id):
+        return "Invalid Entity ID: not a URI"
+    if not isinstance(kind, str) or not valid_name(kind):
+        return "Invalid entity type name"
+    for name, attribute in item.items():
+        if name in ("id", "type", "@context", "scope", *SYSTEM):
+            continue
+        if not valid_name(name):
+            return f"Invalid attribute name: {name}"
+        for instance in attribute if isinstance(attribute, list) else [attribute]:
+            if reason := invalid_attribute(name, instance):
+                return reason
+    return None
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME.match(name)) or (":" in name and not any(c in FORBIDDEN for c in name))
+
+
+def invalid_attribute(name: str, attribute: Any) -> str | None:
+    if not isinstance(attribute, dict) or attribute.get("type") not in ATTRIBUTE_TYPES:
+        return f"Invalid attribute: {name}: not an object with an NGSI-LD attribute type"
+    kind = attribute["type"]
+    if kind == "Relationship" and not isinstance(attribute.get("object"), str | list):
+        return f"Invalid Relationship: {name}: no object"
+    if kind == "LanguageProperty" and not isinstance(attribute.get("languageMap"), dict):
+        return f"Invalid LanguageProperty: {name}: no languageMap"
+    if kind in ("Property", "GeoProperty") and attribute.get("value") is None:
+        return f"Invalid {kind}: {name}: no value"
+    if kind == "GeoProperty":
+        value = attribute["value"]
+        if not isinstance(value, dict) or "type" not in value or "coordinates" not in value:
+            return f"Invalid GeoProperty: {name}: not a GeoJSON geometry"
+    return None
+
+
+async def _discard(message: Any) -> None:
+    return None
+
+
+class _Transport(httpx.AsyncBaseTransport):
+    def __init__(self, double: BrokerDouble) -> None:
+        self.double = double
+        self.inner = httpx.ASGITransport(app=double)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.double.faults.down:
+            raise httpx.ConnectError("connection refused (broker double down)", request=request)
+        try:
+            return await self.inner.handle_async_request(request)
+        except Dropped as error:
+            raise httpx.ReadError(str(error), request=request) from error
+
+
+@contextlib.contextmanager
+def serve(double: BrokerDouble, *, port: int = 0) -> Iterator[str]:
+    """Serve the double with uvicorn on a loopback port (0: a free one) in a thread; yields its URL."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    server = uvicorn.Server(uvicorn.Config(double, log_level="warning", lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -1,0 +1,243 @@
+"""Delivery through the outbox to the broker double, fault by fault: each scenario ends with the
+broker holding the right entities, the refused ones in the dead-letter queue, and nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from broker_double import BrokerDouble
+
+from contextbridge.broker import BrokerClient
+from contextbridge.delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy
+from contextbridge.outbox import Outbox, open_outbox
+
+FAST = RetryPolicy(initial=0.001, maximum=0.02, jitter=0.001)
+N = 120
+
+
+def entity(number: int, version: int = 1, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:Sensor:{number}",
+        "type": "Sensor",
+        "v": {"type": "Property", "value": version},
+        **extra,
+    }
+
+
+def values(double: BrokerDouble, tenant: str = "") -> dict[str, int]:
+    return {entity_id: e["v"]["value"] for entity_id, e in double.entities(tenant).items()}
+
+
+def expected(version: int = 1, count: int = N) -> dict[str, int]:
+    return {f"urn:ngsi-ld:Sensor:{n}": version for n in range(count)}
+
+
+Scenario = Callable[[Outbox, BrokerClient], Awaitable[Any]]
+
+
+@pytest.fixture
+def deliver(tmp_path: Path) -> Callable[..., Any]:
+    """Run ``scenario(outbox, client)`` against ``double`` with a fresh SQLite outbox."""
+
+    def go(double: BrokerDouble, scenario: Scenario, **client: Any) -> Any:
+        async def main() -> Any:
+            outbox = open_outbox(tmp_path / "state")
+            try:
+                async with BrokerClient("http://orion", transport=double.transport(), **client) as broker:
+                    return await asyncio.wait_for(scenario(outbox, broker), 30)
+            finally:
+                await outbox.close()
+
+        return asyncio.run(main())
+
+    return go
+
+
+def drain(outbox: Outbox, broker: BrokerClient, **settings: Any) -> Awaitable[DeliveryStats]:
+    options: dict[str, Any] = {"batch_size": 25, "concurrency": 3, "retry": FAST, **settings}
+    return Drainer(outbox, broker, DrainSettings(**options)).run()
+
+
+def test_all_created_then_all_updated(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> tuple[DeliveryStats, DeliveryStats]:
+        await outbox.put([entity(n, 1) for n in range(N)])
+        created = await drain(outbox, broker)
+        await outbox.put([entity(n, 2) for n in range(N)])
+        return created, await drain(outbox, broker)
+
+    created, updated = deliver(double, scenario)
+    assert (created.delivered, updated.delivered) == (N, N)
+    assert values(double) == expected(2)
+    statuses = [status for method, path, status in double.requests if path.endswith("upsert")]
+    assert set(statuses[: N // 25 + 1]) == {201} and set(statuses[N // 25 + 1 :]) == {204}
+
+
+def test_207_failures_are_dead_lettered_and_successes_not_resent(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.refuse_ids.update({"urn:ngsi-ld:Sensor:3", "urn:ngsi-ld:Sensor:40"})
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> Any:
+        await outbox.put([entity(n) for n in range(N)] + [{"id": "urn:ngsi-ld:Sensor:bad", "type": "Sensor",
+                                                           "v": {"type": "Property"}}])  # fmt: skip
+        stats = await drain(outbox, broker)
+        return stats, await outbox.dead_letters(sink="broker"), await outbox.pending("broker")
+
+    stats, letters, pending = deliver(double, scenario)
+    assert (stats.delivered, stats.dead_lettered, pending) == (N - 2, 3, 0)
+    assert {letter.entity_id for letter in letters} == {
+        "urn:ngsi-ld:Sensor:3", "urn:ngsi-ld:Sensor:40", "urn:ngsi-ld:Sensor:bad"
+    }  # fmt: skip
+    bad = next(letter for letter in letters if letter.entity_id.endswith("bad"))
+    assert bad.reason["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+    assert "no value" in bad.reason["title"]
+    assert bad.data["id"] == "urn:ngsi-ld:Sensor:bad"
+    assert len(double.writes) == N - 2  # one write each: the successes of a 207 are not sent again
+    assert sum(1 for _, path, _ in double.requests if path.endswith("upsert")) == 5
+
+
+def test_whole_batch_refusals_are_isolated_then_dead_lettered(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble(multiservice=False)  # refuses NGSILD-Tenant: every request 400
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> Any:
+        await outbox.put([entity(n) for n in range(10)], tenant="santander")
+        stats = await drain(outbox, broker, batch_size=10, concurrency=1)
+        letters = await outbox.dead_letters()
+        double.multiservice = True  # the operator fixes the broker, then replays
+        replayed = await outbox.replay(sink="broker")
+        again = await drain(outbox, broker)
+        return stats, letters, replayed, again
+
+    stats, letters, replayed, again = deliver(double, scenario)
+    assert (stats.delivered, stats.dead_lettered) == (0, 10)
+    assert {letter.reason["title"] for letter in letters} == {"Tenant not supported"}
+    assert all(letter.reason["status"] == 400 and letter.tenant == "santander" for letter in letters)
+    assert (replayed.replayed, again.delivered) == (10, 10)
+    assert values(double, "santander") == expected(count=10)
+
+
+def test_a_single_whole_batch_refusal_loses_nothing(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.faults.fail(1, status=400)
+
+    stats = deliver(double, lambda outbox, broker: _put_and_drain(outbox, broker, batch_size=N))
+    assert (stats.delivered, stats.dead_lettered) == (N, 0)
+    assert values(double) == expected()
+
+
+async def _put_and_drain(outbox: Outbox, broker: BrokerClient, **settings: Any) -> DeliveryStats:
+    await outbox.put([entity(n) for n in range(N)])
+    stats = await drain(outbox, broker, **settings)
+    assert await outbox.pending("broker") == 0
+    return stats
+
+
+def test_429_retry_after_is_honoured(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.faults.fail(1, status=429, retry_after=1)
+    started = time.monotonic()
+    stats = deliver(
+        double, lambda outbox, broker: _put_and_drain(outbox, broker, batch_size=N, concurrency=1)
+    )
+    assert time.monotonic() - started >= 1.0  # the backoff alone would have waited milliseconds
+    assert (stats.delivered, stats.retries) == (N, 1)
+    assert values(double) == expected()
+
+
+def test_503_bursts_are_retried(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.faults.fail(7, status=503)
+    double.faults.fail(2, status=502)
+    stats = deliver(double, _put_and_drain)
+    assert (stats.delivered, stats.retries) == (N, 9)
+    assert values(double) == expected()
+
+
+def test_dropped_connections_are_retried_idempotently(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.faults.drop(3)
+    stats = deliver(double, _put_and_drain)
+    assert (stats.delivered, stats.retries) == (N, 3)
+    assert values(double) == expected()
+    assert len(double.writes) > N  # the dropped batches were applied, then sent again: same result
+
+
+def test_broker_down_for_a_while_then_back(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.faults.down_for(0.5)
+    stats = deliver(double, _put_and_drain)
+    assert stats.delivered == N and stats.retries >= 3
+    assert values(double) == expected()
+
+
+def test_a_stopped_drainer_leaves_everything_in_the_outbox(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.faults.down_for(3600)
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> Any:
+        await outbox.put([entity(n) for n in range(N)])
+        drainer = Drainer(outbox, broker, DrainSettings(batch_size=25, retry=FAST))
+        task = asyncio.create_task(drainer.run())
+        await asyncio.sleep(0.2)
+        drainer.stop()
+        await task
+        return await outbox.status()
+
+    (status,) = deliver(double, scenario)
+    assert (status.pending, status.in_flight, status.delivered) == (N, 0, 0)
+
+
+def test_payloads_over_the_broker_limit_are_split(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble(max_payload=4000)  # ~40 entities: the client's byte limit is higher
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> Any:
+        huge = entity(999, note={"type": "Property", "value": "x" * 5000})
+        await outbox.put([entity(n) for n in range(N)] + [huge])
+        return await drain(outbox, broker, batch_size=N + 1), await outbox.dead_letters()
+
+    stats, letters = deliver(double, scenario)
+    assert (stats.delivered, stats.dead_lettered) == (N, 1)
+    assert letters[0].entity_id == "urn:ngsi-ld:Sensor:999" and letters[0].reason["status"] == 413
+    assert values(double) == expected()
+
+
+def test_one_version_per_id_per_batch(tmp_path: Path) -> None:
+    double = BrokerDouble()
+
+    async def main() -> DeliveryStats:
+        outbox = open_outbox(tmp_path, supersede=False)
+        await outbox.put([entity(n, v) for v in (1, 2, 3) for n in range(10)])
+        async with BrokerClient("http://orion", transport=double.transport()) as broker:
+            stats = await drain(outbox, broker, batch_size=100)
+        await outbox.close()
+        return stats
+
+    stats = asyncio.run(main())
+    assert double.duplicate_ids == 0
+    assert (stats.delivered, stats.superseded) == (10, 20)
+    assert values(double) == expected(3, count=10)
+
+
+def test_a_limited_retry_policy_gives_back_the_entries(deliver: Callable[..., Any]) -> None:
+    double = BrokerDouble()
+    double.faults.fail(100, status=500)
+    policy = RetryPolicy(initial=0.001, jitter=0.001, attempts=2)
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> Any:
+        await outbox.put([entity(n) for n in range(5)])
+        drainer = Drainer(outbox, broker, DrainSettings(batch_size=5, concurrency=1, retry=policy))
+        task = asyncio.create_task(drainer.run())
+        await asyncio.sleep(0.3)
+        drainer.stop()
+        await task
+        (entry,) = (await outbox.claim("broker", limit=1, lease=1))[:1]
+        return entry
+
+    entry = deliver(double, scenario)
+    assert entry.attempts >= 2 and entry.first_attempt is not None

@@ -1,0 +1,292 @@
+"""The outbox contract, one test class run against every backend: SQLite and PostgreSQL.
+
+PostgreSQL is the real server at 127.0.0.1:5432 (``CONTEXTBRIDGE_TEST_POSTGRES`` to change); each
+test gets its own schema, dropped afterwards. If the server cannot be reached the tests fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from broker_double import BrokerDouble
+
+from contextbridge.broker import BrokerClient
+from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.errors import TransformError
+from contextbridge.outbox import TRANSLATE, Outbox, open_outbox
+
+POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
+
+
+def entity(number: int, version: int = 1) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:Sensor:{number}",
+        "type": "Sensor",
+        "v": {"type": "Property", "value": version},
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Outbox]]:
+    """A factory of outboxes on one store (several connections = several workers)."""
+    opened: list[Outbox] = []
+    schema = f"cb_test_{uuid.uuid4().hex[:12]}"
+    if request.param == "postgres":
+        try:
+            psycopg.connect(POSTGRES, connect_timeout=5).close()
+        except psycopg.OperationalError as error:
+            pytest.fail(f"PostgreSQL outbox tests need a server at {POSTGRES}: {error}")
+
+    def make(**options: Any) -> Outbox:
+        location = POSTGRES if request.param == "postgres" else str(tmp_path / "state")
+        outbox = open_outbox(location, schema=schema, **options)
+        opened.append(outbox)
+        return outbox
+
+    yield make
+    for outbox in opened:
+        asyncio.run(outbox.close())
+    if request.param == "postgres":
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coroutine, 60))
+
+
+class TestOutbox:
+    def test_put_claim_ack(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            result = await outbox.put([entity(1), entity(2)], tenant="city", feed="f")
+            assert result.queued == 2
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            assert [entry.entity_id for entry in claimed] == ["urn:ngsi-ld:Sensor:1", "urn:ngsi-ld:Sensor:2"]
+            assert claimed[0].entity == entity(1) and claimed[0].tenant == "city" and claimed[0].feed == "f"
+            assert await outbox.claim("broker", limit=10, lease=60) == []
+            await outbox.ack("broker", claimed)
+            assert await outbox.pending("broker") == 0
+            (status,) = [s for s in await outbox.status() if s.sink == "broker"]
+            assert (status.pending, status.delivered) == (0, 2)
+
+        run(scenario())
+
+    def test_a_newer_version_supersedes_the_waiting_one(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, 1), entity(2, 1)])
+            result = await outbox.put([entity(1, 2), entity(1, 3)])
+            assert (result.queued, result.superseded) == (1, 2)
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            assert {e.entity_id: e.entity["v"]["value"] for e in claimed} == {
+                "urn:ngsi-ld:Sensor:1": 3,
+                "urn:ngsi-ld:Sensor:2": 1,
+            }
+
+        run(scenario())
+
+    def test_versions_are_kept_when_supersession_is_off(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox(supersede=False)
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, 1), entity(1, 2)])
+            await outbox.put([entity(1, 3)])
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            assert [e.entity["v"]["value"] for e in claimed] == [1, 2, 3]
+
+        run(scenario())
+
+    def test_an_unchanged_entity_is_not_queued_again(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, 1)])
+            assert (await outbox.put([entity(1, 1)])).unchanged == 1  # equal to the waiting one
+            await outbox.ack("broker", await outbox.claim("broker", limit=10, lease=60))
+            result = await outbox.put([entity(1, 1), entity(2, 1)])  # equal to the delivered one
+            assert (result.queued, result.unchanged) == (1, 1)
+            assert (await outbox.put([entity(1, 2)])).queued == 1
+
+        run(scenario())
+
+    def test_a_key_is_never_claimed_twice(self, make_outbox: Callable[..., Outbox]) -> None:
+        first, second = make_outbox(), make_outbox()
+
+        async def scenario() -> None:
+            await first.put([entity(1, 1)])
+            claimed = await first.claim("broker", limit=10, lease=60)
+            await first.put([entity(1, 2), entity(2, 1)])
+            # version 2 of sensor 1 waits until version 1 is settled, for every worker
+            assert [e.entity_id for e in await second.claim("broker", limit=10, lease=60)] == [
+                "urn:ngsi-ld:Sensor:2"
+            ]
+            await first.ack("broker", claimed)
+            (next_,) = await second.claim("broker", limit=10, lease=60)
+            assert next_.entity["v"]["value"] == 2
+
+        run(scenario())
+
+    def test_claims_of_a_dead_worker_are_freed(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox, other = make_outbox(), make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([entity(1)])
+            await outbox.claim("broker", limit=10, lease=3600)
+            dead = "999999999" if outbox.__class__.__name__.startswith("Postgres") else "999999999:x"
+            outbox._owner = dead  # type: ignore[attr-defined]  # its claims now name a process that is gone
+            await outbox.release("broker", [])
+            outbox_claims = await other.claim("broker", limit=10, lease=60)
+            assert outbox_claims == []  # still owned by the live one...
+            await outbox._run(True, lambda tx: tx.run("UPDATE deliveries SET owner = ?", (dead,)))  # type: ignore[attr-defined]
+            assert len(await other.claim("broker", limit=10, lease=60)) == 1  # ...then freed at once
+
+        run(scenario())
+
+    def test_an_expired_lease_is_freed_and_renew_tells_what_is_lost(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        first, second = make_outbox(), make_outbox()
+
+        async def scenario() -> None:
+            await first.put([entity(1), entity(2)])
+            claimed = await first.claim("broker", limit=1, lease=-1)  # already expired
+            assert len(await first.renew("broker", claimed, lease=60)) == 1
+            await first._run(True, lambda tx: tx.run("UPDATE deliveries SET lease_until = 0"))  # type: ignore[attr-defined]
+            stolen = await second.claim("broker", limit=10, lease=60)
+            assert {e.entity_id for e in stolen} == {"urn:ngsi-ld:Sensor:1", "urn:ngsi-ld:Sensor:2"}
+            assert await first.renew("broker", claimed, lease=60) == []
+
+        run(scenario())
+
+    def test_release_keeps_the_attempts(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([entity(1)])
+            (claimed,) = await outbox.claim("broker", limit=10, lease=60)
+            import dataclasses
+
+            await outbox.release("broker", [dataclasses.replace(claimed, attempts=3)], error="503")
+            (again,) = await outbox.claim("broker", limit=10, lease=60)
+            assert again.attempts == 3 and again.first_attempt is not None
+
+        run(scenario())
+
+    def test_dead_letters_replay_and_purge(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+        problem = {
+            "type": "https://uri.etsi.org/ngsi-ld/errors/BadRequestData",
+            "title": "Invalid",
+            "status": 400,
+        }
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, 1), entity(2, 1)], feed="f")
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            await outbox.dead_letter("broker", [(entry, problem) for entry in claimed], attempts=2)
+            letters = await outbox.dead_letters(sink="broker")
+            assert [(d.entity_id, d.reason, d.attempts, d.feed) for d in letters] == [
+                ("urn:ngsi-ld:Sensor:1", problem, 2, "f"),
+                ("urn:ngsi-ld:Sensor:2", problem, 2, "f"),
+            ]
+            assert (await outbox.dead_letter_entry(letters[0].id)).data == entity(1, 1)  # type: ignore[union-attr]
+            # sensor 1 gets a newer version delivered: replaying the old one would go back in time
+            await outbox.put([entity(1, 2)])
+            await outbox.ack("broker", await outbox.claim("broker", limit=10, lease=60))
+            result = await outbox.replay(sink="broker")
+            assert (result.replayed, result.stale) == (1, 1)
+            (replayed,) = await outbox.claim("broker", limit=10, lease=60)
+            assert replayed.entity == entity(2, 1)
+            assert (await outbox.replay([letters[0].id], force=True)).replayed == 1
+            assert await outbox.purge(sink="broker") == 0
+            assert await outbox.dead_letters() == []
+
+        run(scenario())
+
+    def test_rejected_records_are_kept_once(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        def error() -> TransformError:
+            return TransformError("not a number", record=3, field="t", source="in.json", data={"t": "x"})
+
+        async def scenario() -> None:
+            assert await outbox.reject([error()], feed="f") == 1
+            assert await outbox.reject([error()], feed="f") == 0  # the feed synced again
+            (letter,) = await outbox.dead_letters(sink=TRANSLATE)
+            assert letter.data == {"t": "x"}
+            assert letter.reason == {
+                "type": "transform", "detail": "not a number", "record": 3, "field": "t", "source": "in.json"
+            }  # fmt: skip
+            assert (await outbox.replay([letter.id])).skipped == 1
+            assert await outbox.purge([letter.id]) == 1
+
+        run(scenario())
+
+    def test_each_sink_has_its_own_queue(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox(sinks=("broker", "graph"))
+
+        async def scenario() -> None:
+            await outbox.put([entity(1)])
+            await outbox.ack("broker", await outbox.claim("broker", limit=10, lease=60))
+            assert await outbox.pending("broker") == 0 and await outbox.pending("graph") == 1
+            (entry,) = await outbox.claim("graph", limit=10, lease=60)
+            assert entry.entity == entity(1)
+            await outbox.ack("graph", [entry])
+            assert {s.sink: s.delivered for s in await outbox.status()} == {"broker": 1, "graph": 1}
+
+        run(scenario())
+
+    def test_tenants_are_separate_keys(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, 1)], tenant="a")
+            await outbox.put([entity(1, 2)], tenant="b")
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            assert sorted((e.tenant, e.entity["v"]["value"]) for e in claimed) == [("a", 1), ("b", 2)]
+
+        run(scenario())
+
+    def test_two_workers_drain_one_outbox_in_order_per_id(self, make_outbox: Callable[..., Outbox]) -> None:
+        producer, worker_a, worker_b = make_outbox(), make_outbox(), make_outbox()
+        double = BrokerDouble()
+        double.faults.latency = 0.002
+
+        async def scenario() -> None:
+            settings = DrainSettings(batch_size=15, concurrency=2, retry=FAST, poll=0.005)
+            async with (
+                BrokerClient("http://orion", transport=double.transport()) as client_a,
+                BrokerClient("http://orion", transport=double.transport()) as client_b,
+            ):
+                drainers = [Drainer(worker_a, client_a, settings), Drainer(worker_b, client_b, settings)]
+                tasks = [asyncio.create_task(d.run(until_empty=False)) for d in drainers]
+                for version in range(1, 6):
+                    await producer.put([entity(number, version) for number in range(60)])
+                    await asyncio.sleep(0.02)
+                while await producer.pending("broker"):
+                    await asyncio.sleep(0.01)
+                for drainer in drainers:
+                    drainer.stop()
+                stats = await asyncio.gather(*tasks)
+            assert all(s.delivered > 0 for s in stats), "both workers took part"
+
+        run(scenario())
+        assert {e["id"]: e["v"]["value"] for e in double.entities().values()} == {
+            f"urn:ngsi-ld:Sensor:{n}": 5 for n in range(60)
+        }
+        seen: dict[str, int] = {}
+        for _, entity_id, sent in double.writes:
+            assert sent["v"]["value"] >= seen.get(entity_id, 0), f"{entity_id} went back in time"
+            seen[entity_id] = sent["v"]["value"]
+        assert double.duplicate_ids == 0
