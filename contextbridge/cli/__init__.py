@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import entities, mappings, running  # noqa: F401  (each command module registers its commands on the app)
-from . import delivery  # noqa: F401  (sync, outbox, dlq)
+# Each command module registers its commands on the app when imported.
+from . import delivery, entities, mappings, running  # noqa: F401
 from .app import app, main
 
 __all__ = ["app", "main"]

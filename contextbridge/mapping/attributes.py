@@ -177,9 +177,7 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
         steps.append(lambda value: value * factor + constant)
     if "round" in spec:
         digits = spec["round"]
-        steps.append(
-            (lambda value: round(value)) if digits == 0 else (lambda value: round(value, digits))
-        )
+        steps.append((lambda value: round(value)) if digits == 0 else (lambda value: round(value, digits)))
         if digits == 0:
             value_type = "integer"
     if "range" in spec:
@@ -309,7 +307,7 @@ def _property(
             try:
                 value = run(value)
             except TransformError as error:
-                raise _blame(error, name, field_name)
+                raise _blame(error, name, field_name) from None
         attribute: dict[str, Any] = {"type": "Property", "value": value}
         if unit_code is not None:
             attribute["unitCode"] = unit_code
@@ -413,7 +411,7 @@ def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) 
         try:
             value = value_of(record)
         except TransformError as error:
-            raise _blame(error, name, field_name)
+            raise _blame(error, name, field_name) from None
         if value is MISSING:
             value = missing()
             if value is MISSING:
