@@ -41,13 +41,10 @@ FILTERS: dict[str, Callable[[str], str]] = {
 }
 
 
+# In URIs, unreserved characters and ':' (the URN separator) stay; everything else is %-encoded.
+# Most ids are already plain ("3101", "env-419"): a match is cheaper than quote().
+_URI_KEEP = "-._~:"
 _URI_SAFE = re.compile(r"[A-Za-z0-9\-._~:]*").fullmatch
-
-
-def _uri_escape(text: str) -> str:
-    # Unreserved characters and ':' (the URN separator) stay; everything else is %-encoded.
-    # Most ids are already plain ("3101", "env-419"): a match is cheaper than quote().
-    return text if _URI_SAFE(text) else quote(text, safe="-._~:")
 
 
 def to_text(value: Any) -> str:
@@ -122,7 +119,9 @@ def _placeholder(
             text = apply(text)
         if not text:
             return MISSING
-        return _uri_escape(text) if uri else text
+        if uri and not _URI_SAFE(text):
+            return quote(text, safe=_URI_KEEP)
+        return text
 
     return render
 

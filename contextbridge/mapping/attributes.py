@@ -117,7 +117,7 @@ def time_getter(spec: Mapping[str, Any]) -> Callable[[Record], str]:
 
     def observed(record: Record) -> str:
         raw = get(record)
-        if is_missing(raw):
+        if raw is MISSING or raw is None or (type(raw) is str and not raw.strip()):  # is_missing, inlined
             raise TransformError("missing time", field=path)
         try:
             return parse(raw)
