@@ -141,3 +141,13 @@ def test_run_translates_every_feed_of_the_default_config(tmp_path: Path) -> None
     assert "9 feeds" in result.stdout
     for feed in ("parking", "environment", "traffic", "air-quality", "water-quality", "streetlights"):
         assert feed in result.stdout
+
+
+def test_context_prints_the_generated_context_deterministically(tmp_path: Path) -> None:
+    first = runner.invoke(app, ["context"])
+    assert first.exit_code == 0
+    document = orjson.loads(first.stdout)
+    assert document["@context"][-1] == "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+    assert runner.invoke(app, ["context"]).stdout == first.stdout
+    flat = orjson.loads(runner.invoke(app, ["context", "--type", "WeatherObserved"]).stdout)
+    assert flat["@context"][0]["temperature"] == "https://smartdatamodels.org/dataModel.Weather/temperature"

@@ -1,4 +1,4 @@
-"""Commands for mapping authors: translate, test, check."""
+"""Commands for mapping authors: translate, test, check, context."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, BinaryIO
 import orjson
 import typer
 
+from ..context import context_document, dumps
 from ..errors import MappingError, RecordError
 from ..golden import run_samples
 from ..lint import lint_mapping
@@ -153,3 +154,19 @@ def check(
     echo_err(f"{count} mappings checked, {problems} problems")
     if problems or not count:
         raise typer.Exit(1)
+
+
+@app.command()
+def context(
+    type_name: Annotated[
+        str | None, typer.Option("--type", help="The flat @context of one entity type (as Orion-LD needs).")
+    ] = None,
+    ontology_paths: OntologyOption = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it to a file.")] = None,
+) -> None:
+    """The JSON-LD @context generated from the ontology (the core NGSI-LD context last)."""
+    text = dumps(context_document(load_ontology(ontology_paths), entity_type=type_name))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
