@@ -151,3 +151,13 @@ def test_context_prints_the_generated_context_deterministically(tmp_path: Path) 
     assert runner.invoke(app, ["context"]).stdout == first.stdout
     flat = orjson.loads(runner.invoke(app, ["context", "--type", "WeatherObserved"]).stdout)
     assert flat["@context"][0]["temperature"] == "https://smartdatamodels.org/dataModel.Weather/temperature"
+
+
+def test_run_loads_the_city_graph_and_answers_the_example_question(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    for _ in range(2):  # a second run replaces the entities, it does not add to them
+        result = runner.invoke(app, ["run", "--state", str(state)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "city graph:" in result.stdout
+        lines = [line.replace("│", " ").split() for line in result.stdout.splitlines()]
+        assert ["occupied", "15"] in lines and ["free", "8"] in lines and ["unknown", "1"] in lines

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from ..citygraph import CityGraph
 from ..config import Config, FeedConfig, default_config_path, load_config
 from ..errors import RecordError
 from ..mapping import load_mapping
@@ -52,13 +53,30 @@ def summary_table(results: list[tuple[FeedConfig, TranslationStats]]) -> Table:
     return table
 
 
-def run_config(config: Config, state: Path, console: Console) -> list[tuple[FeedConfig, TranslationStats]]:
+def run_config(
+    config: Config, graph: CityGraph, console: Console
+) -> list[tuple[FeedConfig, TranslationStats]]:
+    """Every feed to its end; its entities into the city graph."""
     results = []
     with Progress(console=console, transient=True) as progress:
         for feed in config.feeds:
-            stats, _entities = run_feed(feed, progress)
+            stats, entities = run_feed(feed, progress)
+            graph.upsert(entities)
             results.append((feed, stats))
     return results
+
+
+def answer_table(graph: CityGraph, query: Path) -> tuple[str, Table]:
+    """The question of a SPARQL file (its first comment line) and its answer."""
+    text = query.read_text(encoding="utf-8")
+    names, rows = graph.select(text)
+    question = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
+    table = Table()
+    for name in names:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*row)
+    return f"SPARQL {query.name}: {question}", table
 
 
 @app.command()
@@ -68,9 +86,19 @@ def run(
     ] = None,
     state: StateOption = Path(".contextbridge"),
 ) -> None:
-    """Run every feed of CONFIG once, to its end, and print a summary per feed."""
+    """Run every feed of CONFIG once, to its end, into the embedded city graph; print a summary
+    per feed and the answers of the configuration's example questions (SPARQL)."""
     console = Console(stderr=False)
     config = load_config(config_path or default_config_path())
     console.print(f"contextbridge run: {len(config.feeds)} feeds from {config.path}")
-    results = run_config(config, state, console)
-    console.print(summary_table(results))
+    graph = CityGraph(state / "graph")
+    try:
+        results = run_config(config, graph, console)
+        console.print(summary_table(results))
+        console.print(f"city graph: {len(graph):,} quads in {state / 'graph'}")
+        for query in config.queries:
+            question, answer = answer_table(graph, query)
+            console.print(question)
+            console.print(answer)
+    finally:
+        graph.close()
