@@ -20,6 +20,7 @@ import pyoxigraph as ox
 from pyld import jsonld
 
 from .context import context_document, document_loader
+from .errors import ConfigError
 from .ontology import Ontology, default_ontology
 
 ENTITY_GRAPH = "urn:contextbridge:entity:"
@@ -67,11 +68,40 @@ class CityGraph:
             added += len(quads)
         return added
 
+    def query(self, query: str, *, result_format: str) -> bytes:
+        """Run a query (read-only: updates are another API) and serialise the answer.
+
+        ``result_format`` is json, xml, csv or tsv for SELECT/ASK, turtle or ntriples for CONSTRUCT/DESCRIBE.
+        """
+        try:
+            answer = self.store.query(query, use_default_graph_as_union=True)
+        except SyntaxError as error:
+            raise ConfigError(f"invalid SPARQL query: {error}") from None
+        if isinstance(answer, ox.QueryTriples):
+            rdf = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES}
+            if result_format not in rdf:
+                raise ConfigError(
+                    f"a CONSTRUCT or DESCRIBE answer is turtle or ntriples, not {result_format}"
+                )
+            return answer.serialize(format=rdf[result_format]) or b""
+        results = {
+            "json": ox.QueryResultsFormat.JSON,
+            "xml": ox.QueryResultsFormat.XML,
+            "csv": ox.QueryResultsFormat.CSV,
+            "tsv": ox.QueryResultsFormat.TSV,
+        }
+        if result_format not in results:
+            raise ConfigError(f"a SELECT or ASK answer is json, xml, csv or tsv, not {result_format}")
+        return answer.serialize(format=results[result_format]) or b""
+
     def select(self, query: str) -> tuple[list[str], list[list[str]]]:
         """Run a SELECT query over every graph; the variable names and the rows as text."""
-        solutions = self.store.query(query, use_default_graph_as_union=True)
+        try:
+            solutions = self.store.query(query, use_default_graph_as_union=True)
+        except SyntaxError as error:
+            raise ConfigError(f"invalid SPARQL query: {error}") from None
         if not isinstance(solutions, ox.QuerySolutions):
-            raise ValueError("only SELECT queries give rows")
+            raise ConfigError("only SELECT queries give rows (use --format for the others)")
         names = [variable.value for variable in solutions.variables]
         rows = [[_text(solution[name]) for name in names] for solution in solutions]
         return names, rows

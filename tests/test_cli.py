@@ -161,3 +161,25 @@ def test_run_loads_the_city_graph_and_answers_the_example_question(tmp_path: Pat
         assert "city graph:" in result.stdout
         lines = [line.replace("│", " ").split() for line in result.stdout.splitlines()]
         assert ["occupied", "15"] in lines and ["free", "8"] in lines and ["unknown", "1"] in lines
+
+
+def test_sparql_answers_from_the_state_of_a_run(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert runner.invoke(app, ["run", "--state", str(state)]).exit_code == 0
+    query = ROOT / "examples" / "queries" / "parking-by-status.rq"
+    table = runner.invoke(app, ["sparql", str(query), "--state", str(state)])
+    assert table.exit_code == 0, table.output
+    assert "occupied" in table.stdout
+    csv = runner.invoke(app, ["sparql", str(query), "--store", str(state), "--format", "csv"])
+    assert csv.stdout.splitlines() == ["status,spots", "occupied,15", "free,8", "unknown,1"]
+    construct = "CONSTRUCT { ?s a ?t } WHERE { ?s a ?t } LIMIT 2"
+    turtle = runner.invoke(app, ["sparql", construct, "--state", str(state), "--format", "turtle"])
+    assert turtle.exit_code == 0 and " a " in turtle.stdout
+    bad = runner.invoke(app, ["sparql", "SELEC nothing", "--state", str(state)])
+    assert bad.exit_code == 1 and "invalid SPARQL query" in str(bad.exception)
+    update = runner.invoke(app, ["sparql", "DELETE WHERE { ?s ?p ?o }", "--state", str(state)])
+    assert update.exit_code == 1  # the query endpoint refuses updates
+    assert (
+        "occupied,15"
+        in runner.invoke(app, ["sparql", str(query), "--state", str(state), "--format", "csv"]).stdout
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -100,5 +101,32 @@ def run(
             question, answer = answer_table(graph, query)
             console.print(question)
             console.print(answer)
+    finally:
+        graph.close()
+
+
+@app.command()
+def sparql(
+    query: Annotated[str, typer.Argument(help="A SPARQL query, or a file holding one.")],
+    state: StateOption = Path(".contextbridge"),
+    store: Annotated[Path | None, typer.Option("--store", help="Synonym of --state.")] = None,
+    result_format: Annotated[
+        str, typer.Option("--format", help="table, json, xml, csv, tsv; turtle or ntriples for CONSTRUCT.")
+    ] = "table",
+) -> None:
+    """Ask the embedded city graph a SPARQL question (read-only)."""
+    text = Path(query).read_text(encoding="utf-8") if Path(query).is_file() else query
+    graph = CityGraph((store or state) / "graph")
+    try:
+        if result_format == "table":
+            names, rows = graph.select(text)
+            table = Table()
+            for name in names:
+                table.add_column(name)
+            for row in rows:
+                table.add_row(*row)
+            Console().print(table)
+        else:
+            sys.stdout.buffer.write(graph.query(text, result_format=result_format))
     finally:
         graph.close()
