@@ -72,12 +72,16 @@ def answer_table(graph: CityGraph, query: Path) -> tuple[str, Table]:
     text = query.read_text(encoding="utf-8")
     names, rows = graph.select(text)
     question = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
+    return f"SPARQL {query.name}: {question}", rows_table(names, rows)
+
+
+def rows_table(names: list[str], rows: list[list[str]]) -> Table:
     table = Table()
     for name in names:
         table.add_column(name)
     for row in rows:
         table.add_row(*row)
-    return f"SPARQL {query.name}: {question}", table
+    return table
 
 
 @app.command()
@@ -119,13 +123,7 @@ def sparql(
     graph = CityGraph((store or state) / "graph")
     try:
         if result_format == "table":
-            names, rows = graph.select(text)
-            table = Table()
-            for name in names:
-                table.add_column(name)
-            for row in rows:
-                table.add_row(*row)
-            Console().print(table)
+            Console().print(rows_table(*graph.select(text)))
         else:
             sys.stdout.buffer.write(graph.query(text, result_format=result_format))
     finally:
