@@ -4,12 +4,23 @@
 >>> translator = Translator(load_mapping("mappings/santander-parking.yaml"))
 >>> with open("examples/santander/parking.json", "rb") as feed:
 ...     entities = [e for e in translator.translate_stream(feed) if isinstance(e, dict)]
+>>> store = open_store(state_dir=Path(".contextbridge"))   # the city graph (or endpoint=URL)
+>>> await store.upsert(entities, tenant="santander")
+>>> print(format_result(await store.query("SELECT ?s WHERE { ?s a sosa:Observation }"), "table"))
+
+Delivery goes through the durable outbox: ``open_outbox(dir_or_url)``, then a ``Drainer`` per
+sink (``BrokerClient`` for Orion-LD, ``GraphSink`` for the city graph). Live feeds are a
+``Source`` (``build_source``: MQTT, HTTP poll, webhook, files) and a mapping in a ``FeedRunner``;
+``open_adapter(config, state_dir, store=...)`` puts a configuration's feeds and sinks together.
 """
 
 from __future__ import annotations
 
+from .adapter import Adapter, open_adapter
+from .broker import BrokerClient
 from .config import Config, load_config
 from .context import context_document
+from .delivery import Drainer, DrainSettings, RetryPolicy
 from .entity import validate_entity
 from .errors import (
     BrokerError,
@@ -18,48 +29,77 @@ from .errors import (
     DeliveryError,
     EntityError,
     FormatError,
+    GraphStoreError,
     InvalidEntityError,
     MappingError,
     OntologyError,
     Problem,
+    QueryError,
+    QueryRefused,
+    QueryTimeout,
     RecordError,
     TransformError,
 )
 from .expressions import compile_expression
+from .feeds import FeedRunner
 from .formats import FORMATS, Format, get_format
+from .graph import GraphSink, GraphStore, format_result, open_store
 from .lint import lint_mapping
 from .mapping import Mapping, load_mapping
 from .ontology import Ontology, default_ontology
+from .outbox import Outbox, open_outbox
+from .rdf import Converter
+from .sources import Source, build_source
 from .translator import TranslationStats, Translator
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FORMATS",
+    "Adapter",
+    "BrokerClient",
     "BrokerError",
     "Config",
     "ConfigError",
     "ContextBridgeError",
+    "Converter",
     "DeliveryError",
+    "DrainSettings",
+    "Drainer",
     "EntityError",
+    "FeedRunner",
     "Format",
     "FormatError",
+    "GraphSink",
+    "GraphStore",
+    "GraphStoreError",
     "InvalidEntityError",
     "Mapping",
     "MappingError",
     "Ontology",
     "OntologyError",
+    "Outbox",
     "Problem",
+    "QueryError",
+    "QueryRefused",
+    "QueryTimeout",
     "RecordError",
+    "RetryPolicy",
+    "Source",
     "TransformError",
     "TranslationStats",
     "Translator",
+    "build_source",
     "compile_expression",
     "context_document",
     "default_ontology",
+    "format_result",
     "get_format",
     "lint_mapping",
     "load_config",
     "load_mapping",
+    "open_adapter",
+    "open_outbox",
+    "open_store",
     "validate_entity",
 ]

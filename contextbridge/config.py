@@ -6,30 +6,139 @@
 
 Checked against a JSON Schema with every problem reported at its line. ``${VAR}`` in any string
 is replaced from the environment when the file is loaded (an unset variable is a problem);
-the values are never written back nor logged.
+the values are never written back nor logged (``ApiKey`` keeps its secret out of ``repr``).
+
+Sections: ``feeds`` (what ``run`` translates), ``graph`` (a SPARQL endpoint, or absent: the
+embedded store of the state directory), ``service`` (what ``serve`` listens on, its API keys
+and limits), ``queries`` (example questions).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from .broker import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    ApiKeyHeader,
+    BearerToken,
+    BrokerClient,
+    ClientCredentials,
+)
 from .documents import Document, Key, load_document, packaged_schema
 from .errors import ConfigError, MappingError, Problem
+from .graph import GraphStore, open_store
+from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from .sources import source_schema
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
 class FeedConfig:
+    """A feed: its source section (see ``contextbridge.sources``), its mapping, its tenant."""
+
     id: str
     mapping: Path
-    inputs: tuple[Path, ...]
+    source: Mapping[str, Any]
+    base: Path  # what relative paths of the source are relative to: the configuration's directory
     tenant: str | None = None
+    batch_size: int = 1000
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """The Orion-LD broker the entities are delivered to (absent: the city graph only)."""
+
+    url: str
+    tenant: str | None = None
+    context: str | None = None  # the @context URL sent in the Link header
+    options: str = "update"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = 30.0
+    verify: bool | str = True
+    auth: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def client(self, **options: Any) -> BrokerClient:
+        """A client for this broker (the caller closes it)."""
+        return BrokerClient(
+            self.url,
+            tenant=self.tenant,
+            auth=broker_auth(self.auth),
+            context_url=self.context,
+            options=self.options,  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            timeout=self.timeout,
+            verify=self.verify,
+            **options,
+        )
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Where the city graph lives: a SPARQL endpoint, or (``endpoint=None``) the embedded store."""
+
+    endpoint: str | None = None
+    update_endpoint: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def open(self, state_dir: Path, **options: Any) -> GraphStore:
+        """The store: the endpoint's, or the embedded one in ``state_dir`` (the caller closes it)."""
+        if self.endpoint is not None:
+            return open_store(
+                endpoint=self.endpoint, update_url=self.update_endpoint, timeout=self.timeout, **options
+            )
+        return open_store(state_dir=state_dir, **options)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A client of the service: its name (for logs), secret, tenants (``None``: all) and right to write."""
+
+    name: str
+    key: str = field(repr=False)
+    tenants: frozenset[str] | None = frozenset({DEFAULT_TENANT})
+    write: bool = False
+
+    def allows(self, tenant: str) -> bool:
+        return self.tenants is None or tenant in self.tenants
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The settings of ``contextbridge serve``; the defaults are safe for a loopback deployment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    api_keys: tuple[ApiKey, ...] = ()
+    max_body_bytes: int = 4 * 1024 * 1024
+    sparql_timeout: float = DEFAULT_TIMEOUT
+    sparql_limit: int = DEFAULT_LIMIT
+    allowed_contexts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [key.name for key in self.api_keys]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"API key name {twice[0]!r} is used twice", key="service.api_keys")
+        secrets = [key.key for key in self.api_keys]
+        if len(set(secrets)) != len(secrets):
+            raise ConfigError("two API keys have the same secret", key="service.api_keys")
+        for key in self.api_keys:
+            if len(key.key) < 16:
+                raise ConfigError(
+                    f"API key {key.name!r} is shorter than 16 characters", key="service.api_keys"
+                )
 
 
 @dataclass(frozen=True)
@@ -38,45 +147,132 @@ class Config:
     feeds: tuple[FeedConfig, ...]
     graph_endpoint: str | None = None
     queries: tuple[Path, ...] = ()
+    graph: GraphConfig = GraphConfig()
+    service: ServiceConfig = ServiceConfig()
+    broker: BrokerConfig | None = None
+    outbox: str | None = None  # a postgresql:// URL; None: SQLite in the state directory
 
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
     """Load, interpolate and check a configuration; raise MappingError listing every problem."""
-    document = load_document(path, schema=packaged_schema("config.schema.json"))
+    document = load_document(path, schema=config_schema())
     problems: list[Problem] = []
     data = _interpolate(document, (), document.data, os.environ if environ is None else environ, problems)
     if problems:
         raise MappingError(problems)
     base = path.parent
     feeds = []
-    for index, feed in enumerate(data["feeds"]):
-        inputs = _inputs(base, feed["source"]["file"])
-        if not inputs:
+    for index, feed in enumerate(data.get("feeds", ())):
+        source = feed["source"]
+        pattern = source.get("file")
+        if isinstance(pattern, str) and not source.get("watch") and not _matches(base, pattern):
             problems.append(document.problem(("feeds", index, "source", "file"), "no input file matches"))
-        feeds.append(FeedConfig(feed["id"], base / feed["mapping"], inputs, feed.get("tenant")))
+        feeds.append(
+            FeedConfig(
+                feed["id"],
+                base / feed["mapping"],
+                source,
+                base,
+                feed.get("tenant"),
+                feed.get("batch_size", 1000),
+            )
+        )
     ids = [feed.id for feed in feeds]
     problems += [
         document.problem(("feeds",), f"feed id {i!r} is used twice")
         for i in sorted(set(ids))
         if ids.count(i) > 1
     ]
+    service = _service(document, data.get("service", {}), problems)
     if problems:
         raise MappingError(problems)
+    graph = data.get("graph", {})
     return Config(
         path=path,
         feeds=tuple(feeds),
-        graph_endpoint=data.get("graph", {}).get("endpoint"),
+        graph_endpoint=graph.get("endpoint"),
         queries=tuple(base / query for query in data.get("queries", ())),
+        graph=GraphConfig(
+            graph.get("endpoint"), graph.get("update_endpoint"), graph.get("timeout", DEFAULT_TIMEOUT)
+        ),
+        service=service,
+        broker=_broker(data["broker"]) if "broker" in data else None,
+        outbox=data.get("outbox", {}).get("url"),
     )
 
 
-def _inputs(base: Path, pattern: str) -> tuple[Path, ...]:
+def _broker(data: dict[str, Any]) -> BrokerConfig:
+    verify: bool | str = data.get("ca") or not data.get("insecure", False)
+    return BrokerConfig(
+        url=data["url"],
+        tenant=data.get("tenant"),
+        context=data.get("context"),
+        options=data.get("options", "update"),
+        batch_size=data.get("batch_size", DEFAULT_BATCH_SIZE),
+        concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
+        timeout=data.get("timeout", 30.0),
+        verify=verify,
+        auth=data.get("auth", {}),
+    )
+
+
+def broker_auth(settings: Mapping[str, Any]) -> httpx.Auth | None:
+    """The authentication a broker section names: ``bearer``, ``api_key`` or ``oauth2``."""
+    if "oauth2" in settings:
+        oauth = settings["oauth2"]
+        return ClientCredentials(oauth["token_url"], oauth["client_id"], oauth["client_secret"])
+    if "bearer" in settings:
+        return BearerToken(settings["bearer"])
+    if "api_key" in settings:
+        key = settings["api_key"]
+        return ApiKeyHeader(key["value"], header=key.get("header", "X-Api-Key"))
+    return None
+
+
+@functools.cache
+def config_schema() -> dict[str, Any]:
+    """The configuration's JSON Schema, with the sources' schema in place of each feed's ``source``."""
+    schema = packaged_schema("config.schema.json")
+    schema["properties"]["feeds"]["items"]["properties"]["source"] = source_schema()
+    return schema
+
+
+def _service(document: Document, data: dict[str, Any], problems: list[Problem]) -> ServiceConfig:
+    keys = []
+    for item in data.get("api_keys", ()):
+        tenants = item.get("tenants", [DEFAULT_TENANT])
+        keys.append(
+            ApiKey(
+                item["name"],
+                item["key"],
+                None if tenants == "*" else frozenset(tenants),
+                item.get("write", False),
+            )
+        )
+    sparql = data.get("sparql", {})
+    try:
+        return ServiceConfig(
+            host=data.get("host", "127.0.0.1"),
+            port=data.get("port", 8080),
+            public_url=data.get("public_url"),
+            api_keys=tuple(keys),
+            max_body_bytes=data.get("max_body_bytes", ServiceConfig.max_body_bytes),
+            sparql_timeout=sparql.get("timeout", DEFAULT_TIMEOUT),
+            sparql_limit=sparql.get("limit", DEFAULT_LIMIT),
+            allowed_contexts=tuple(data.get("allowed_contexts", ())),
+        )
+    except ConfigError as error:
+        problems.append(document.problem(("service", "api_keys"), str(error)))
+        return ServiceConfig()
+
+
+def _matches(base: Path, pattern: str) -> bool:
     path = base / pattern
     if path.is_dir():
-        return tuple(sorted(p for p in path.iterdir() if p.is_file()))
+        return any(p.is_file() for p in path.iterdir())
     if any(char in pattern for char in "*?["):
-        return tuple(sorted(p for p in base.glob(pattern) if p.is_file()))
-    return (path,) if path.is_file() else ()
+        return any(p.is_file() for p in base.glob(pattern))
+    return path.is_file()
 
 
 def _interpolate(

@@ -2,9 +2,14 @@
 
     >>> async with BrokerClient(url) as broker:
     ...     stats = await Drainer(outbox, broker, DrainSettings(concurrency=4)).run()
+    >>> await Drainer(outbox, GraphSink(store), DrainSettings(sink="graph")).run()
     >>> stats.delivered, stats.dead_lettered
 
-Each worker claims a batch for its sink, sends it, and settles every entry: delivered entries are
+The outbox's work stays off the path of the requests: batches are claimed several at a time, the
+next one while the previous is in flight, and acks are written in the background, those of
+several batches in one transaction when they come faster than one is written.
+
+Each worker takes a batch for its sink, sends it, and settles every entry: delivered entries are
 acked, refused ones dead-lettered with the broker's ProblemDetails (a whole-batch refusal is split
 until the refused entities are isolated, so one bad entity never takes its batch down with it),
 and transient failures (connection refused or dropped, timeouts, 429, 5xx) are retried with
@@ -16,18 +21,19 @@ crash) mid-retry leaves the entries in the outbox for the next run.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_never
 from tenacity.wait import wait_exponential_jitter
 
-from .broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient
+from .broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from .broker.problems import BatchResult
 from .errors import BrokerError, DeliveryError
 from .outbox import Entry, Outbox
@@ -69,27 +75,52 @@ class DeliveryStats:
     last_error: str | None = None
 
 
+class Batch(Protocol):
+    """What a sink sends in one request: the ids of its entities, in order."""
+
+    @property
+    def ids(self) -> Sequence[str]: ...
+
+
+class Sink(Protocol):
+    """Where a drainer delivers: the broker (``BrokerClient``) or the city graph (``GraphSink``).
+
+    ``upsert`` answers what became of each entity of the batch; it raises ``BrokerError`` when the
+    whole batch is refused for good, ``DeliveryError`` when it may succeed if sent again.
+    """
+
+    def batches(self, entities: Sequence[Any]) -> Sequence[Batch]: ...
+
+    async def upsert(self, batch: Any, *, tenant: str | None = None) -> BatchResult: ...
+
+
 class _Stopped(Exception):
     """Raised out of a backoff sleep when the drainer is told to stop."""
 
 
 class Drainer:
-    """Drains one sink of an outbox into a broker."""
+    """Drains one sink of an outbox into that sink."""
 
     def __init__(
         self,
         outbox: Outbox,
-        broker: BrokerClient,
+        sink: Sink,
         settings: DrainSettings | None = None,
         *,
         on_progress: Callable[[DeliveryStats], None] | None = None,
     ) -> None:
         self.outbox = outbox
-        self.broker = broker
+        self.sink = sink
         self.settings = settings or DrainSettings()
         self.stats = DeliveryStats()
         self.on_progress = on_progress
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # pulsed when a batch is settled: idle workers look again at once
+        self._claiming = asyncio.Lock()  # one claim at a time, for all the workers
+        self._ready: collections.deque[tuple[float, list[Entry]]] = collections.deque()  # claimed, not sent
+        self._done: list[Entry] = []  # delivered, their ack not written yet
+        self._older: list[Entry] = []  # superseded in a batch, likewise
+        self._acker: asyncio.Future[None] | None = None  # writes the acks, many batches at a time
         self._tries: dict[int, int] = {}  # seq -> attempts in this run (kept off the hot path)
         retry = self.settings.retry
         self._backoff = wait_exponential_jitter(
@@ -102,36 +133,125 @@ class Drainer:
 
     async def run(self, *, until_empty: bool = True) -> DeliveryStats:
         """Deliver until nothing is pending (``until_empty``) or until ``stop()``."""
-        async with asyncio.TaskGroup() as group:
-            for _ in range(self.settings.concurrency):
-                group.create_task(self._worker(until_empty))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.settings.concurrency):
+                    group.create_task(self._worker(until_empty))
+        finally:
+            left = [entry for _, batch in self._ready for entry in batch]
+            self._ready.clear()
+            if left:  # claimed for rounds that did not come: back to the queue
+                await asyncio.shield(
+                    self.outbox.release(self.settings.sink, left, error=self.stats.last_error)
+                )
+            await self._flush()
         return self.stats
 
+    async def _claim(self) -> tuple[float, list[Entry]]:
+        """The next batch to send, and when it was claimed. Batches are claimed ``concurrency`` at
+        a time (one transaction for all the workers), the versions of one key in one batch."""
+        settings = self.settings
+        async with self._claiming:
+            if not self._ready:
+                entries = await self.outbox.claim(
+                    settings.sink, limit=settings.batch_size * settings.concurrency, lease=settings.lease
+                )
+                claimed = time.monotonic()
+                self._ready.extend((claimed, batch) for batch in _split(entries, settings.batch_size))
+            return self._ready.popleft() if self._ready else (time.monotonic(), [])
+
+    async def _fresh(self, claimed: float, entries: list[Entry]) -> list[Entry]:
+        """``entries`` with their claim still good: renewed past half the lease; none once the lease
+        may have run out (another claim, even this drainer's, may have taken them since)."""
+        age = time.monotonic() - claimed
+        if age < self.settings.lease / 2 or not entries:
+            return entries
+        if age > self.settings.lease * 0.9:
+            return []
+        return await self.outbox.renew(self.settings.sink, entries, lease=self.settings.lease)
+
     async def _worker(self, until_empty: bool) -> None:
+        """Claim, send, settle, again. The outbox's work stays off the path of the requests: the
+        next batch is claimed while this one is in flight, and acks are written in the background
+        (a key stays claimed, so its next version waits, until its ack is written)."""
         sink = self.settings.sink
-        while not self._stopping.is_set():
-            entries = await self.outbox.claim(sink, limit=self.settings.batch_size, lease=self.settings.lease)
-            if not entries:
-                if until_empty and await self.outbox.pending(sink) == 0:
-                    return
-                await self._pause(self.settings.poll)
-                continue
-            held = {entry.seq: entry for entry in entries}
-            try:
-                await self._deliver(entries, held)
-            except _Stopped:
-                pass
-            except DeliveryError as error:  # out of attempts (RetryPolicy.attempts): stop, keep the data
-                log.error("giving up on %s for now: %s", sink, error)
-                self.stats.last_error = str(error)
-                self.stop()
-            finally:
-                if held:  # stopped, cancelled or failed: back to the queue for the next run
-                    await asyncio.shield(
-                        self.outbox.release(
-                            sink, self._counted(list(held.values())), error=self.stats.last_error
+        ahead: asyncio.Future[tuple[float, list[Entry]]] | None = None
+        try:
+            while not self._stopping.is_set():
+                claimed, entries = await (ahead if ahead is not None else self._claim())
+                ahead = None
+                if not entries:
+                    await self._flush()  # acks being written still count as pending
+                    if until_empty and await self.outbox.pending(sink) == 0:
+                        return
+                    await self._idle(self.settings.poll)
+                    continue
+                ahead = asyncio.ensure_future(self._claim())
+                if not (entries := await self._fresh(claimed, entries)):
+                    continue
+                held = {entry.seq: entry for entry in entries}
+                try:
+                    await self._deliver(entries, held)
+                except _Stopped:
+                    pass
+                except DeliveryError as error:  # out of attempts (RetryPolicy.attempts): stop, keep the data
+                    log.error("giving up on %s for now: %s", sink, error)
+                    self.stats.last_error = str(error)
+                    self.stop()
+                finally:
+                    if held:  # stopped, cancelled or failed: back to the queue for the next run
+                        await asyncio.shield(
+                            self.outbox.release(
+                                sink, self._counted(list(held.values())), error=self.stats.last_error
+                            )
                         )
-                    )
+        finally:
+            if ahead is not None:  # claimed for a next round that will not come: give it back
+                await asyncio.shield(self._give_back(ahead))
+
+    async def _give_back(self, claimed: asyncio.Future[tuple[float, list[Entry]]]) -> None:
+        try:
+            _, entries = await claimed
+        except (Exception, asyncio.CancelledError):  # the claim failed or was cancelled: nothing taken
+            return
+        if entries:
+            await self.outbox.release(self.settings.sink, entries, error=self.stats.last_error)
+
+    def _acked(self, done: Sequence[Entry], superseded: Sequence[Entry] = ()) -> None:
+        """Ack ``done`` (and ``superseded``) in the background. While one ack is being written the
+        next ones gather, and go in one transaction: under load, one ack for several batches."""
+        self._done.extend(done)
+        self._older.extend(superseded)
+        if self._acker is None:
+            self._acker = asyncio.ensure_future(self._write_acks())
+        elif self._acker.done():
+            self._acker.result()  # an ack failed: raise it here
+
+    async def _write_acks(self) -> None:
+        while self._done or self._older:
+            done, older = self._done, self._older
+            self._done, self._older = [], []
+            await self.outbox.ack(self.settings.sink, done, superseded=older)
+            self.stats.delivered += len(done)
+            self.stats.superseded += len(older)
+            self._progress()
+            self._wake.set()  # workers waiting for the keys of these entries may claim them now
+            self._wake.clear()
+        self._acker = None
+
+    async def _flush(self) -> None:
+        """Wait until the acks are written (their errors surface here)."""
+        while self._acker is not None:
+            await self._acker
+
+    async def _idle(self, seconds: float) -> None:
+        """Wait for a batch to be settled, for ``stop()``, or ``seconds``, whichever comes first."""
+        waits = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -151,8 +271,7 @@ class Drainer:
                 older.append(latest[entry.entity_id])
             latest[entry.entity_id] = entry
         if older:
-            await self.outbox.ack(self.settings.sink, [], superseded=older)
-            self.stats.superseded += len(older)
+            self._acked([], superseded=older)
             for entry in older:
                 held.pop(entry.seq)
         for tenant, latest in by_tenant.items():
@@ -178,12 +297,12 @@ class Drainer:
                         held.pop(seq, None)  # the claim was lost (lease ran out): another worker has it
                     entries = kept
                 self._tries.update((entry.seq, self._tries.get(entry.seq, 0) + 1) for entry in entries)
-                for batch in self.broker.batches([entry.entity for entry in entries]):
+                for batch in self.sink.batches([entry.entity for entry in entries]):
                     by_id = {entry.entity_id: entry for entry in entries}
                     sent = [by_id[entity_id] for entity_id in batch.ids]
                     self.stats.requests += 1
                     try:
-                        result = await self.broker.upsert(batch, tenant=tenant)
+                        result = await self.sink.upsert(batch, tenant=tenant)
                     except BrokerError as error:
                         await self._refused(sent, error, tenant, held)
                         refused = {entry.seq for entry in sent}
@@ -214,7 +333,7 @@ class Drainer:
         done = [by_id[entity_id] for entity_id in result.success if entity_id in by_id]
         failed = [(by_id[f.entity_id], f.problem) for f in result.errors if f.entity_id in by_id]
         if done:
-            await self.outbox.ack(sink, done)
+            self._acked(done)
             for entry in done:
                 self._tries.pop(entry.seq, None)
         if failed:
@@ -224,9 +343,9 @@ class Drainer:
             )
         for entry in (*done, *(entry for entry, _ in failed)):
             held.pop(entry.seq, None)
-        self.stats.delivered += len(done)
         self.stats.dead_lettered += len(failed)
-        self._progress()
+        if failed:
+            self._progress()
         settled = {entry.seq for entry in sent} - {by_id[entity_id].seq for entity_id in result.missing}
         return [entry for entry in remaining if entry.seq not in settled]
 
@@ -264,6 +383,26 @@ class Drainer:
     def _progress(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.stats)
+
+
+def _split(entries: Sequence[Entry], size: int) -> list[list[Entry]]:
+    """``entries`` in batches of about ``size``, all the versions of a key in the same batch (the
+    batch sends the latest and acks the others as superseded: versions never race each other)."""
+    if len({entry.entity_id for entry in entries}) == len(entries):  # the usual case: one version each
+        return [list(entries[start : start + size]) for start in range(0, len(entries), size)]
+    keys: dict[str, list[Entry]] = {}  # by id alone: an id of two tenants in one batch is harmless
+    for entry in entries:
+        keys.setdefault(entry.entity_id, []).append(entry)
+    batches: list[list[Entry]] = []
+    batch: list[Entry] = []
+    for versions in keys.values():
+        if batch and len(batch) + len(versions) > size:
+            batches.append(batch)
+            batch = []
+        batch.extend(versions)
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def summary(stats: DeliveryStats) -> dict[str, Any]:

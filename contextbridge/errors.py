@@ -213,3 +213,19 @@ class BrokerError(ContextBridgeError):
         detail = problem.get("detail") or problem.get("title") or ""
         who = f"{entity_id}: " if entity_id else ""
         super().__init__(f"{who}{status} {kind}: {detail}".rstrip(": "))
+
+
+class GraphStoreError(ContextBridgeError):
+    """The graph store refused a request for good (bad data or a bad request): do not retry."""
+
+
+class QueryError(GraphStoreError):
+    """A SPARQL query is wrong (syntax, unknown prefix...) or was refused."""
+
+
+class QueryRefused(QueryError):
+    """The query would change the graph; the query interface is read-only."""
+
+
+class QueryTimeout(QueryError):
+    """The query ran longer than its timeout."""

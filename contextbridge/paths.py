@@ -22,6 +22,10 @@ from .errors import ConfigError
 
 Getter = Callable[[Any], Any]
 
+# The record key a live source puts its message's metadata under (topic levels, headers, file
+# name, time of receipt): mappings read it as a path like any other (``_source.device``).
+METADATA_FIELD: Final = "_source"
+
 
 class _Missing:
     """The value of a path that is not in the record (distinct from a JSON null)."""

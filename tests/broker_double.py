@@ -411,12 +411,13 @@ class _Transport(httpx.AsyncBaseTransport):
 
 
 @contextlib.contextmanager
-def serve(double: BrokerDouble, *, port: int = 0) -> Iterator[str]:
-    """Serve the double with uvicorn on a loopback port (0: a free one) in a thread; yields its URL."""
+def serve(app: Any, *, port: int = 0) -> Iterator[str]:
+    """Serve the double (or any ASGI app) with uvicorn on a loopback port (0: a free one) in a
+    thread; yields its base URL."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
-    server = uvicorn.Server(uvicorn.Config(double, log_level="warning", lifespan="off", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

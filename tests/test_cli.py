@@ -155,12 +155,16 @@ def test_context_prints_the_generated_context_deterministically(tmp_path: Path) 
 
 def test_run_loads_the_city_graph_and_answers_the_example_question(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    for _ in range(2):  # a second run replaces the entities, it does not add to them
+    for written in (174, 0):  # a second run finds every entity already there: nothing to write
         result = runner.invoke(app, ["run", "--state", str(state)], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        assert "city graph:" in result.stdout
-        lines = [line.replace("│", " ").split() for line in result.stdout.splitlines()]
+        assert f"{written} entities written, 0 superseded, 0 dead-lettered" in result.stdout
+        lines = [line.replace("|", " ").split() for line in result.stdout.splitlines()]
         assert ["occupied", "15"] in lines and ["free", "8"] in lines and ["unknown", "1"] in lines
+    rejected = runner.invoke(app, ["dlq", "list", "--state", str(state), "--sink", "translate"])
+    assert rejected.exit_code == 0, rejected.output
+    assert len(rejected.stdout.strip().splitlines()) == 9  # each rejected record kept once, with its reason
+    assert "water-quality.csv record 11  format: line 12: 10 cells, expected 11" in rejected.stdout
 
 
 def test_sparql_answers_from_the_state_of_a_run(tmp_path: Path) -> None:

@@ -224,6 +224,52 @@ def test_one_version_per_id_per_batch(tmp_path: Path) -> None:
     assert values(double) == expected(3, count=10)
 
 
+def test_versions_of_one_id_never_race_across_concurrent_batches(tmp_path: Path) -> None:
+    double = BrokerDouble()
+    double.faults.latency = 0.002
+
+    async def main() -> DeliveryStats:
+        outbox = open_outbox(tmp_path, supersede=False)
+        await outbox.put([entity(n, v) for v in (1, 2, 3) for n in range(40)])
+        async with BrokerClient("http://orion", transport=double.transport()) as broker:
+            stats = await drain(outbox, broker, batch_size=7, concurrency=4)
+        await outbox.close()
+        return stats
+
+    stats = asyncio.run(main())
+    assert (stats.delivered + stats.superseded, double.duplicate_ids) == (120, 0)
+    seen: dict[str, int] = {}
+    for _, entity_id, sent in double.writes:
+        assert sent["v"]["value"] >= seen.get(entity_id, 0), f"{entity_id} went back in time"
+        seen[entity_id] = sent["v"]["value"]
+    assert values(double) == expected(3, count=40)
+
+
+def test_batches_claimed_ahead_are_renewed_or_dropped_when_their_lease_runs_short(
+    deliver: Callable[..., Any],
+) -> None:
+    double = BrokerDouble()
+    double.faults.latency = 0.03  # a batch claimed ahead waits about one request: over half the lease
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> Any:
+        await outbox.put([entity(n) for n in range(20)])
+        renewals = 0
+        renew = outbox.renew
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal renewals
+            renewals += 1
+            return await renew(*args, **kwargs)
+
+        outbox.renew = counted  # type: ignore[method-assign]
+        stats = await drain(outbox, broker, batch_size=5, concurrency=1, lease=0.05, poll=0.01)
+        return stats, renewals, await outbox.pending("broker")
+
+    stats, renewals, pending = deliver(double, scenario)
+    assert renewals > 0 and pending == 0 and stats.delivered >= 20
+    assert values(double) == expected(count=20)
+
+
 def test_a_limited_retry_policy_gives_back_the_entries(deliver: Callable[..., Any]) -> None:
     double = BrokerDouble()
     double.faults.fail(100, status=500)

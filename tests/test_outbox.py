@@ -13,14 +13,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from broker_double import BrokerDouble
 
 from contextbridge.broker import BrokerClient
 from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.errors import TransformError
+from contextbridge.errors import ConfigError, TransformError
 from contextbridge.outbox import TRANSLATE, Outbox, open_outbox
+from contextbridge.outbox.sql import VERSION, Tx
 
 POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
@@ -257,6 +259,62 @@ class TestOutbox:
             assert sorted((e.tenant, e.entity["v"]["value"]) for e in claimed) == [("a", 1), ("b", 2)]
 
         run(scenario())
+
+    def test_each_call_is_a_fixed_number_of_statements(
+        self, make_outbox: Callable[..., Outbox], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        outbox = make_outbox()
+        statements: list[str] = []
+        for name in ("run", "rows", "many"):
+            method = getattr(Tx, name)
+
+            def counted(tx: Tx, text: str, params: Any = (), *, _method: Any = method) -> Any:
+                statements.append(text)
+                return _method(tx, text, params)
+
+            monkeypatch.setattr(Tx, name, counted)
+
+        async def costs(count: int, version: int) -> dict[str, int]:
+            spent: dict[str, int] = {}
+            for step in ("put", "claim", "ack"):
+                statements.clear()
+                if step == "put":
+                    await outbox.put([entity(n, version) for n in range(count)])
+                elif step == "claim":
+                    claimed = await outbox.claim("broker", limit=count, lease=60)
+                    assert len(claimed) == count
+                else:
+                    await outbox.ack("broker", claimed)
+                spent[step] = len(statements)
+            return spent
+
+        async def scenario() -> None:
+            await costs(5, 0)  # the first calls also create what later ones reuse
+            assert await costs(10, 1) == await costs(1000, 2)
+
+        run(scenario())
+
+    def test_a_claimed_entry_carries_the_stored_json(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([{"type": "Sensor", "id": "urn:ngsi-ld:Sensor:1", "b": 1, "a": 2}])
+            (claimed,) = await outbox.claim("broker", limit=10, lease=60)
+            assert claimed.body == orjson.dumps(claimed.entity, option=orjson.OPT_SORT_KEYS)
+            assert orjson.loads(claimed.body) == {
+                "type": "Sensor",
+                "id": "urn:ngsi-ld:Sensor:1",
+                "b": 1,
+                "a": 2,
+            }
+
+        run(scenario())
+
+    def test_a_store_of_another_schema_version_is_refused(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+        run(outbox._run(True, lambda tx: tx.run("UPDATE meta SET value = ?", (str(VERSION + 1),))))  # type: ignore[attr-defined]
+        with pytest.raises(ConfigError, match=f"schema {VERSION + 1}"):
+            make_outbox()
 
     def test_two_workers_drain_one_outbox_in_order_per_id(self, make_outbox: Callable[..., Outbox]) -> None:
         producer, worker_a, worker_b = make_outbox(), make_outbox(), make_outbox()

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 # Each command module registers its commands on the app when imported.
-from . import delivery, entities, mappings, running  # noqa: F401
+from . import (  # noqa: F401
+    delivery,
+    entities,
+    graph,
+    mappings,
+    running,
+    service,
+)
 from .app import app, main
 
 __all__ = ["app", "main"]

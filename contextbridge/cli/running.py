@@ -1,21 +1,25 @@
-"""``contextbridge run``: the main job, once — every feed of a configuration, to its end."""
+"""``contextbridge run``: the main job, once — every feed of a configuration, to its end.
+
+The same adapter as ``serve``, run once: every source read to its end (HTTP polled one time,
+files not watched), the entities put in the durable outbox of the state directory (rejected
+records in its dead-letter queue), then drained into the city graph, and into Orion-LD when the
+configuration names a broker. A second run puts only what changed.
+"""
 
 from __future__ import annotations
 
-import sys
+import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ..citygraph import CityGraph
-from ..config import Config, FeedConfig, default_config_path, load_config
-from ..errors import RecordError
-from ..mapping import load_mapping
-from ..translator import TranslationStats, Translator
+from ..adapter import Adapter, open_adapter
+from ..config import default_config_path, load_config
+from ..graph import format_result
 from .app import app
 
 StateOption = Annotated[
@@ -23,28 +27,18 @@ StateOption = Annotated[
 ]
 
 
-def run_feed(feed: FeedConfig, progress: Progress) -> tuple[TranslationStats, list[dict[str, Any]]]:
-    """Translate every input of ``feed``; the entities are returned in order."""
-    translator = Translator(load_mapping(feed.mapping))
-    entities: list[dict[str, Any]] = []
-    task = progress.add_task(feed.id, total=len(feed.inputs))
-    for path in feed.inputs:
-        with path.open("rb") as stream:
-            for outcome in translator.translate_stream(stream, source=path.name):
-                if not isinstance(outcome, RecordError):
-                    entities.append(outcome)
-        progress.advance(task)
-    return translator.stats, entities
-
-
-def summary_table(results: list[tuple[FeedConfig, TranslationStats]]) -> Table:
+def summary_table(adapter: Adapter) -> Table:
     table = Table(title="Feeds")
-    for column in ("feed", "records", "entities", "rejected", "filtered", "top reject reason"):
-        table.add_column(column, justify="left" if column in ("feed", "top reject reason") else "right")
-    for feed, stats in results:
+    table.add_column("feed", no_wrap=True, min_width=max((len(feed.id) for feed in adapter.feeds), default=4))
+    for column in ("messages", "records", "entities", "rejected", "filtered"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    table.add_column("top reject reason", no_wrap=True, overflow="ellipsis", max_width=40)
+    for feed in adapter.feeds:
+        stats = feed.translation
         reason = stats.reasons.most_common(1)
         table.add_row(
             feed.id,
+            str(feed.stats.messages),
             str(stats.records),
             str(stats.entities),
             str(stats.rejected),
@@ -54,34 +48,9 @@ def summary_table(results: list[tuple[FeedConfig, TranslationStats]]) -> Table:
     return table
 
 
-def run_config(
-    config: Config, graph: CityGraph, console: Console
-) -> list[tuple[FeedConfig, TranslationStats]]:
-    """Every feed to its end; its entities into the city graph."""
-    results = []
-    with Progress(console=console, transient=True) as progress:
-        for feed in config.feeds:
-            stats, entities = run_feed(feed, progress)
-            graph.upsert(entities)
-            results.append((feed, stats))
-    return results
-
-
-def answer_table(graph: CityGraph, query: Path) -> tuple[str, Table]:
-    """The question of a SPARQL file (its first comment line) and its answer."""
-    text = query.read_text(encoding="utf-8")
-    names, rows = graph.select(text)
-    question = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
-    return f"SPARQL {query.name}: {question}", rows_table(names, rows)
-
-
-def rows_table(names: list[str], rows: list[list[str]]) -> Table:
-    table = Table()
-    for name in names:
-        table.add_column(name)
-    for row in rows:
-        table.add_row(*row)
-    return table
+def question(query: str) -> str:
+    """The question a SPARQL file asks: its first comment line."""
+    return next((line.lstrip("# ").strip() for line in query.splitlines() if line.startswith("#")), "")
 
 
 @app.command()
@@ -91,40 +60,36 @@ def run(
     ] = None,
     state: StateOption = Path(".contextbridge"),
 ) -> None:
-    """Run every feed of CONFIG once, to its end, into the embedded city graph; print a summary
-    per feed and the answers of the configuration's example questions (SPARQL)."""
-    console = Console(stderr=False)
+    """Run every feed of CONFIG once, to its end, into the city graph; print a summary per feed
+    and the answers of the configuration's example questions (SPARQL)."""
+    console = Console(highlight=False, soft_wrap=True)  # long lines stay whole (logs, pipes)
     config = load_config(config_path or default_config_path())
     console.print(f"contextbridge run: {len(config.feeds)} feeds from {config.path}")
-    graph = CityGraph(state / "graph")
-    try:
-        results = run_config(config, graph, console)
-        console.print(summary_table(results))
-        console.print(f"city graph: {len(graph):,} quads in {state / 'graph'}")
-        for query in config.queries:
-            question, answer = answer_table(graph, query)
-            console.print(question)
-            console.print(answer)
-    finally:
-        graph.close()
 
+    async def main() -> None:
+        graph = config.graph
+        store = graph.open(state)
+        try:
+            await store.load_ontology()
+            async with open_adapter(config, state, store=store, once=True) as adapter:
+                with Progress(console=console, transient=True) as progress:
+                    progress.add_task("running the feeds", total=None)
+                    await adapter.run(once=True)
+                console.print(summary_table(adapter))
+                for sink, delivered in adapter.delivery.items():
+                    where = {
+                        "graph": f"city graph ({graph.endpoint or state / 'graph'})",
+                        "broker": "Orion-LD",
+                    }[sink]
+                    console.print(
+                        f"{where}: {delivered.delivered:,} entities written, "
+                        f"{delivered.superseded:,} superseded, {delivered.dead_lettered:,} dead-lettered"
+                    )
+            for path in config.queries:
+                text = path.read_text(encoding="utf-8")
+                console.print(f"SPARQL {path.name}: {question(text)}")
+                console.print(format_result(await store.query(text, tenant=None), "table"), end="")
+        finally:
+            await store.close()
 
-@app.command()
-def sparql(
-    query: Annotated[str, typer.Argument(help="A SPARQL query, or a file holding one.")],
-    state: StateOption = Path(".contextbridge"),
-    store: Annotated[Path | None, typer.Option("--store", help="Synonym of --state.")] = None,
-    result_format: Annotated[
-        str, typer.Option("--format", help="table, json, xml, csv, tsv; turtle or ntriples for CONSTRUCT.")
-    ] = "table",
-) -> None:
-    """Ask the embedded city graph a SPARQL question (read-only)."""
-    text = Path(query).read_text(encoding="utf-8") if Path(query).is_file() else query
-    graph = CityGraph((store or state) / "graph")
-    try:
-        if result_format == "table":
-            Console().print(rows_table(*graph.select(text)))
-        else:
-            sys.stdout.buffer.write(graph.query(text, result_format=result_format))
-    finally:
-        graph.close()
+    asyncio.run(main())

@@ -24,25 +24,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from ..errors import RecordError
 
 Entity = Mapping[str, Any]
 TRANSLATE = "translate"  # the dead-letter sink of records the translator rejected
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """One version of an entity waiting for one sink (claimed by the caller)."""
+    """One version of an entity waiting for one sink (claimed by the caller).
+
+    ``body`` is the entity's JSON exactly as stored at put (sorted keys): a sink that takes
+    encoded entities can send it as it is. ``entity`` decodes it at each access, and keeps
+    nothing: a drainer holds thousands of entries in flight, and entities decoded only while a
+    request is built are freed at once instead of growing the heap the garbage collector scans.
+    """
 
     seq: int
     sink: str
     tenant: str | None
     entity_id: str
-    entity: dict[str, Any]
+    body: bytes
     feed: str | None = None
     attempts: int = 0
     first_attempt: float | None = None
     created: float = 0.0
+
+    @property
+    def entity(self) -> dict[str, Any]:
+        """The entity (a new dict at each access)."""
+        entity: dict[str, Any] = orjson.loads(self.body)
+        return entity
 
 
 @dataclass(frozen=True)

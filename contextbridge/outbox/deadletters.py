@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 
 from ..errors import RecordError
+from ..paths import METADATA_FIELD
 from .base import TRANSLATE, DeadLetter, Entry, ReplayResult, SinkStatus
-from .sql import SqlStore, Tx, chunks, digest, marks
+from .sql import SqlStore, Tx, digest, marks
 
 FIELDS = "sink, tenant, entity_id, feed, data, reason, attempts, first_attempt, last_attempt, created"
 COLUMNS = "id, " + FIELDS
@@ -48,6 +49,14 @@ def _letter(row: Sequence[Any]) -> DeadLetter:
     )
 
 
+def _content(record: Any) -> str:
+    """The record without its message's metadata (the time it was received differs each time the
+    same file is read again): what tells a record rejected again from a new one."""
+    if isinstance(record, dict) and METADATA_FIELD in record:
+        record = {key: value for key, value in record.items() if key != METADATA_FIELD}
+    return _dumps(record)
+
+
 def rejection(error: RecordError) -> dict[str, Any]:
     """The dead-letter reason of a rejected record."""
     reason: dict[str, Any] = {"type": error.kind, "detail": error.reason}
@@ -58,12 +67,9 @@ def rejection(error: RecordError) -> dict[str, Any]:
 
 
 class DeadLetterQueue(SqlStore):
-    """Dead letters and status; the queue subclass provides ``_requeue`` and ``_collect``."""
+    """Dead letters and status; the queue subclass provides ``_requeue``."""
 
     def _requeue(self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes) -> None:
-        raise NotImplementedError
-
-    def _collect(self, tx: Tx, seqs: Sequence[int]) -> None:
         raise NotImplementedError
 
     async def reject(self, errors: Iterable[RecordError], *, feed: str | None = None) -> int:
@@ -75,21 +81,19 @@ class DeadLetterQueue(SqlStore):
         rows = {}
         for error in errors:
             data, reason = _dumps(error.data), _dumps(rejection(error))
-            key = digest(f"{feed}\n{data}\n{reason}".encode())
+            key = digest(f"{feed}\n{_content(error.data)}\n{reason}".encode()).hex()
             rows[key] = (TRANSLATE, "", None, feed, data, reason, 1, now, now, now, key)
 
         def work(tx: Tx) -> int:
-            keys = list(rows)
-            for part in chunks(keys):
-                for (found,) in tx.rows(
-                    f"SELECT digest FROM dead_letters WHERE sink = ? AND digest IN ({marks(len(part))})",
-                    (TRANSLATE, *part),
-                ):
-                    rows.pop(found, None)
+            for (found,) in tx.rows(
+                f"SELECT digest FROM dead_letters WHERE sink = ? AND {tx.dialect.among('digest')}",
+                (TRANSLATE, tx.dialect.array(list(rows))),
+            ):
+                rows.pop(found, None)
             tx.many(f"INSERT INTO dead_letters ({FIELDS}, digest) VALUES ({marks(11)})", rows.values())
             return len(rows)
 
-        return await self._run(True, work) if rows else 0
+        return await self._run(True, work, locked=True) if rows else 0
 
     async def dead_letter(
         self, sink: str, failures: Sequence[tuple[Entry, Mapping[str, Any]]], *, attempts: int = 1
@@ -106,7 +110,7 @@ class DeadLetterQueue(SqlStore):
                         entry.tenant or "",
                         entry.entity_id,
                         entry.feed,
-                        _dumps(entry.entity),
+                        entry.body.decode() if entry.body else _dumps(entry.entity),
                         _dumps(dict(reason)),
                         max(entry.attempts, attempts),
                         entry.first_attempt or now,
@@ -120,7 +124,6 @@ class DeadLetterQueue(SqlStore):
             seqs = [entry.seq for entry, _ in failures]
             tx.forget(sink, seqs)
             tx.count(sink, "dead_lettered", len(seqs))
-            self._collect(tx, seqs)
 
         if failures:
             await self._run(True, work)
@@ -132,8 +135,7 @@ class DeadLetterQueue(SqlStore):
             waiting = {
                 sink: (int(total), int(claimed), created)
                 for sink, total, claimed, created in tx.rows(
-                    "SELECT d.sink, COUNT(*), COUNT(d.owner), MIN(e.created) FROM deliveries d "
-                    "JOIN entries e ON e.seq = d.seq GROUP BY d.sink"
+                    "SELECT sink, COUNT(*), COUNT(owner), MIN(created) FROM deliveries GROUP BY sink"
                 )
             }
             counters: dict[str, dict[str, int]] = {}
@@ -202,11 +204,12 @@ class DeadLetterQueue(SqlStore):
                 else:
                     self._requeue(tx, sink_, tenant or "", entity_id, feed, data.encode())
                     replayed.append(id_)
-            for part in chunks(replayed):
-                tx.run(f"DELETE FROM dead_letters WHERE id IN ({marks(len(part))})", part)
+            if replayed:
+                among = tx.dialect.among("id", "bigint")
+                tx.run(f"DELETE FROM dead_letters WHERE {among}", (tx.dialect.array(replayed),))
             return ReplayResult(len(replayed), stale, skipped)
 
-        return await self._run(True, work)
+        return await self._run(True, work, locked=True)
 
     async def purge(self, ids: Sequence[int] | None = None, *, sink: str | None = None) -> int:
         """Delete dead letters (the given ids, a sink's, or all); how many went."""
@@ -225,7 +228,7 @@ class DeadLetterQueue(SqlStore):
         params: list[Any] = []
         if ids is not None:
             clauses.append(f"d.id IN ({marks(len(ids)) or 'NULL'})")
-            params.extend(ids)
+            params.extend(ids)  # a few ids typed by an operator
         if sink:
             clauses.append("d.sink = ?")
             params.append(sink)

@@ -2,35 +2,50 @@
 
     >>> outbox = PostgresOutbox("postgresql://cb@db.city/platform", schema="contextbridge")
 
-All tables live in ``schema`` (created if missing). Writes take one transaction-scoped advisory
-lock per schema, so entry numbers follow commit order and two workers never claim two versions
-of one entity at once; the transactions are short (one batch), so this costs little. A claim
-belongs to its worker's database session: when a worker dies, its connection closes and its
-claims are free at the next claim of another worker, without waiting for the lease.
+All tables live in ``schema`` (created if missing). Puts and claims take one transaction-scoped
+advisory lock per schema, so entry numbers follow commit order and two workers never claim two
+versions of one entity at once; acks, releases, renewals and dead letters touch only their own
+claimed rows and take no lock. Each transaction is sent in pipeline mode (its statements travel
+together, one round trip per result read), lists travel as arrays (``= ANY(%s)``), rows as one
+multi-row insert (of one JSON array), and psycopg prepares the statements it sees repeatedly.
+
+An outbox holds a few connections so that the drainer's concurrent workers do not wait for each
+other's round trips. A claim belongs to the outbox's first database session: when a worker dies,
+its connections close and its claims are free for the other workers' next claims (looked for
+every second, and whenever fewer entries are free than asked for), without waiting for the lease. Claims and acks commit with ``synchronous_commit = off`` (a server crash
+may undo the last of them, which only means one more delivery); puts and dead letters wait for
+the WAL flush.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+import orjson
 import psycopg
 
 from ..errors import ConfigError
 from .queue import SqlOutbox
-from .sql import Dialect
+from .sql import Dialect, Tx
+
+T = TypeVar("T")
+CONNECTIONS = 4  # as many as the drainer's default concurrency
 
 DDL = (
-    "CREATE TABLE IF NOT EXISTS entries (seq BIGINT PRIMARY KEY, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
-    " feed TEXT, body TEXT NOT NULL, digest TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS deliveries (sink TEXT NOT NULL, seq BIGINT NOT NULL, tenant TEXT NOT NULL,"
-    " entity_id TEXT NOT NULL, owner TEXT, lease_until DOUBLE PRECISION, attempts INTEGER NOT NULL DEFAULT 0,"
-    " first_attempt DOUBLE PRECISION, last_attempt DOUBLE PRECISION, last_error TEXT, PRIMARY KEY (sink, seq))",
-    "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (sink, tenant, entity_id)",
-    "CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries (seq)",
-    "CREATE INDEX IF NOT EXISTS deliveries_owner ON deliveries (sink, owner) WHERE owner IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS deliveries (seq BIGINT PRIMARY KEY, sink TEXT NOT NULL, tenant TEXT NOT NULL,"
+    " entity_id TEXT NOT NULL, feed TEXT, body BYTEA NOT NULL, digest BYTEA NOT NULL,"
+    " created DOUBLE PRECISION NOT NULL, owner TEXT, lease_until DOUBLE PRECISION,"
+    " attempts INTEGER NOT NULL DEFAULT 0, first_attempt DOUBLE PRECISION, last_attempt DOUBLE PRECISION,"
+    " last_error TEXT)",
+    "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (entity_id, tenant, sink)",
+    "CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (sink, seq) WHERE owner IS NULL",
+    "CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (sink, tenant, entity_id, owner, lease_until)"
+    " WHERE owner IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS heads (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
-    " digest TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (sink, tenant, entity_id))",
+    " digest BYTEA NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (sink, tenant, entity_id))",
     "CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL,"
     " PRIMARY KEY (sink, name))",
     "CREATE TABLE IF NOT EXISTS dead_letters (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
@@ -40,6 +55,16 @@ DDL = (
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
     "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )
+TYPES = {  # the array type of each column a multi-row insert carries
+    "seq": "bigint",
+    "sink": "text",
+    "tenant": "text",
+    "entity_id": "text",
+    "feed": "text",
+    "body": "bytea",
+    "digest": "bytea",
+    "created": "float8",
+}
 
 
 class PostgresDialect(Dialect):
@@ -51,32 +76,92 @@ class PostgresDialect(Dialect):
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")  # the outbox's SQL has no other '?' and no '%'
 
-    def begin(self, cursor: Any, *, write: bool) -> None:
-        cursor.execute("BEGIN")
-        if write:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock,))
+    def among(self, column: str, kind: str = "text") -> str:
+        return f"{column} = ANY(?::{kind}[])"
 
-    def alive(self, cursor: Any, owners: set[str]) -> set[str]:
-        pids = [int(owner) for owner in owners if owner.isdigit()]
-        cursor.execute("SELECT pid::text FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,))
-        return {row[0] for row in cursor.fetchall()} | {owner for owner in owners if not owner.isdigit()}
+    def array(self, values: Sequence[Any]) -> Any:
+        return list(values)
+
+    def within(self, column: str, subquery: str) -> str:
+        # As an array computed once: with IN (subquery) the planner hashes the whole table.
+        return f"{column} = ANY(ARRAY({subquery}))"
+
+    def transaction(self, connection: Any, work: Callable[[Tx], T], *, write: bool, locked: bool,
+                    durable: bool) -> T:  # fmt: skip
+        tx = Tx(connection, self)
+        try:
+            with connection.pipeline():
+                tx.run("BEGIN")
+                if not durable:
+                    tx.run("SET LOCAL synchronous_commit = off")
+                if locked:
+                    tx.run("SELECT pg_advisory_xact_lock(?)", (self.lock,))
+                result = work(tx)
+                tx.run("COMMIT")
+        except BaseException:
+            if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                connection.execute("ROLLBACK")
+            raise
+        return result
+
+    def insert(self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        # One statement for all the rows, as one JSON array (encoded by orjson, in C; psycopg would
+        # adapt arrays element by element in Python); bytes travel as hex.
+        kinds = [TYPES[column] for column in columns]
+        hexed = [index for index, kind in enumerate(kinds) if kind == "bytea"]
+        if hexed:
+            rows = [[value.hex() if i in hexed else value for i, value in enumerate(row)] for row in rows]
+        fields = ", ".join(
+            f"decode(r->>{i}, 'hex')" if kind == "bytea" else f"(r->>{i})::{kind}"
+            for i, kind in enumerate(kinds)
+        )
+        tx.run(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {fields} FROM json_array_elements(?::json) AS r",
+            (orjson.dumps(rows).decode(),),
+        )
+
+    def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
+        # An owner is a backend pid: gone from pg_stat_activity, its session (its worker) is gone.
+        tx.run(
+            "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner IS NOT NULL "
+            "AND (lease_until < ? OR owner NOT IN (SELECT pid::text FROM pg_stat_activity))",
+            (sink, now),
+        )
+
+    def has_table(self, tx: Tx, name: str) -> bool:
+        ((found,),) = tx.rows("SELECT to_regclass(?) IS NOT NULL", (name,))
+        return bool(found)
 
 
 class PostgresOutbox(SqlOutbox):
     """The outbox in a PostgreSQL schema."""
 
-    def __init__(self, url: str, *, schema: str = "contextbridge", **options: Any) -> None:
+    def __init__(
+        self, url: str, *, schema: str = "contextbridge", connections: int = CONNECTIONS, **options: Any
+    ) -> None:
         if not schema.replace("_", "").isalnum():
-            raise ConfigError(f"outbox schema: {schema!r} is not a plain SQL name (letters, digits, _)")
+            raise ConfigError(
+                f"outbox schema: {schema!r} is not a plain SQL name (letters, digits, _)", key="schema"
+            )
+        if connections < 1:
+            raise ConfigError(f"outbox connections: {connections} is not ≥ 1", key="connections")
         self.schema = schema
+        opened: list[psycopg.Connection[Any]] = []
         try:
-            connection = psycopg.connect(url, autocommit=True)
-        except psycopg.OperationalError as error:
-            raise ConfigError(f"outbox: cannot connect to PostgreSQL at {_redacted(url)}: {error}") from error
-        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        connection.execute(f'SET search_path TO "{schema}"')
-        (pid,) = connection.execute("SELECT pg_backend_pid()").fetchone() or (0,)
-        super().__init__(connection, PostgresDialect(schema), owner=str(pid), **options)
+            for _ in range(connections):
+                connection = psycopg.connect(url, autocommit=True)
+                opened.append(connection)
+                if len(opened) == 1:
+                    connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                connection.execute(f'SET search_path TO "{schema}"')
+        except psycopg.Error as error:
+            for connection in opened:
+                connection.close()
+            raise ConfigError(
+                f"outbox: cannot connect to PostgreSQL at {_redacted(url)}: {error}", key="outbox"
+            ) from error
+        (pid,) = opened[0].execute("SELECT pg_backend_pid()").fetchone() or (0,)
+        super().__init__(opened, PostgresDialect(schema), owner=str(pid), **options)
 
 
 def _redacted(url: str) -> str:

@@ -5,8 +5,13 @@
 
 Order per entity id: a claim never takes an entry whose (tenant, id) has another entry claimed
 (by anyone, any process), so versions of one entity reach a sink one claim after the other, in
-the order they were put; entry numbers come from a counter taken under the write lock, so their
-order is the commit order even with several writers.
+the order they were put; entry numbers come from a counter taken under the lock that orders puts
+and claims, so their order is the commit order even with several writers.
+
+Cost: each call is one transaction of a fixed number of statements whatever the number of
+entities (put: two look-ups, one delete, one insert; claim: one update returning the rows; ack:
+one upsert of the heads, one delete). An entity is encoded once, at put; the stored bytes come
+back with the claim (``Entry.body``), decoded when a sink reads ``Entry.entity``.
 """
 
 from __future__ import annotations
@@ -19,11 +24,17 @@ import orjson
 
 from .base import Entity, Entry, PutResult
 from .deadletters import DeadLetterQueue
-from .sql import SEQ, Tx, chunks, digest, marks
+from .sql import SEQ, Tx, digest
+
+COLUMNS = ("seq", "sink", "tenant", "entity_id", "feed", "body", "digest", "created")
+REAP_EVERY = 1.0  # seconds between looks for expired or orphaned claims while the queue is full
+ENCODE = orjson.OPT_SORT_KEYS  # equal entities encode equally: ``skip_unchanged`` compares the bytes
 
 
 class SqlOutbox(DeadLetterQueue):
-    """The Outbox protocol over SQL; a backend subclass opens the connection."""
+    """The Outbox protocol over SQL; a backend subclass opens the connections."""
+
+    _reap_at = 0.0  # when claims next look for expired or orphaned claims
 
     async def put(
         self,
@@ -34,9 +45,8 @@ class SqlOutbox(DeadLetterQueue):
         sinks: Sequence[str] | None = None,
     ) -> PutResult:
         """Queue each entity for each sink, in one transaction (all of them or none)."""
-        versions = [
-            (str(entity["id"]), orjson.dumps(entity, option=orjson.OPT_SORT_KEYS)) for entity in entities
-        ]
+        dumps = orjson.dumps
+        versions = [(str(entity["id"]), dumps(entity, option=ENCODE)) for entity in entities]
         targets = tuple(sinks or self.sinks)
         superseded = 0
         if self.supersede:
@@ -45,7 +55,9 @@ class SqlOutbox(DeadLetterQueue):
             versions = list(latest.items())
         if not versions:
             return PutResult()
-        result = await self._run(True, lambda tx: self._put(tx, versions, tenant or "", feed, targets))
+        result = await self._run(
+            True, lambda tx: self._put(tx, versions, tenant or "", feed, targets), locked=True
+        )
         return PutResult(result.queued, result.superseded + superseded, result.unchanged)
 
     def _put(
@@ -59,53 +71,54 @@ class SqlOutbox(DeadLetterQueue):
         force: bool = False,
     ) -> PutResult:
         now = time.time()
+        among, array = tx.dialect.among, tx.dialect.array
         digests = [digest(body) for _, body in versions]
-        wanted: list[list[str]] = [[] for _ in versions]
-        ids = list({entity_id for entity_id, _ in versions})
-        superseded = unchanged = 0
-        for sink in sinks:
-            # What the sink will hold once the waiting entries are through: with supersession the
-            # unclaimed ones are dropped, so it is the latest claimed version, else the delivered one.
-            last: dict[str, str] = {}
-            free: dict[str, list[tuple[int, str]]] = {}  # id -> (seq, digest) waiting, not claimed
-            for part in chunks(ids):
-                for entity_id, found in tx.rows(
-                    f"SELECT entity_id, digest FROM heads WHERE sink = ? AND tenant = ? "
-                    f"AND entity_id IN ({marks(len(part))})",
-                    (sink, tenant, *part),
-                ):
-                    last[entity_id] = found
-                for entity_id, found, seq, owner in tx.rows(
-                    "SELECT d.entity_id, e.digest, d.seq, d.owner FROM deliveries d JOIN entries e "
-                    f"ON e.seq = d.seq WHERE d.sink = ? AND d.tenant = ? AND d.entity_id IN ({marks(len(part))})"
-                    " ORDER BY d.seq",
-                    (sink, tenant, *part),
-                ):
-                    if owner is None:
-                        free.setdefault(entity_id, []).append((seq, found))
-                    if owner is not None or not self.supersede:
-                        last[entity_id] = found
-            drop: list[int] = []
-            for index, (entity_id, _) in enumerate(versions):
-                if self.supersede:
-                    waiting = free.pop(entity_id, [])
-                    if waiting and waiting[-1][1] == digests[index] and self.skip_unchanged and not force:
-                        free[entity_id] = waiting[-1:]  # the same version already waits: keep it
-                        drop.extend(seq for seq, _ in waiting[:-1])
+        keys = (array(sinks), tenant, array(list({entity_id: None for entity_id, _ in versions})))
+        # What each sink will hold once the waiting entries are through: with supersession the
+        # unclaimed ones are dropped, so it is the latest claimed version, else the delivered one.
+        last: dict[tuple[str, str], bytes] = {
+            (sink, entity_id): bytes(found)
+            for sink, entity_id, found in tx.rows(
+                f"SELECT sink, entity_id, digest FROM heads WHERE {among('sink')} AND tenant = ? "
+                f"AND {among('entity_id')}",
+                keys,
+            )
+        }
+        free: dict[tuple[str, str], list[tuple[int, bytes]]] = {}  # waiting, not claimed: (seq, digest)
+        for sink, entity_id, found, seq, owner in tx.rows(
+            f"SELECT sink, entity_id, digest, seq, owner FROM deliveries WHERE {among('sink')} AND tenant = ? "
+            f"AND {among('entity_id')} ORDER BY seq",
+            keys,
+        ):
+            if owner is None:
+                free.setdefault((sink, entity_id), []).append((seq, bytes(found)))
+            if owner is not None or not self.supersede:
+                last[(sink, entity_id)] = bytes(found)
+        skip = self.skip_unchanged and not force
+        rows: list[tuple[int, str]] = []  # (entity index, sink)
+        drop: dict[str, list[int]] = {}
+        unchanged = 0
+        for index, (entity_id, _) in enumerate(versions):
+            for sink in sinks:
+                key = (sink, entity_id)
+                if self.supersede and (waiting := free.pop(key, None)):
+                    if skip and waiting[-1][1] == digests[index]:
+                        free[key] = waiting[-1:]  # the same version already waits: keep it
+                        drop.setdefault(sink, []).extend(seq for seq, _ in waiting[:-1])
                         unchanged += 1
                         continue
-                    drop.extend(seq for seq, _ in waiting)
-                if not force and self.skip_unchanged and last.get(entity_id) == digests[index]:
+                    drop.setdefault(sink, []).extend(seq for seq, _ in waiting)
+                if skip and last.get(key) == digests[index]:
                     unchanged += 1
                     continue
-                last[entity_id] = digests[index]
-                wanted[index].append(sink)
-            if drop:
-                superseded += len(drop)
-                tx.forget(sink, drop)
-                tx.count(sink, "superseded", len(drop))
-                self._collect(tx, drop)
-        rows = [(index, targets) for index, targets in enumerate(wanted) if targets]
+                last[key] = digests[index]
+                rows.append((index, sink))
+        superseded = 0
+        for sink, seqs in drop.items():
+            if seqs:
+                superseded += len(seqs)
+                tx.forget(sink, seqs)
+                tx.count(sink, "superseded", len(seqs))
         if not rows:
             return PutResult(0, superseded, unchanged)
         ((top,),) = tx.rows(
@@ -114,152 +127,133 @@ class SqlOutbox(DeadLetterQueue):
             (*SEQ, len(rows)),
         )
         start = int(top) - len(rows) + 1
-        tx.many(
-            "INSERT INTO entries (seq, tenant, entity_id, feed, body, digest, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    start + n,
-                    tenant,
-                    versions[index][0],
-                    feed,
-                    versions[index][1].decode(),
-                    digests[index],
-                    now,
-                )
-                for n, (index, _) in enumerate(rows)
-            ),
+        tx.dialect.insert(
+            tx,
+            "deliveries",
+            COLUMNS,
+            [
+                (start + n, sink, tenant, versions[index][0], feed, versions[index][1], digests[index], now)
+                for n, (index, sink) in enumerate(rows)
+            ],
         )
-        tx.many(
-            "INSERT INTO deliveries (sink, seq, tenant, entity_id, attempts) VALUES (?, ?, ?, ?, 0)",
-            (
-                (sink, start + n, tenant, versions[index][0])
-                for n, (index, targets) in enumerate(rows)
-                for sink in targets
-            ),
-        )
-        return PutResult(sum(len(targets) for _, targets in rows), superseded, unchanged)
+        return PutResult(len(rows), superseded, unchanged)
 
     def _requeue(self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes) -> None:
         self._put(tx, [(entity_id, body)], tenant, feed, (sink,), force=True)
 
-    def _collect(self, tx: Tx, seqs: Sequence[int]) -> None:
-        """Delete the entries no sink waits for any more."""
-        for part in chunks(list(seqs)):
-            tx.run(
-                f"DELETE FROM entries WHERE seq IN ({marks(len(part))}) AND NOT EXISTS "
-                "(SELECT 1 FROM deliveries d WHERE d.seq = entries.seq)",
-                part,
-            )
-
     async def claim(self, sink: str, *, limit: int, lease: float) -> list[Entry]:
         """Up to ``limit`` waiting entries of ``sink``, oldest first, none of a key claimed elsewhere."""
-        return await self._run(True, lambda tx: self._claim(tx, sink, limit, lease))
+        return await self._run(
+            True, lambda tx: self._claim(tx, sink, limit, lease), locked=True, durable=False
+        )
 
     def _claim(self, tx: Tx, sink: str, limit: int, lease: float) -> list[Entry]:
         now = time.time()
-        owners = {
-            row[0]
-            for row in tx.rows(
-                "SELECT DISTINCT owner FROM deliveries WHERE sink = ? AND owner IS NOT NULL", (sink,)
-            )
-        } - {self._owner}
-        dead = sorted(owners - self._dialect.alive(tx.cursor, owners)) if owners else []
-        # A crashed worker's claims are free at once (its process or connection is gone); a live
-        # but silent one's when their lease runs out.
-        tx.run(
-            "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner IS NOT NULL "
-            f"AND (lease_until < ? OR owner IN ({marks(len(dead)) or 'NULL'}))",
-            (sink, now, *dead),
-        )
-        # Keys with a live claim are few (workers × batch size): read them, then page through the
-        # waiting entries in order and skip theirs (a correlated NOT EXISTS makes SQLite scan).
-        busy = set(
-            tx.rows("SELECT tenant, entity_id FROM deliveries WHERE sink = ? AND owner IS NOT NULL", (sink,))
-        )
-        rows: list[tuple[Any, ...]] = []
-        after = -1
-        while len(rows) < limit:
-            page = tx.rows(
-                "SELECT d.seq, d.tenant, d.entity_id, e.feed, e.body, d.attempts, d.first_attempt, e.created "
-                "FROM deliveries d JOIN entries e ON e.seq = d.seq WHERE d.sink = ? AND d.owner IS NULL "
-                "AND d.seq > ? ORDER BY d.seq LIMIT ?",
-                (sink, after, limit),
-            )
-            rows.extend(row for row in page if (row[1], row[2]) not in busy)
-            if len(page) < limit:
-                break
-            after = page[-1][0]
-        rows = rows[:limit]
-        for part in chunks([row[0] for row in rows]):
-            tx.run(
-                f"UPDATE deliveries SET owner = ?, lease_until = ? WHERE sink = ? AND seq IN ({marks(len(part))})",
-                (self._owner, now + lease, sink, *part),
-            )
+        # A crashed worker's claims are free at once (its process or connection is gone), a live
+        # but silent one's when their lease runs out: looked for now and then, and whenever the
+        # entries free to take are fewer than asked for.
+        reaped = now >= self._reap_at
+        if reaped:
+            self._reap(tx, sink, now)
+        rows = self._take(tx, sink, limit, now + lease)
+        if len(rows) < limit and not reaped:
+            self._reap(tx, sink, now)
+            rows += self._take(tx, sink, limit - len(rows), now + lease)
+        rows.sort()
         return [
-            Entry(seq, sink, tenant or None, entity_id, orjson.loads(body), feed, attempts, first, created)
+            Entry(seq, sink, tenant or None, entity_id, bytes(body), feed, attempts, first, created)
             for seq, tenant, entity_id, feed, body, attempts, first, created in rows
         ]
+
+    def _reap(self, tx: Tx, sink: str, now: float) -> None:
+        tx.dialect.reap(tx, sink, now, self._owner)
+        self._reap_at = now + REAP_EVERY
+
+    def _take(self, tx: Tx, sink: str, limit: int, until: float) -> list[tuple[Any, ...]]:
+        """Claim up to ``limit`` waiting entries, oldest first, skipping the keys claimed already."""
+        waiting = (
+            "SELECT d.seq FROM deliveries d WHERE d.sink = ? AND d.owner IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM deliveries b WHERE b.sink = d.sink AND b.tenant = d.tenant "
+            "AND b.entity_id = d.entity_id AND b.owner IS NOT NULL) ORDER BY d.seq LIMIT ?"
+        )
+        return tx.rows(
+            f"UPDATE deliveries SET owner = ?, lease_until = ? WHERE {tx.dialect.within('seq', waiting)} "
+            "RETURNING seq, tenant, entity_id, feed, body, attempts, first_attempt, created",
+            (self._owner, until, sink, limit),
+        )
 
     async def renew(self, sink: str, entries: Sequence[Entry], *, lease: float) -> list[Entry]:
         """Extend the lease of ``entries``; those no longer held (lease lost) are left out."""
 
         def work(tx: Tx) -> list[Entry]:
-            until = time.time() + lease
-            held: set[int] = set()
-            for part in chunks([entry.seq for entry in entries]):
-                params = (sink, self._owner, *part)
-                where = f"sink = ? AND owner = ? AND seq IN ({marks(len(part))})"
-                held.update(row[0] for row in tx.rows(f"SELECT seq FROM deliveries WHERE {where}", params))
-                tx.run(f"UPDATE deliveries SET lease_until = ? WHERE {where}", (until, *params))
+            held = {
+                row[0]
+                for row in tx.rows(
+                    "UPDATE deliveries SET lease_until = ? WHERE sink = ? AND owner = ? "
+                    f"AND {tx.dialect.among('seq', 'bigint')} RETURNING seq",
+                    (time.time() + lease, sink, self._owner, tx.dialect.array([e.seq for e in entries])),
+                )
+            }
             return [entry for entry in entries if entry.seq in held]
 
-        return await self._run(True, work)
+        return await self._run(True, work, durable=False) if entries else []
 
     async def ack(self, sink: str, entries: Sequence[Entry], *, superseded: Sequence[Entry] = ()) -> None:
-        """``entries`` reached ``sink``; ``superseded`` were older versions replaced before sending."""
+        """``entries`` reached ``sink``; ``superseded`` were older versions replaced before sending.
+
+        Not synced to disk at commit: an ack lost to a power cut means one more delivery."""
+        latest: dict[tuple[str | None, str], int] = {}
+        for entry in entries:  # a head per key, the latest version acked (one row per key and statement)
+            key = (entry.tenant, entry.entity_id)
+            latest[key] = max(entry.seq, latest.get(key, entry.seq))
+        done = [entry.seq for entry in (*entries, *superseded)]
 
         def work(tx: Tx) -> None:
-            done = [entry.seq for entry in (*entries, *superseded)]
-            tx.forget(sink, done)
-            rows = [
-                row
-                for part in chunks([entry.seq for entry in entries])
-                for row in tx.rows(
-                    f"SELECT seq, tenant, entity_id, digest FROM entries WHERE seq IN ({marks(len(part))})",
-                    part,
+            if latest:
+                tx.run(
+                    "INSERT INTO heads (sink, tenant, entity_id, digest, seq) SELECT sink, tenant, entity_id, "
+                    f"digest, seq FROM deliveries WHERE {tx.dialect.among('seq', 'bigint')} "
+                    "ON CONFLICT (sink, tenant, entity_id) DO UPDATE SET digest = excluded.digest, "
+                    "seq = excluded.seq WHERE excluded.seq > heads.seq",
+                    (tx.dialect.array(list(latest.values())),),
                 )
-            ]
-            tx.many(
-                "INSERT INTO heads (sink, tenant, entity_id, digest, seq) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (sink, tenant, entity_id) DO UPDATE SET digest = excluded.digest, "
-                "seq = excluded.seq WHERE excluded.seq > heads.seq",
-                ((sink, tenant, entity_id, found, seq) for seq, tenant, entity_id, found in sorted(rows)),
+            tx.forget(sink, done)
+            tx.run(
+                "INSERT INTO counters (sink, name, value) VALUES (?, 'delivered', ?), (?, 'superseded', ?) "
+                "ON CONFLICT (sink, name) DO UPDATE SET value = counters.value + excluded.value",
+                (sink, len(entries), sink, len(superseded)),
             )
-            tx.count(sink, "delivered", len(entries))
-            tx.count(sink, "superseded", len(superseded))
-            self._collect(tx, done)
 
-        await self._run(True, work)
+        if done:
+            await self._run(True, work, durable=False)
 
     async def release(self, sink: str, entries: Sequence[Entry], *, error: str | None = None) -> None:
         """Give ``entries`` back to the queue after failed attempts (``Entry.attempts`` is kept)."""
         now = time.time()
-        await self._run(
-            True,
-            lambda tx: tx.many(
-                "UPDATE deliveries SET owner = NULL, lease_until = NULL, attempts = ?, "
-                "first_attempt = COALESCE(first_attempt, ?), last_attempt = ?, last_error = ? "
-                "WHERE sink = ? AND seq = ? AND owner = ?",
-                (
-                    (entry.attempts, entry.first_attempt or now, now, error, sink, entry.seq, self._owner)
-                    for entry in entries
+        rows = [
+            (entry.attempts, entry.first_attempt or now, now, error, sink, entry.seq, self._owner)
+            for entry in entries
+        ]
+        if rows:
+            await self._run(
+                True,
+                lambda tx: tx.many(
+                    "UPDATE deliveries SET owner = NULL, lease_until = NULL, attempts = ?, "
+                    "first_attempt = COALESCE(first_attempt, ?), last_attempt = ?, last_error = ? "
+                    "WHERE sink = ? AND seq = ? AND owner = ?",
+                    rows,
                 ),
-            ),
-        )
+                durable=False,
+            )
 
     async def pending(self, sink: str) -> int:
         """Entries still to deliver to ``sink`` (claimed ones included)."""
         rows = await self._run(
-            False, lambda tx: tx.rows("SELECT COUNT(*) FROM deliveries WHERE sink = ?", (sink,))
+            False,
+            lambda tx: tx.rows(  # each count on its partial index: the sink's own entries only
+                "SELECT (SELECT COUNT(*) FROM deliveries WHERE sink = ? AND owner IS NULL) + "
+                "(SELECT COUNT(*) FROM deliveries WHERE sink = ? AND owner IS NOT NULL)",
+                (sink, sink),
+            ),
         )
         return int(rows[0][0])

@@ -1,27 +1,35 @@
-"""SQL plumbing shared by the outbox backends: dialects, transactions, a worker thread.
+"""SQL plumbing shared by the outbox backends: dialects, transactions, worker threads.
 
-    >>> class SqliteOutbox(SqlOutbox): ...   # a backend gives a connection and a Dialect
+    >>> class SqliteOutbox(SqlOutbox): ...   # a backend gives its connections and a Dialect
 
-The outbox logic is written once, in SQL both databases run; a backend supplies the connection,
-its DDL, how to take the write lock, and how to tell whether the owner of a claim is alive. Both drivers are
-synchronous DB-API ones: every call runs in a worker thread, one at a time per connection, so the
-event loop never waits on the disk or the network.
+The outbox logic is written once, in SQL both databases run; a backend supplies the connections,
+its DDL, how a transaction begins (write lock, durability), how a list travels as one parameter,
+how many rows are inserted at once, and how the claims of dead workers are freed. Both drivers
+are synchronous DB-API ones: every call runs in a worker thread, one transaction per connection
+at a time, so the event loop never waits on the disk or the network.
 
-Tables: ``entries`` (one row per entity version), ``deliveries`` (one row per entry and sink still
-to do; ``owner`` set while claimed), ``heads`` (per sink and key, the last version acked: replays
-of older versions are stale, equal re-puts unchanged), ``counters``, ``dead_letters``.
+Tables (schema ``VERSION``): ``deliveries`` (one row per entity version and sink still to do, the
+entity's JSON as stored bytes; ``owner`` set while claimed), ``heads`` (per sink and key, the last
+version acked: replays of older versions are stale, equal re-puts unchanged), ``counters``,
+``dead_letters``, ``meta`` (the schema version).
+
+Every operation is one transaction whatever the number of entities, with a fixed number of
+statements: lists of ids or numbers go as one parameter (a JSON array for SQLite, an array for
+PostgreSQL), rows as one ``executemany`` or one multi-row statement.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
+import queue
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from ..errors import ConfigError
+
 T = TypeVar("T")
-CHUNK = 400  # ids per IN (...) list: under SQLite's 999 host parameters with room for the others
+VERSION = 2  # the schema version kept in ``meta``; a store of another version is refused at open
 SEQ = ("", "seq")  # the counter row that hands out entry numbers
 
 
@@ -33,10 +41,33 @@ class Dialect:
     def sql(self, text: str) -> str:
         return text
 
-    def begin(self, cursor: Any, *, write: bool) -> None:
+    def among(self, column: str, kind: str = "text") -> str:
+        """A condition "``column`` is one of the list given as the next parameter" (see ``array``)."""
         raise NotImplementedError
 
-    def alive(self, cursor: Any, owners: set[str]) -> set[str]:
+    def array(self, values: Sequence[Any]) -> Any:
+        """``values`` as the one parameter of an ``among`` condition."""
+        raise NotImplementedError
+
+    def within(self, column: str, subquery: str) -> str:
+        """A condition "``column`` is one of the values ``subquery`` selects"."""
+        return f"{column} IN ({subquery})"
+
+    def transaction(self, connection: Any, work: Callable[[Tx], T], *, write: bool, locked: bool,
+                    durable: bool) -> T:  # fmt: skip
+        """Run ``work`` in one transaction: ``write`` takes the write lock (``locked``: the one
+        that orders puts and claims), ``durable`` waits for the disk at commit."""
+        raise NotImplementedError
+
+    def insert(self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` (tuples in ``columns`` order) in as few statements as the backend allows."""
+        tx.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})", rows)
+
+    def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
+        """Free the claims on ``sink`` whose lease ran out or whose owner is gone."""
+        raise NotImplementedError
+
+    def has_table(self, tx: Tx, name: str) -> bool:
         raise NotImplementedError
 
 
@@ -49,8 +80,11 @@ class Tx:
         self.cursor = connection.cursor()
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self.cursor.execute(self.dialect.sql(text), tuple(params))
-        return list(self.cursor.fetchall()) if self.cursor.description else []
+        """Run a statement that returns rows, and fetch them (its own cursor: in pipeline mode a
+        cursor's results are those of its earlier statements until they are read)."""
+        cursor = self.connection.cursor()
+        cursor.execute(self.dialect.sql(text), tuple(params))
+        return list(cursor.fetchall())
 
     def run(self, text: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(self.dialect.sql(text), tuple(params))
@@ -61,9 +95,14 @@ class Tx:
             self.cursor.executemany(self.dialect.sql(text), batch)
 
     def forget(self, sink: str, seqs: Sequence[int]) -> None:
-        """Delete the deliveries of ``seqs`` to ``sink`` (done, superseded or dead-lettered)."""
-        for part in chunks(seqs):
-            self.run(f"DELETE FROM deliveries WHERE sink = ? AND seq IN ({marks(len(part))})", (sink, *part))
+        """Delete the deliveries ``seqs`` of ``sink`` (done, superseded or dead-lettered).
+
+        By ``seq`` alone, which is unique: with ``sink = ?`` too, SQLite would scan the sink's rows."""
+        if seqs:
+            self.run(
+                f"DELETE FROM deliveries WHERE {self.dialect.among('seq', 'bigint')}",
+                (self.dialect.array(seqs),),
+            )
 
     def count(self, sink: str, name: str, delta: int) -> None:
         if delta:
@@ -78,21 +117,21 @@ def marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def digest(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+def digest(body: bytes) -> bytes:
+    """The fingerprint of an entity version (its sorted-keys JSON), to tell equal versions apart."""
+    return hashlib.blake2b(body, digest_size=16).digest()
 
 
 class SqlStore:
-    """A DB-API connection used from a worker thread, one transaction at a time."""
+    """DB-API connections used from worker threads, one transaction at a time on each.
+
+    SQLite has one connection (one writer at a time anyway); PostgreSQL a few, so that the
+    drainer's concurrent workers do not queue behind each other's round trips.
+    """
 
     def __init__(
         self,
-        connection: Any,
+        connections: Sequence[Any],
         dialect: Dialect,
         *,
         owner: str,
@@ -100,39 +139,55 @@ class SqlStore:
         supersede: bool = True,
         skip_unchanged: bool = True,
     ) -> None:
-        self._connection = connection
+        self._connections = list(connections)
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for connection in self._connections:
+            self._free.put(connection)
         self._dialect = dialect
         self._owner = owner
-        self._lock = threading.Lock()
         self.sinks = tuple(sinks)
         self.supersede = supersede
         self.skip_unchanged = skip_unchanged
-        self._transaction(True, self._create)
+        self._transaction(True, self._create, locked=True)
 
     def _create(self, tx: Tx) -> None:
+        fresh = not tx.dialect.has_table(tx, "meta")
+        if fresh and tx.dialect.has_table(tx, "deliveries"):
+            raise ConfigError(
+                f"outbox: the store holds an outbox of an earlier version (schema 1, this is {VERSION});"
+                " drain it with that version, then remove it",
+                key="outbox",
+            )
         for statement in self._dialect.ddl:
             tx.run(statement)
+        if fresh:
+            tx.run("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(VERSION),))
+        ((found,),) = tx.rows("SELECT value FROM meta WHERE key = 'schema'")
+        if int(found) != VERSION:
+            raise ConfigError(
+                f"outbox: the store has schema {found}, this version of contextbridge needs {VERSION}",
+                key="outbox",
+            )
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _transaction(self, write: bool, work: Callable[[Tx], T]) -> T:
-        with self._lock:
-            tx = Tx(self._connection, self._dialect)
-            self._dialect.begin(tx.cursor, write=write)
-            try:
-                result = work(tx)
-            except BaseException:
-                tx.run("ROLLBACK")
-                raise
-            tx.run("COMMIT")
-            return result
+    def _transaction(
+        self, write: bool, work: Callable[[Tx], T], *, locked: bool = False, durable: bool = True
+    ) -> T:
+        connection = self._free.get()
+        try:
+            return self._dialect.transaction(connection, work, write=write, locked=locked, durable=durable)
+        finally:
+            self._free.put(connection)
 
-    async def _run(self, write: bool, work: Callable[[Tx], T]) -> T:
-        return await asyncio.to_thread(self._transaction, write, work)
+    async def _run(
+        self, write: bool, work: Callable[[Tx], T], *, locked: bool = False, durable: bool = True
+    ) -> T:
+        return await asyncio.to_thread(self._transaction, write, work, locked=locked, durable=durable)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
-        with self._lock:
-            self._connection.close()
+        for _ in self._connections:
+            self._free.get().close()

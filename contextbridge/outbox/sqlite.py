@@ -2,14 +2,21 @@
 
     >>> outbox = SqliteOutbox(Path(".contextbridge"))     # .contextbridge/outbox.sqlite3
 
-Durability: ``synchronous=FULL``. In WAL mode NORMAL already survives a killed process (the
-WAL is in the OS cache), but a power cut or kernel crash may lose the last commits, and the data
-of a webhook or an MQTT message already acknowledged upstream would be gone for good. FULL syncs
-the WAL at each commit; the outbox commits a whole batch per transaction, so the cost is one
-fsync per put or ack of up to a few hundred entities (benchmarks/delivery.py measures it).
+Durability: what holds data is synced to disk at commit (``synchronous=FULL``, the default):
+``put``, ``reject``, ``dead_letter``, ``replay``, ``purge``. In WAL mode NORMAL already survives a
+killed process (the WAL is in the OS cache), but a power cut or kernel crash may lose the last
+commits, and the data of a webhook or an MQTT message already acknowledged upstream would be
+gone for good. Claims, renewals, releases and acks only move entries along the queue: they commit
+without waiting for the disk. A power cut may undo the last of them (never a put: the WAL is
+written in order, and each synced commit syncs all before it), which only sends those entities
+once more, as at-least-once delivery allows.
 
-Claims belong to a process id (and an outbox object); a claim whose process is gone is free again at the next claim, so
-a run killed with SIGKILL leaves nothing stuck behind for the next one.
+Claims belong to a process id (and an outbox object); a claim whose process is gone is free again
+for the next claims (looked for every second, and whenever fewer entries are free than asked for),
+so a run killed with SIGKILL leaves nothing stuck behind for the next one.
+
+Reads and writes of a queue keep touching the same pages (its head, the indexes): the connection
+keeps 64 MB of them in memory, and lets the WAL grow to 16 MB between checkpoints.
 """
 
 from __future__ import annotations
@@ -17,30 +24,44 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from .queue import SqlOutbox
-from .sql import Dialect
+from .sql import Dialect, Tx
 
+T = TypeVar("T")
 FILE = "outbox.sqlite3"
+PRAGMAS = (
+    # A checkpoint writes a page once however many times it changed since the last one.
+    "PRAGMA cache_size=-65536",
+    "PRAGMA mmap_size=268435456",
+    "PRAGMA wal_autocheckpoint=4000",
+    "PRAGMA journal_size_limit=33554432",
+)
 
 DDL = (
-    "CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
-    " feed TEXT, body TEXT NOT NULL, digest TEXT NOT NULL, created REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS deliveries (sink TEXT NOT NULL, seq INTEGER NOT NULL, tenant TEXT NOT NULL,"
-    " entity_id TEXT NOT NULL, owner TEXT, lease_until REAL, attempts INTEGER NOT NULL DEFAULT 0,"
-    " first_attempt REAL, last_attempt REAL, last_error TEXT, PRIMARY KEY (sink, seq)) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (sink, tenant, entity_id)",
-    "CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries (seq)",
-    "CREATE INDEX IF NOT EXISTS deliveries_owner ON deliveries (sink, owner) WHERE owner IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    # seq is the rowid: rows are appended at the end of the table, in put order.
+    "CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY, sink TEXT NOT NULL, tenant TEXT NOT NULL,"
+    " entity_id TEXT NOT NULL, feed TEXT, body BLOB NOT NULL, digest BLOB NOT NULL, created REAL NOT NULL,"
+    " owner TEXT, lease_until REAL, attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL,"
+    " last_attempt REAL, last_error TEXT)",
+    "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (entity_id, tenant, sink)",
+    # What a claim reads: the waiting entries in order, and the (few) claimed keys with their owners.
+    "CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (sink, seq) WHERE owner IS NULL",
+    "CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (sink, tenant, entity_id, owner, lease_until)"
+    " WHERE owner IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS heads (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
-    " digest TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
+    " digest BLOB NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
     " PRIMARY KEY (sink, name)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL,"
-    " tenant TEXT NOT NULL, entity_id TEXT, seq INTEGER, feed TEXT, data TEXT NOT NULL, reason TEXT NOT NULL, digest TEXT,"
-    " attempts INTEGER NOT NULL, first_attempt REAL, last_attempt REAL, created REAL NOT NULL)",
+    " tenant TEXT NOT NULL, entity_id TEXT, seq INTEGER, feed TEXT, data TEXT NOT NULL, reason TEXT NOT NULL,"
+    " digest TEXT, attempts INTEGER NOT NULL, first_attempt REAL, last_attempt REAL, created REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
     "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )
@@ -49,12 +70,48 @@ DDL = (
 class SqliteDialect(Dialect):
     ddl = DDL
 
-    def begin(self, cursor: Any, *, write: bool) -> None:
-        # IMMEDIATE takes the write lock up front: two processes never interleave a claim.
-        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    def __init__(self, synchronous: str) -> None:
+        self.synchronous = synchronous
+        self._current = synchronous  # the connection's setting now
 
-    def alive(self, cursor: Any, owners: set[str]) -> set[str]:
-        return {owner for owner in owners if _alive(owner)}
+    def among(self, column: str, kind: str = "text") -> str:
+        return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def array(self, values: Sequence[Any]) -> Any:
+        return orjson.dumps(list(values)).decode()
+
+    def transaction(self, connection: Any, work: Callable[[Tx], T], *, write: bool, locked: bool,
+                    durable: bool) -> T:  # fmt: skip
+        wanted = self.synchronous if durable else "NORMAL"
+        if wanted != self._current:  # per transaction: only the commits that hold data wait for the disk
+            connection.execute(f"PRAGMA synchronous={wanted}")
+            self._current = wanted
+        tx = Tx(connection, self)
+        # IMMEDIATE takes the write lock up front: two processes never interleave a claim.
+        tx.run("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            result = work(tx)
+        except BaseException:
+            tx.run("ROLLBACK")
+            raise
+        tx.run("COMMIT")
+        return result
+
+    def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
+        held = tx.rows(
+            "SELECT owner, MIN(lease_until) FROM deliveries WHERE sink = ? AND owner IS NOT NULL GROUP BY owner",
+            (sink,),
+        )
+        dead = [other for other, _ in held if other != owner and not _alive(other)]
+        if dead or any(until is not None and until < now for _, until in held):
+            tx.run(
+                "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner IS NOT NULL "
+                f"AND (lease_until < ? OR {self.among('owner')})",
+                (sink, now, self.array(dead)),
+            )
+
+    def has_table(self, tx: Tx, name: str) -> bool:
+        return bool(tx.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
 
 def _alive(owner: str) -> bool:
@@ -62,7 +119,7 @@ def _alive(owner: str) -> bool:
         os.kill(int(owner.split(":")[0]), 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, ValueError):
+    except (PermissionError, ValueError, OverflowError):
         return True  # another user's process, or not a pid: leave it to the lease
     return True
 
@@ -76,6 +133,11 @@ class SqliteOutbox(SqlOutbox):
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={synchronous}")
+        for pragma in PRAGMAS:
+            connection.execute(pragma)
         super().__init__(
-            connection, SqliteDialect(), owner=f"{os.getpid()}:{uuid.uuid4().hex[:8]}", **options
+            [connection],
+            SqliteDialect(synchronous),
+            owner=f"{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            **options,
         )

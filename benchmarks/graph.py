@@ -1,0 +1,237 @@
+"""City graph speed: NGSI-LD → RDF against pyld, graph loading against pyoxigraph's bulk loader,
+and SPARQL latency of cross-vertical questions over a generated city.
+
+    python benchmarks/graph.py [--quick] [--triples N]
+
+Measured in the same run: the converter's triples per second against pyld's ``to_rdf`` of the
+same entities (target: at least 20×); ``EmbeddedStore.upsert`` of a city against
+``Store.bulk_load`` of the very same triples into a fresh store (target: within 2×, i.e. a
+ratio of at least 0.5); then the latency of example questions over the loaded city (at least
+one million triples without ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Measure, best_of, table
+from pyld import jsonld
+from pyoxigraph import NamedNode, RdfFormat, Store
+
+from contextbridge.context import context_document, document_loader
+from contextbridge.graph import EmbeddedStore, tenant_graph
+from contextbridge.ontology import default_ontology
+from contextbridge.rdf import Converter
+
+ROOT = Path(__file__).resolve().parent.parent
+SDM = ROOT.parent / "shared" / "sdm"
+MODELS = {  # entity type → (SDM example, share of the city)
+    "WeatherObserved": ("dataModel.Weather/WeatherObserved", 0.15),
+    "AirQualityObserved": ("dataModel.Environment/AirQualityObserved", 0.15),
+    "NoiseLevelObserved": ("dataModel.Environment/NoiseLevelObserved", 0.1),
+    "TrafficFlowObserved": ("dataModel.Transportation/TrafficFlowObserved", 0.15),
+    "ParkingSpot": ("dataModel.Parking/ParkingSpot", 0.2),
+    "WasteContainer": ("dataModel.WasteManagement/WasteContainer", 0.1),
+    "Streetlight": ("dataModel.Streetlighting/Streetlight", 0.05),
+    "Device": ("dataModel.Device/Device", 0.1),
+}
+QUESTIONS = {
+    "observations per type (subclasses)": """
+        SELECT ?type (COUNT(?o) AS ?n) WHERE { ?o a sosa:Observation ; a ?type . FILTER(?type != sosa:Observation) }
+        GROUP BY ?type ORDER BY DESC(?n)""",
+    "free parking spots": """
+        SELECT (COUNT(?spot) AS ?free) WHERE {
+          ?spot a <https://smartdatamodels.org/dataModel.Parking/ParkingSpot> ; ngsi-ld:status/ngsi-ld:hasValue "free" }""",
+    "hot readings and their device's battery": """
+        SELECT ?obs ?t ?battery WHERE {
+          ?obs <https://smartdatamodels.org/dataModel.Weather/temperature>/ngsi-ld:hasValue ?t .
+          FILTER(?t > 30)
+          ?obs <https://smartdatamodels.org/dataModel.Weather/refDevice>/ngsi-ld:hasObject ?device .
+          ?device <https://smartdatamodels.org/dataModel.Device/batteryLevel>/ngsi-ld:hasValue ?battery }
+        ORDER BY DESC(?t) LIMIT 20""",
+    "busiest road segments": """
+        SELECT ?obs ?intensity WHERE {
+          ?obs <https://smartdatamodels.org/dataModel.Transportation/intensity>/ngsi-ld:hasValue ?intensity }
+        ORDER BY DESC(?intensity) LIMIT 10""",
+    "mean NO2 of air quality observations": """
+        SELECT (AVG(?no2) AS ?mean) (COUNT(?no2) AS ?n) WHERE {
+          ?obs a <https://smartdatamodels.org/dataModel.Environment/AirQualityObserved> ;
+               <https://smartdatamodels.org/dataModel.Environment/no2>/ngsi-ld:hasValue ?no2 }""",
+    "full waste containers": """
+        SELECT (COUNT(?c) AS ?full) WHERE {
+          ?c <https://smartdatamodels.org/dataModel.WasteManagement/fillingLevel>/ngsi-ld:hasValue ?level .
+          FILTER(?level > 0.8) }""",
+}
+
+
+def _template(model: str) -> dict[str, Any]:
+    entity: dict[str, Any] = json.loads((SDM / model / "examples/example-normalized.jsonld").read_text())
+    entity.pop("@context", None)
+    return entity
+
+
+def _vary(value: Any, rng: random.Random) -> Any:
+    """Numbers get a random value of the same kind; the rest of the shape stays as in the example."""
+    if isinstance(value, dict):
+        return {
+            k: (_vary(v, rng) if k in ("value", "coordinates") or isinstance(v, dict) else v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_vary(v, rng) for v in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return rng.randint(0, 2 * value + 100)
+    if isinstance(value, float):
+        return round(rng.uniform(0, 2 * abs(value) + 1), 3)
+    return value
+
+
+def city(count: int, *, seed: int = 7) -> list[dict[str, Any]]:
+    """``count`` entities of the example types, ids and numbers varied, related to the devices."""
+    rng = random.Random(seed)
+    templates = {name: _template(model) for name, (model, _) in MODELS.items()}
+    devices = max(1, int(count * MODELS["Device"][1]))
+    entities = []
+    for number in range(count):
+        name = rng.choices(list(MODELS), weights=[share for _, share in MODELS.values()])[0]
+        entity = _vary(copy.deepcopy(templates[name]), rng)
+        entity["id"] = f"urn:ngsi-ld:{name}:santander:{number}"
+        lon, lat = -3.80 + rng.uniform(-0.05, 0.05), 43.46 + rng.uniform(-0.03, 0.03)
+        if "location" in entity and entity["location"]["value"].get("type") == "Point":
+            entity["location"]["value"]["coordinates"] = [round(lon, 6), round(lat, 6)]
+        if name == "WeatherObserved":
+            entity["temperature"]["value"] = round(rng.uniform(-2, 38), 1)
+        if name == "ParkingSpot":
+            entity["status"]["value"] = rng.choice(["free", "occupied", "unknown"])
+        if name == "WasteContainer" and "fillingLevel" in entity:
+            entity["fillingLevel"]["value"] = round(rng.random(), 2)
+        if "refDevice" in entity:
+            entity["refDevice"]["object"] = f"urn:ngsi-ld:Device:santander:{rng.randrange(devices)}"
+        if name == "Device":
+            entity["id"] = f"urn:ngsi-ld:Device:santander:{number % devices}"
+        entities.append(entity)
+    return entities
+
+
+def bench_conversion(entities: list[dict[str, Any]]) -> tuple[Measure, Measure]:
+    onto = default_ontology()
+    converter = Converter(onto)
+    sample = entities[:300]
+    contexts = {name: context_document(onto, entity_type=name)["@context"] for name in MODELS}
+    loader = document_loader()
+
+    def ours() -> int:
+        return sum(converter.ntriples(e).count("\n") for e in entities)
+
+    def reference() -> int:
+        total = 0
+        for entity in sample:
+            text = jsonld.to_rdf(
+                {**entity, "@context": contexts[entity["type"]]},
+                {"documentLoader": loader, "format": "application/n-quads"},
+            )
+            total += text.count("\n")
+        return total
+
+    return best_of("pyld to_rdf", reference, repeat=2), best_of("contextbridge Converter", ours, repeat=3)
+
+
+def bench_load(
+    entities: list[dict[str, Any]], workdir: Path
+) -> tuple[Measure, Measure, Measure, EmbeddedStore]:
+    text = Converter(default_ontology(), infer_types=True).many(entities)
+    triples = text.count("\n")
+    graph = NamedNode(tenant_graph(None))
+    runs = iter(range(1_000_000))
+
+    def bulk() -> int:
+        store = Store(str(workdir / f"bulk-{next(runs)}"))
+        store.bulk_load(text.encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=graph)
+        store.flush()
+        return triples
+
+    stores: list[EmbeddedStore] = []
+
+    def load(store: EmbeddedStore) -> int:
+        async def batches() -> int:
+            written = 0
+            for start in range(0, len(entities), 1000):
+                written += (await store.upsert(entities[start : start + 1000])).triples
+            return written
+
+        return asyncio.run(batches())
+
+    def upsert() -> int:
+        stores.append(EmbeddedStore(workdir / f"ours-{next(runs)}"))
+        return load(stores[-1])
+
+    def update() -> int:  # the same entities again: every one replaces its old state
+        return load(stores[-1])
+
+    baseline = best_of("pyoxigraph Store.bulk_load", bulk, repeat=2)
+    ours = best_of("EmbeddedStore.upsert (first load)", upsert, repeat=2)
+    replace = best_of("EmbeddedStore.upsert (replace all)", update, repeat=1)
+    return baseline, ours, replace, stores[-1]
+
+
+def bench_queries(store: EmbeddedStore) -> list[tuple[str, float, int]]:
+    from contextbridge.cli.graph import _with_prefixes
+
+    timings = []
+    for name, query in QUESTIONS.items():
+        text = _with_prefixes(query)
+        best, rows = float("inf"), 0
+        for _ in range(3):
+            started = time.perf_counter()
+            result = asyncio.run(store.query(text, timeout=120))
+            best = min(best, time.perf_counter() - started)
+            rows = len(result)
+        timings.append((name, best, rows))
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="A small city (about 100,000 triples).")
+    parser.add_argument("--triples", type=int, default=None, help="Size of the city in triples.")
+    options = parser.parse_args()
+    target = options.triples or (100_000 if options.quick else 1_100_000)
+    per_entity = sum(Converter(infer_types=True).ntriples(e).count("\n") for e in city(200)) / 200
+    entities = city(int(target / per_entity) + 1)
+    print(f"city: {len(entities):,} entities (about {per_entity:.0f} triples each)\n")
+
+    reference, ours = bench_conversion(entities)
+    print(table("NGSI-LD → RDF (target: ≥ 20×)", [ours], baseline=reference, unit="triples/s"), "\n")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline, first, replace, store = bench_load(entities, Path(tmp))
+        print(
+            table(
+                "graph load (target: ≥ 0.5×, within 2×)",
+                [first, replace],
+                baseline=baseline,
+                unit="triples/s",
+            )
+        )
+        print(f"  city graph: {store.count():,} triples\n")
+        asyncio.run(store.load_ontology())
+        print("SPARQL latency over the city (best of 3)")
+        for name, seconds, rows in bench_queries(store):
+            print(f"  {name:45} {seconds * 1000:9.1f} ms  ({rows} rows)")
+        asyncio.run(store.close())
+
+
+if __name__ == "__main__":
+    main()

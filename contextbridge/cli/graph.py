@@ -1,0 +1,168 @@
+"""City graph commands: ``sparql`` (read-only questions) and ``graph load`` (entities into the graph).
+
+    $ contextbridge graph load entities.ndjson --tenant santander
+    $ contextbridge sparql 'SELECT ?s WHERE { ?s a sosa:Observation } LIMIT 5'
+    $ contextbridge sparql questions/parking.rq --endpoint http://localhost:7878/query --format csv
+
+A query reads the whole store (the ontology and every tenant, as the union of their graphs);
+``--tenant T`` narrows it to the ontology and that tenant's graph. Common prefixes (rdf, rdfs,
+xsd, owl, sosa, ngsi-ld, geo) need no PREFIX line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+
+from ..errors import ConfigError
+from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open_store
+from ..graph.base import GraphStore
+from ..graph.results import PREFIXES
+from ..graph.sparql import query_form
+from .app import app, echo_err
+
+T = TypeVar("T")
+BATCH = 1000  # entities per upsert (one transaction each)
+
+graph_app = typer.Typer(help="The city graph: load entities, inspect it.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+
+StateOption = Annotated[
+    Path | None,
+    typer.Option("--state", help="State directory holding the embedded graph (default: ./.contextbridge)."),
+]
+StoreOption = Annotated[Path | None, typer.Option("--store", help="Synonym of --state.")]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint", envvar="CONTEXTBRIDGE_SPARQL_ENDPOINT", help="A SPARQL 1.1 query endpoint URL."
+    ),
+]
+TenantOption = Annotated[str | None, typer.Option("--tenant", help="A tenant's graph (default: default).")]
+
+
+def _with_store(
+    state: Path | None, endpoint: str | None, work: Callable[[GraphStore], Awaitable[T]], **options: Any
+) -> T:
+    async def run() -> T:
+        directory = None if endpoint else (state or Path(".contextbridge"))
+        store = open_store(state_dir=directory, endpoint=endpoint, **options)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _with_prefixes(query: str) -> str:
+    declared = query.lower()
+    lines = [f"PREFIX {p}: <{iri}>" for p, iri in PREFIXES.items() if f"prefix {p}:" not in declared]
+    return "\n".join([*lines, query])
+
+
+@app.command()
+def sparql(
+    query: Annotated[str, typer.Argument(help="A SPARQL query, or a file holding one.")],
+    state: StateOption = None,
+    store: StoreOption = None,
+    endpoint: EndpointOption = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="Only this tenant's graph (and the ontology); default: all."),
+    ] = None,
+    result_format: Annotated[
+        str | None,
+        typer.Option("--format", help=f"{', '.join(FORMATS)} (default: table on a terminal, else tsv)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before the query is abandoned.")] = DEFAULT_TIMEOUT,
+    limit: Annotated[int, typer.Option(help="Rows (or triples) at most; the rest is cut.")] = DEFAULT_LIMIT,
+) -> None:
+    """Ask the city graph a SPARQL question (read-only: updates are refused)."""
+    if (state or store) and endpoint:
+        raise ConfigError("give --state/--store or --endpoint, not both", key="endpoint")
+    path = Path(query)
+    text = path.read_text(encoding="utf-8") if len(query) < 4096 and path.is_file() else query
+    query_form(text)  # an update is refused before the store is even opened
+    fmt = result_format or ("table" if sys.stdout.isatty() else "tsv")
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", key="format")
+    result = _with_store(
+        state or store,
+        endpoint,
+        lambda s: s.query(
+            _with_prefixes(text),
+            tenant=tenant,
+            timeout=timeout,
+            limit=limit,
+        ),
+    )
+    if result.kind == "graph" and result_format is None:
+        fmt = "turtle"
+    typer.echo(format_result(result, fmt), nl=False)
+    if result.truncated:
+        echo_err(f"truncated: more than {limit:,} results; only the first {limit:,} are shown (--limit)")
+
+
+@graph_app.command("load")
+def graph_load(
+    files: Annotated[
+        list[Path], typer.Argument(help="NDJSON files of normalized NGSI-LD entities ('-': stdin).")
+    ],
+    tenant: TenantOption = None,
+    state: StateOption = None,
+    endpoint: EndpointOption = None,
+    view: Annotated[
+        str, typer.Option(help="ngsi-ld (the JSON-LD graph) or direct (entity → value).")
+    ] = "ngsi-ld",
+) -> None:
+    """Load entities into the city graph (the latest state of each replaces the one before)."""
+    if view not in ("ngsi-ld", "direct"):
+        raise ConfigError(f"unknown view {view!r} (known: ngsi-ld, direct)", key="view")
+
+    async def work(store: GraphStore) -> tuple[int, int, int]:
+        await store.load_ontology()
+        loaded = triples = refused = 0
+        batch: list[dict[str, object]] = []
+
+        async def flush() -> None:
+            nonlocal loaded, triples, refused
+            report = await store.upsert(batch, tenant=tenant)
+            loaded, triples, refused = (
+                loaded + report.upserted,
+                triples + report.triples,
+                refused + len(report.refused),
+            )
+            for error in report.refused:
+                echo_err(f"refused: {error}")
+            batch.clear()
+
+        for path in files:
+            stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+            with stream:
+                for number, line in enumerate(stream, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        entity = orjson.loads(line)
+                    except orjson.JSONDecodeError as error:
+                        echo_err(f"{path}:{number}: invalid JSON: {error}")
+                        refused += 1
+                        continue
+                    batch.append(entity)
+                    if len(batch) >= BATCH:
+                        await flush()
+        if batch:
+            await flush()
+        return loaded, triples, refused
+
+    loaded, triples, refused = _with_store(state, endpoint, work, view=view)
+    echo_err(f"loaded {loaded:,} entities ({triples:,} triples); refused {refused:,}")
+    if refused:
+        raise typer.Exit(1)

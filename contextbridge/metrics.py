@@ -1,0 +1,95 @@
+"""``/metrics``: the adapter's counters in the Prometheus text format.
+
+    >>> registry = adapter_registry(adapter)
+    >>> text = prometheus_client.generate_latest(registry)
+
+The feeds, the translators and the drainers already count what they do, as plain integers on
+their hot paths; this collector reads those counters when Prometheus scrapes, so nothing is
+paid per record for metrics. The outbox depth and the dead-letter counts come from the
+adapter's last reading of the outbox status (every few seconds, off the request path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from .adapter import Adapter
+
+PREFIX = "contextbridge_"
+
+
+class AdapterCollector(Collector):
+    """Per feed: messages, records, entities, rejects by reason; per sink: delivery and the queue."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        def counter(name: str, text: str, labels: list[str]) -> CounterMetricFamily:
+            return CounterMetricFamily(PREFIX + name, text, labels=labels)
+
+        def gauge(name: str, text: str, labels: list[str]) -> GaugeMetricFamily:
+            return GaugeMetricFamily(PREFIX + name, text, labels=labels)
+
+        messages = counter("messages_received", "Messages taken from the feed's source.", ["feed"])
+        records = counter("records_received", "Records parsed from the feed's messages.", ["feed"])
+        entities = counter("entities_produced", "NGSI-LD entities translated.", ["feed"])
+        stored = counter("entities_stored", "Entities written to the outbox.", ["feed"])
+        filtered = counter("records_filtered", "Records the mapping's filter left out.", ["feed"])
+        rejected = counter(
+            "records_rejected", "Records rejected (dead-lettered), by reason.", ["feed", "reason"]
+        )
+        failures = counter("outbox_write_failures", "Batches the outbox could not take (nacked).", ["feed"])
+        last = gauge("last_message_timestamp_seconds", "When the feed last received a message.", ["feed"])
+        for feed in self.adapter.feeds:
+            stats, translation = feed.stats, feed.translation
+            messages.add_metric([feed.id], stats.messages)
+            records.add_metric([feed.id], translation.records)
+            entities.add_metric([feed.id], translation.entities)
+            stored.add_metric([feed.id], stats.stored)
+            filtered.add_metric([feed.id], translation.filtered)
+            failures.add_metric([feed.id], stats.store_failures)
+            for reason, count in translation.reasons.items():
+                rejected.add_metric([feed.id, reason], count)
+            if stats.last_message is not None:
+                last.add_metric([feed.id], stats.last_message)
+        yield from (messages, records, entities, stored, filtered, rejected, failures, last)
+
+        delivered = counter("entities_delivered", "Entities a sink confirmed.", ["sink"])
+        superseded = counter(
+            "entities_superseded", "Versions replaced by a newer one before delivery.", ["sink"]
+        )
+        dead = counter("entities_dead_lettered", "Entities a sink refused (dead-lettered).", ["sink"])
+        requests = counter("delivery_requests", "Batches sent to a sink.", ["sink"])
+        retries = counter("delivery_retries", "Failed attempts retried after a backoff.", ["sink"])
+        for sink, delivery in self.adapter.delivery.items():
+            delivered.add_metric([sink], delivery.delivered)
+            superseded.add_metric([sink], delivery.superseded)
+            dead.add_metric([sink], delivery.dead_lettered)
+            requests.add_metric([sink], delivery.requests)
+            retries.add_metric([sink], delivery.retries)
+        yield from (delivered, superseded, dead, requests, retries)
+
+        depth = gauge("outbox_pending", "Entities waiting in the outbox, per sink.", ["sink"])
+        in_flight = gauge("outbox_in_flight", "Entities claimed by a drainer and not yet settled.", ["sink"])
+        letters = gauge("dead_letters", "Entries in the dead-letter queue, per sink.", ["sink"])
+        oldest = gauge(
+            "outbox_oldest_pending_timestamp_seconds", "Creation time of the oldest waiting entry.", ["sink"]
+        )
+        for status in self.adapter.status:
+            depth.add_metric([status.sink], status.pending)
+            in_flight.add_metric([status.sink], status.in_flight)
+            letters.add_metric([status.sink], status.dead_letters)
+            if status.oldest_pending is not None:
+                oldest.add_metric([status.sink], status.oldest_pending)
+        yield from (depth, in_flight, letters, oldest)
+
+
+def adapter_registry(adapter: Adapter) -> CollectorRegistry:
+    """A registry of the adapter's metrics alone (no process-global state shared between apps)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AdapterCollector(adapter))
+    return registry

@@ -1,0 +1,178 @@
+"""The service: a starlette app over a ``Service`` (settings, ontology, graph store, background tasks).
+
+    service = Service.from_config(load_config(Path("contextbridge.yaml")), state_dir=Path(".contextbridge"))
+    app = create_app(service)            # uvicorn.run(app) — or TestClient(app) in tests
+
+The graph store is opened by the app's lifespan when the ``Service`` was given none (and closed
+when the app stops); a store passed in is the caller's to close. The lifespan also loads the
+ontology into the store (queries see the class hierarchy), starts the adapter of the
+configuration (its feeds, and the drainers to the graph and the broker: ``contextbridge.adapter``)
+and ``tasks``, named coroutine factories that run beside the HTTP server for as long as it runs.
+
+Stopping is graceful: the HTTP server stops taking requests, then the feeds stop taking messages
+and store what they took, then the drainers finish their requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from prometheus_client.registry import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
+
+from contextbridge.adapter import Adapter, open_adapter
+from contextbridge.config import Config, GraphConfig, ServiceConfig
+from contextbridge.context import dumps
+from contextbridge.graph.base import GraphStore
+from contextbridge.ontology import Ontology, default_ontology
+
+from .auth import Authenticator
+from .context import context_endpoint
+from .contexts import ContextResolver
+from .feeds import feed_endpoint
+from .health import health_endpoint, ready_endpoint
+from .metrics import metrics_endpoint
+from .notify import notify_endpoint
+from .openapi import openapi_endpoint
+from .problems import problem_handlers
+from .sparql import sparql_endpoint
+
+log = logging.getLogger("contextbridge.service")
+
+Task = Callable[[], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Service:
+    """What the app serves. ``store=None``: the lifespan opens the store ``graph_config`` names
+    (an endpoint, or the embedded store in ``state_dir``). ``tasks``: background work by name."""
+
+    settings: ServiceConfig = field(default_factory=ServiceConfig)
+    ontology: Ontology = field(default_factory=default_ontology)
+    store: GraphStore | None = None
+    graph_config: GraphConfig = field(default_factory=GraphConfig)
+    state_dir: Path = Path(".contextbridge")
+    tasks: dict[str, Task] = field(default_factory=dict)
+    context_transport: httpx.AsyncBaseTransport | None = None  # fetches allowed @contexts (test seam)
+    config: Config | None = None  # its feeds and broker: the adapter the lifespan runs
+    running: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
+    adapter: Adapter | None = field(default=None, init=False)
+    metrics: tuple[Adapter, CollectorRegistry] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.authenticator = Authenticator(self.settings.api_keys)
+        self.contexts = ContextResolver(
+            self.ontology, allowed=self.settings.allowed_contexts, transport=self.context_transport
+        )
+        self._context_body = dumps(self.contexts.city).encode("utf-8")
+
+    @classmethod
+    def from_config(cls, config: Config, *, state_dir: Path, ontology: Ontology | None = None) -> Service:
+        return cls(
+            settings=config.service,
+            ontology=ontology or default_ontology(),
+            graph_config=config.graph,
+            state_dir=state_dir,
+            config=config,
+        )
+
+    @property
+    def graph(self) -> GraphStore:
+        if self.store is None:
+            raise RuntimeError("the graph store is not open (the app's lifespan opens it)")
+        return self.store
+
+    def open_store(self) -> GraphStore:
+        return self.graph_config.open(self.state_dir, ontology=self.ontology)
+
+    def own_context_urls(self, request: Request) -> list[str]:
+        """The URLs under which this service's @context is known to the request's sender."""
+        found = [str(request.url_for("context"))]
+        if self.settings.public_url:
+            found.append(self.settings.public_url.rstrip("/") + "/context.jsonld")
+        return found
+
+    def context_body(self) -> bytes:
+        return self._context_body
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    service: Service = app.state.service
+    async with contextlib.AsyncExitStack() as stack:
+        if service.store is None:
+            service.store = service.open_store()
+            stack.push_async_callback(_close_store, service)
+        await service.graph.load_ontology()
+        stack.push_async_callback(_cancel_tasks, service)  # last: after the adapter has stopped
+        config = service.config
+        if config is not None and (config.feeds or config.broker):
+            adapter = await stack.enter_async_context(
+                open_adapter(config, service.state_dir, store=service.graph)
+            )
+            service.adapter = adapter
+            service.running["adapter"] = asyncio.create_task(adapter.run(), name="adapter")
+            stack.push_async_callback(_stop_adapter, service, adapter)
+        for name, task in service.tasks.items():
+            service.running[name] = asyncio.create_task(_guarded(name, task), name=name)
+        log.info(
+            "service ready: %d API keys, tasks: %s", len(service.settings.api_keys), list(service.running)
+        )
+        yield
+
+
+async def _close_store(service: Service) -> None:
+    if service.store is not None:
+        await service.store.close()
+        service.store = None
+
+
+async def _stop_adapter(service: Service, adapter: Adapter) -> None:
+    """The feeds store what they took, then the drainers finish their requests in flight."""
+    await adapter.stop()
+    running = service.running.pop("adapter", None)
+    if running is not None:
+        await asyncio.gather(running, return_exceptions=True)
+    service.adapter = None
+
+
+async def _cancel_tasks(service: Service) -> None:
+    for running in service.running.values():
+        running.cancel()
+    await asyncio.gather(*service.running.values(), return_exceptions=True)
+    service.running.clear()
+
+
+async def _guarded(name: str, task: Task) -> None:
+    try:
+        await task()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task %s stopped", name)
+        raise
+
+
+def create_app(service: Service) -> Starlette:
+    """The HTTP app of ``service``: health, @context, SPARQL endpoint, notification receiver."""
+    routes = [
+        Route("/health", health_endpoint, methods=["GET"]),
+        Route("/ready", ready_endpoint, methods=["GET"]),
+        Route("/context.jsonld", context_endpoint, methods=["GET"], name="context"),
+        Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),
+        Route("/ngsi-ld/notify", notify_endpoint, methods=["POST"]),
+        Route("/feeds/{feed_id}", feed_endpoint, methods=["POST"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers=problem_handlers, lifespan=lifespan)
+    app.state.service = service
+    return app

@@ -1,0 +1,80 @@
+"""API keys: who may read which tenant's graph, and who may write (send notifications).
+
+A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. It is compared with
+every configured key in constant time (SHA-256 digests compared with ``hmac.compare_digest``,
+all of them, whatever matches), so neither the timing nor the order of the keys tells anything
+about the secrets. Answers: 401 without a known key, 403 when the key may not use the tenant
+(``NGSILD-Tenant``, the default tenant when absent) or may not write. With no key configured
+every protected request is refused: the service never runs open by accident.
+
+Only key *names* are ever logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+from starlette.requests import Request
+
+from contextbridge.config import ApiKey
+from contextbridge.errors import ConfigError
+from contextbridge.graph.base import DEFAULT_TENANT, tenant_graph
+
+from .problems import HTTPProblem
+
+TENANT_HEADER = "NGSILD-Tenant"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="contextbridge"'}
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+def request_tenant(request: Request) -> str:
+    """The tenant a request names (``NGSILD-Tenant``), checked; the default tenant when absent."""
+    tenant = request.headers.get(TENANT_HEADER, "").strip() or DEFAULT_TENANT
+    try:
+        tenant_graph(tenant)
+    except ConfigError as error:
+        raise HTTPProblem(400, "bad-tenant", "Bad Request", str(error)) from None
+    return tenant
+
+
+class Authenticator:
+    """The configured keys, as digests; ``authorize`` answers the key and tenant of a request."""
+
+    def __init__(self, keys: Iterable[ApiKey]) -> None:
+        self._keys = [(_digest(key.key), key) for key in keys]
+
+    def identify(self, request: Request) -> ApiKey:
+        presented = request.headers.get("x-api-key")
+        if presented is None:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            presented = token.strip() if scheme.lower() == "bearer" else None
+        if not presented:
+            raise HTTPProblem(
+                401, "unauthorized", "Unauthorized", "an API key is needed (X-API-Key)", headers=_CHALLENGE
+            )
+        digest = _digest(presented)
+        found: ApiKey | None = None
+        for known, key in self._keys:
+            if hmac.compare_digest(known, digest):
+                found = key
+        if found is None:
+            raise HTTPProblem(401, "unauthorized", "Unauthorized", "unknown API key", headers=_CHALLENGE)
+        return found
+
+    def authorize(self, request: Request, *, write: bool = False) -> tuple[ApiKey, str]:
+        """The request's key and tenant, or 401/403 as a ``HTTPProblem``."""
+        key = self.identify(request)
+        tenant = request_tenant(request)
+        if not key.allows(tenant):
+            raise HTTPProblem(
+                403, "forbidden", "Forbidden", f"key {key.name!r} may not use tenant {tenant!r}"
+            )
+        if write and not key.write:
+            raise HTTPProblem(403, "forbidden", "Forbidden", f"key {key.name!r} is read-only")
+        request.scope.setdefault("state", {})["api_key"] = key.name
+        return key, tenant
