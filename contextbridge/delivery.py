@@ -21,6 +21,7 @@ crash) mid-retry leaves the entries in the outbox for the next run.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import contextlib
 import dataclasses
@@ -65,6 +66,10 @@ class DrainSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
+# Upper bounds (seconds) of the delivery latency histogram: from the outbox write to the sink's ack.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
 @dataclass
 class DeliveryStats:
     delivered: int = 0
@@ -73,6 +78,18 @@ class DeliveryStats:
     retries: int = 0
     requests: int = 0
     last_error: str | None = None
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))  # per bucket
+    latency_sum: float = 0.0  # seconds, over every delivered entity
+
+    def observe(self, entries: Sequence[Entry], now: float) -> None:
+        """Count the delivery latency of ``entries`` (acked at ``now``) in the histogram."""
+        counts = self.latency
+        total = 0.0
+        for entry in entries:
+            waited = max(0.0, now - entry.created)
+            total += waited
+            counts[bisect.bisect_left(LATENCY_BUCKETS, waited)] += 1
+        self.latency_sum += total
 
 
 class Batch(Protocol):
@@ -232,6 +249,7 @@ class Drainer:
             done, older = self._done, self._older
             self._done, self._older = [], []
             await self.outbox.ack(self.settings.sink, done, superseded=older)
+            self.stats.observe(done, time.time())
             self.stats.delivered += len(done)
             self.stats.superseded += len(older)
             self._progress()
@@ -403,7 +421,3 @@ def _split(entries: Sequence[Entry], size: int) -> list[list[Entry]]:
     if batch:
         batches.append(batch)
     return batches
-
-
-def summary(stats: DeliveryStats) -> dict[str, Any]:
-    return dataclasses.asdict(stats)

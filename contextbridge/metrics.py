@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from .adapter import Adapter
+from .delivery import LATENCY_BUCKETS
 
 PREFIX = "contextbridge_"
 
@@ -27,7 +28,7 @@ class AdapterCollector(Collector):
     def __init__(self, adapter: Adapter) -> None:
         self.adapter = adapter
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         def counter(name: str, text: str, labels: list[str]) -> CounterMetricFamily:
             return CounterMetricFamily(PREFIX + name, text, labels=labels)
 
@@ -65,13 +66,21 @@ class AdapterCollector(Collector):
         dead = counter("entities_dead_lettered", "Entities a sink refused (dead-lettered).", ["sink"])
         requests = counter("delivery_requests", "Batches sent to a sink.", ["sink"])
         retries = counter("delivery_retries", "Failed attempts retried after a backoff.", ["sink"])
+        latency = HistogramMetricFamily(
+            PREFIX + "delivery_latency_seconds", "From the outbox write to the sink's ack.", labels=["sink"]
+        )
         for sink, delivery in self.adapter.delivery.items():
             delivered.add_metric([sink], delivery.delivered)
             superseded.add_metric([sink], delivery.superseded)
             dead.add_metric([sink], delivery.dead_lettered)
             requests.add_metric([sink], delivery.requests)
             retries.add_metric([sink], delivery.retries)
-        yield from (delivered, superseded, dead, requests, retries)
+            cumulative, buckets = 0, []
+            for bound, count in zip((*LATENCY_BUCKETS, float("inf")), delivery.latency, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else f"{bound:g}", cumulative))
+            latency.add_metric([sink], buckets, delivery.latency_sum)
+        yield from (delivered, superseded, dead, requests, retries, latency)
 
         depth = gauge("outbox_pending", "Entities waiting in the outbox, per sink.", ["sink"])
         in_flight = gauge("outbox_in_flight", "Entities claimed by a drainer and not yet settled.", ["sink"])

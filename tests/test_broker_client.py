@@ -98,6 +98,28 @@ def test_context_goes_in_a_link_header_or_in_the_body() -> None:
     assert plain.url.params["options"] == "update"
 
 
+def test_a_per_type_context_groups_the_batches_by_type() -> None:
+    """Orion-LD ignores type-scoped contexts: each type's entities go with the flat context of their type."""
+    seen, transport = recording()
+    weather = {"id": "urn:ngsi-ld:WeatherObserved:1", "type": "WeatherObserved"}
+    air = {"id": "urn:ngsi-ld:AirQualityObserved:1", "type": "AirQualityObserved"}
+    template = "https://cb.example/context.jsonld?type={type}"
+
+    async def scenario() -> None:
+        async with BrokerClient("http://orion", transport=transport, context_url=template) as broker:
+            for batch in broker.batches([weather, air, {**weather, "id": "urn:ngsi-ld:WeatherObserved:2"}]):
+                await broker.upsert(batch)
+
+    run(scenario())
+    sent = {request.headers["link"].split(">")[0][1:]: orjson.loads(request.content) for request in seen}
+    assert {url: [e["id"] for e in body] for url, body in sent.items()} == {
+        "https://cb.example/context.jsonld?type=WeatherObserved": [
+            "urn:ngsi-ld:WeatherObserved:1", "urn:ngsi-ld:WeatherObserved:2"
+        ],
+        "https://cb.example/context.jsonld?type=AirQualityObserved": ["urn:ngsi-ld:AirQualityObserved:1"],
+    }  # fmt: skip
+
+
 def test_the_double_applies_orion_ld_content_rules() -> None:
     double = BrokerDouble()
     url = "http://orion/ngsi-ld/v1/entityOperations/upsert"

@@ -153,6 +153,17 @@ def test_the_context_is_the_ontologys_and_public() -> None:
     run(body)
 
 
+def test_each_type_has_its_flat_context_for_orion_ld() -> None:
+    async def body(client: httpx.AsyncClient) -> None:
+        weather = (await client.get("/context.jsonld", params={"type": "WeatherObserved"})).json()
+        air = (await client.get("/context.jsonld", params={"type": "AirQualityObserved"})).json()
+        assert weather == context_document(default_ontology(), entity_type="WeatherObserved")
+        assert weather["@context"][0]["temperature"] != air["@context"][0]["temperature"]
+        assert_problem(await client.get("/context.jsonld", params={"type": "Unicorn"}), 404, "not-found")
+
+    run(body)
+
+
 def test_unknown_paths_and_methods_are_problems_too() -> None:
     async def body(client: httpx.AsyncClient) -> None:
         assert_problem(await client.get("/nothing"), 404, "not-found")

@@ -7,6 +7,12 @@ Orion-LD refuses a payload over 1 MB with 413 and an empty array with 400, and h
 naming the same id twice badly; so a batch is never empty, stays under ``max_bytes``, and keeps
 only the latest version of each id. Each entity is encoded once; the request body is the encoded
 entities joined, so nothing is serialized twice.
+
+Orion-LD ignores JSON-LD 1.1 type-scoped contexts, and the same short name means different things
+in different types (``temperature`` of a WeatherObserved and of an AirQualityObserved). So the
+@context URL may be a template with ``{type}`` (``https://cb.example/context.jsonld?type={type}``,
+the flat context of one type that the service serves): the entities are then grouped by type, and
+each batch names the context of its type.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -30,6 +37,7 @@ class Batch:
     ids: tuple[str, ...]
     body: bytes
     ld: bool
+    context: str | None = None  # the @context URL of this batch (its Link header)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -61,6 +69,21 @@ def pack(
     it, and it is dead-lettered instead of blocking the others.
     """
     unique = latest_per_id(entities)
+    if context is None or "{type}" not in context:
+        return _pack(unique, max_count, max_bytes, context)
+    by_type: dict[str, list[Entity]] = {}
+    for entity in unique:
+        by_type.setdefault(str(entity.get("type", "")), []).append(entity)
+    return [
+        batch
+        for entity_type, group in by_type.items()
+        for batch in _pack(
+            group, max_count, max_bytes, context.replace("{type}", quote(entity_type, safe=""))
+        )
+    ]
+
+
+def _pack(unique: list[Entity], max_count: int, max_bytes: int, context: str | None) -> list[Batch]:
     ld = any("@context" in entity for entity in unique)
     batches: list[Batch] = []
     ids: list[str] = []
@@ -69,13 +92,13 @@ def pack(
     for entity in unique:
         part = encode(entity, ld=ld, context=context)
         if parts and (len(parts) >= max_count or size + len(part) + 1 > max_bytes):
-            batches.append(Batch(tuple(ids), b"[" + b",".join(parts) + b"]", ld))
+            batches.append(Batch(tuple(ids), b"[" + b",".join(parts) + b"]", ld, context))
             ids, parts, size = [], [], 2
         ids.append(str(entity["id"]))
         parts.append(part)
         size += len(part) + 1
     if parts:
-        batches.append(Batch(tuple(ids), b"[" + b",".join(parts) + b"]", ld))
+        batches.append(Batch(tuple(ids), b"[" + b",".join(parts) + b"]", ld, context))
     return batches
 
 

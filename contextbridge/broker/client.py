@@ -124,8 +124,10 @@ class BrokerClient:
         """POST one batch to ``entityOperations/upsert``; ``tenant`` overrides the client's."""
         if not isinstance(batch, Batch):
             packed = pack(batch, max_count=len(batch) or 1, max_bytes=1 << 62, context=self.context_url)
-            if len(packed) != 1:
+            if not packed:
                 raise ValueError("upsert needs at least one entity (Orion-LD refuses an empty batch)")
+            if len(packed) > 1:
+                raise ValueError("entities of several types and a per-type @context: send batches()")
             batch = packed[0]
         if not batch.ids:
             raise ValueError("upsert needs at least one entity (Orion-LD refuses an empty batch)")
@@ -136,6 +138,7 @@ class BrokerClient:
             content=batch.body,
             ld=batch.ld,
             tenant=tenant,
+            context=batch.context,
         )
         return batch_result(response.status_code, _json(response), batch.ids)
 
@@ -143,7 +146,9 @@ class BrokerClient:
 
     async def create_entity(self, entity: Entity, *, tenant: str | None = None) -> None:
         body = pack([entity], max_count=1, max_bytes=1 << 62, context=self.context_url)[0]
-        await self._send("POST", "/entities", content=body.body[1:-1], ld=body.ld, tenant=tenant)
+        await self._send(
+            "POST", "/entities", content=body.body[1:-1], ld=body.ld, tenant=tenant, context=body.context
+        )
 
     async def update_entity(self, entity_id: str, attributes: Entity, *, tenant: str | None = None) -> None:
         """PATCH the attributes of an existing entity (``/entities/{id}/attrs``)."""
@@ -227,13 +232,15 @@ class BrokerClient:
         content: bytes | None = None,
         ld: bool = False,
         tenant: str | None = None,
+        context: str | None = None,
     ) -> httpx.Response:
         headers: dict[str, str] = {}
         if content is not None:
             headers["Content-Type"] = "application/ld+json" if ld else "application/json"
-        if self.context_url and not ld:
+        context = context or self.context_url
+        if context and "{type}" not in context and not ld:
             # With ld+json the @context is in the body and a Link header is an error (400).
-            headers["Link"] = link_header(self.context_url)
+            headers["Link"] = link_header(context)
         tenant = tenant if tenant is not None else self.tenant
         if tenant:  # Orion-LD without -multiservice refuses the header: send it only when asked
             headers["NGSILD-Tenant"] = tenant

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from starlette.routing import Route
 
 from contextbridge.adapter import Adapter, open_adapter
 from contextbridge.config import Config, GraphConfig, ServiceConfig
-from contextbridge.context import dumps
+from contextbridge.context import context_document, dumps
 from contextbridge.graph.base import GraphStore
 from contextbridge.ontology import Ontology, default_ontology
 
@@ -102,6 +103,10 @@ class Service:
 
     def context_body(self) -> bytes:
         return self._context_body
+
+    @functools.cache  # noqa: B019 (one Service per app, a handful of types)
+    def type_context_body(self, entity_type: str) -> bytes:
+        return dumps(context_document(self.ontology, entity_type=entity_type)).encode("utf-8")
 
 
 @contextlib.asynccontextmanager
