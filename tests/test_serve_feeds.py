@@ -122,5 +122,8 @@ def test_the_compose_configuration_loads() -> None:
     keys = {"CONTEXTBRIDGE_API_KEY": SERVICE_KEY, "CONTEXTBRIDGE_WEBHOOK_KEY": HOOK_KEY}
     config = load_config(root / "examples/compose/contextbridge.yaml", environ=keys)
     assert [feed.id for feed in config.feeds] == ["parking", "environment", "streetlights", "waste"]
-    assert config.broker is not None and config.broker.context == "http://contextbridge:8080/context.jsonld?type={type}"
+    assert (
+        config.broker is not None
+        and config.broker.context == "http://contextbridge:8080/context.jsonld?type={type}"
+    )
     assert "contextbridge serve" in (root / "examples/docker-compose.yml").read_text()
