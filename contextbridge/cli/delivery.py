@@ -89,7 +89,10 @@ def sync(
     tenant: Annotated[str | None, typer.Option(help="NGSILD-Tenant (multi-tenant brokers only).")] = None,
     state: State = Path(".contextbridge"),
     outbox_url: OutboxUrl = None,
-    context: Annotated[str | None, typer.Option(help="@context URL, sent in a Link header.")] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(help="@context URL, sent in a Link header; with {type} in it, one per entity type."),
+    ] = None,
     options: Annotated[
         str, typer.Option(help="Upsert mode: update (merge attributes) or replace.")
     ] = "update",
