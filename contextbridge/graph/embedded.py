@@ -5,11 +5,14 @@
     result = await store.query("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", limit=10)
 
 Writes are serialised by a lock (one process owns the store: RocksDB locks the directory).
-The entities of a batch that are already stored are replaced by one SPARQL Update that deletes
-their old triples and inserts the new ones: one transaction, readers never see an entity
-half-updated. The batch's new entities are loaded directly, after it: with ``Store.load`` (one
-transaction) when few, with the bulk loader from ``BULK_BATCH`` of them (four times faster; a
-crash in the middle may leave part of them, which the retry of the idempotent upsert replaces).
+An entity's nodes have skolem IRIs (``contextbridge.rdf``), so an updated entity gives the same
+node IRIs again: the store reads the entity's stored triples, and one SPARQL Update deletes the
+ones that went and inserts the ones that came (``DELETE DATA`` / ``INSERT DATA``), one
+transaction for the batch: readers never see an entity half-updated, and a reading that changed
+one value rewrites two triples, not the entity. The batch's new entities are loaded directly,
+after it: with ``Store.load`` (one transaction) when few, with the bulk loader from
+``BULK_BATCH`` of them (four times faster; a crash in the middle may leave part of them, which
+the retry of the idempotent upsert replaces).
 
 Queries run in a worker thread; rows are collected up to the limit and the deadline is
 checked between rows. A query that spends its whole time before its first row (a huge
@@ -39,9 +42,10 @@ from contextbridge.graph.base import (
     tenant_graph,
 )
 from contextbridge.graph.batch import convert_batch
-from contextbridge.graph.sparql import delete_update, insert_update, query_form, replace_update
+from contextbridge.graph.sparql import data_update, delete_update, insert_update, query_form
 from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.rdf import Converter, View
+from contextbridge.rdf.converter import GENID
 
 BULK_BATCH = 500  # new entities per batch from which the bulk loader pays off
 
@@ -54,7 +58,7 @@ class EmbeddedStore:
     ) -> None:
         self.path = path
         self.ontology = ontology or default_ontology()
-        self.converter = Converter(self.ontology, view=view, infer_types=True, wgs84=True)
+        self.converter = Converter(self.ontology, view=view, infer_types=True, wgs84=True, skolem=True)
         try:
             if path is not None:
                 path.mkdir(parents=True, exist_ok=True)
@@ -77,19 +81,37 @@ class EmbeddedStore:
     def _write_batch(self, graph: str, ids: list[str], texts: list[str]) -> None:
         node = NamedNode(graph)
         with self._write, _boundary(self.path):
-            present = [
-                next(self._store.quads_for_pattern(NamedNode(i), None, None, node), None) is not None
-                for i in ids
-            ]
-            stored = [i for i, found in zip(ids, present, strict=True) if found]
-            if stored:
-                fresh = "".join(t for t, found in zip(texts, present, strict=True) if found)
-                self._store.update(replace_update(stored, graph, fresh))
-            new = [t for t, found in zip(texts, present, strict=True) if not found]
+            removed: list[str] = []
+            added: list[str] = []
+            new: list[str] = []
+            for ident, text in zip(ids, texts, strict=True):
+                old = self._triples(ident, node)
+                if not old:
+                    new.append(text)
+                    continue
+                fresh = set(text.splitlines())
+                removed.extend(old - fresh)
+                added.extend(fresh - old)
+            if removed or added:  # one transaction: readers see the old state or the new one
+                self._store.update(data_update(graph, removed, added))
             if len(new) >= BULK_BATCH:
                 self._store.bulk_load("".join(new).encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=node)
             elif new:
                 self._store.load("".join(new), format=RdfFormat.N_TRIPLES, to_graph=node)
+
+    def _triples(self, ident: str, graph: NamedNode) -> set[str]:
+        """The stored triples of an entity (its own and its nodes'), as N-Triples lines."""
+        found: set[str] = set()
+        subject = NamedNode(ident)
+        owned = ident + GENID
+        todo = [subject]
+        while todo:
+            for quad in self._store.quads_for_pattern(todo.pop(), None, None, graph):
+                found.add(f"{quad.subject} {quad.predicate} {quad.object} .")
+                value = quad.object
+                if isinstance(value, NamedNode) and value.value.startswith(owned):
+                    todo.append(value)
+        return found
 
     async def delete(self, entity_ids: Iterable[str], *, tenant: str | None = None) -> None:
         ids = list(dict.fromkeys(entity_ids))

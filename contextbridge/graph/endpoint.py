@@ -64,7 +64,7 @@ class EndpointStore:
         self.url = url
         self.update_url = update_url or (url[: -len("/query")] + "/update" if url.endswith("/query") else url)
         self.ontology = ontology or default_ontology()
-        self.converter = Converter(self.ontology, view=view, infer_types=True, wgs84=True)
+        self.converter = Converter(self.ontology, view=view, infer_types=True, wgs84=True, skolem=True)
         self._client = httpx.AsyncClient(
             auth=auth, headers=dict(headers or {}), timeout=timeout, transport=transport
         )

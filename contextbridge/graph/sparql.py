@@ -4,13 +4,15 @@
     query_form("INSERT DATA { <a:a> <a:b> <a:c> }")      # raises QueryRefused
     replace_update(["urn:x:1"], "urn:contextbridge:graph:tenant:default", ntriples)
 
-An entity's triples are its own (``<e> ?p ?o``) and those of the blank nodes hanging from it:
-attribute nodes, sub-attributes, structured values, list cells. ``replace_update`` deletes
-them and inserts the new ones in one SPARQL Update request, which SPARQL stores run as one
-transaction. The blank nodes are found by a property path from the entity that never crosses
-an edge to an IRI-valued term (``rdf:type``, ``ngsi-ld:hasObject``, ``ngsi-ld:datasetId``...),
-so that the walk does not run into a related entity. (A structured value that embeds a node
-with its own ``id`` is a resource of its own and keeps its triples.)
+An entity's triples are its own (``<e> ?p ?o``) and those of the nodes hanging from it:
+attribute nodes, sub-attributes, structured values, list cells, which the stores name with
+skolem IRIs under the entity's (``<e/.well-known/genid/N>``, see ``contextbridge.rdf``).
+``replace_update`` deletes them and inserts the new ones in one SPARQL Update request, which
+SPARQL stores run as one transaction. The nodes are found by a property path from the entity
+that never crosses an edge to an IRI-valued term (``rdf:type``, ``ngsi-ld:hasObject``,
+``ngsi-ld:datasetId``...), so that the walk does not run into a related entity, and that ends
+on an IRI under the entity's. (A structured value that embeds a node with its own ``id`` is a
+resource of its own and keeps its triples.)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from collections.abc import Iterable
 
 from contextbridge.errors import QueryError, QueryRefused
+from contextbridge.rdf.converter import GENID
 from contextbridge.rdf.literals import iri
 from contextbridge.rdf.terms import RDF_TYPE, TermTable
 
@@ -60,10 +63,11 @@ _STOP = "|".join(_iri_predicates())
 
 def _owned(graph: str, ids: Iterable[str]) -> str:
     values = " ".join(iri(i) for i in ids)
+    nodes = f'STRSTARTS(STR(?s), CONCAT(STR(?e), "{GENID}"))'
     return (
         f"GRAPH <{graph}> {{ VALUES ?e {{ {values} }} "
         "{ ?e ?p ?o . BIND(?e AS ?s) } UNION "
-        f"{{ ?e ?a ?root . FILTER(isBlank(?root)) ?root (!({_STOP}))* ?s . FILTER(isBlank(?s)) ?s ?p ?o }} }}"
+        f"{{ ?e ?a ?root . FILTER(isIRI(?root)) ?root (!({_STOP}))* ?s . FILTER({nodes}) ?s ?p ?o }} }}"
     )
 
 
@@ -75,6 +79,14 @@ def delete_update(entity_ids: Iterable[str], graph: str) -> str:
 def replace_update(entity_ids: Iterable[str], graph: str, ntriples: str) -> str:
     """Delete the entities' old triples and insert ``ntriples``, in one request."""
     return f"{delete_update(entity_ids, graph)} ;\nINSERT DATA {{ GRAPH <{graph}> {{\n{ntriples}}} }}"
+
+
+def data_update(graph: str, removed: Iterable[str], added: Iterable[str]) -> str:
+    """Delete the triples ``removed`` and insert ``added`` (N-Triples lines, no blank node), in one request."""
+    return (
+        f"DELETE DATA {{ GRAPH <{graph}> {{\n" + "\n".join(removed) + "\n} } ;\n"
+        f"INSERT DATA {{ GRAPH <{graph}> {{\n" + "\n".join(added) + "\n} }"
+    )
 
 
 def insert_update(graph: str, ntriples: str, *, replace: bool = False) -> str:

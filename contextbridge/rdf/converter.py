@@ -15,7 +15,12 @@ pyoxigraph terms directly — no context processing, expansion or node map per e
 Options: ``view="direct"`` gives the simplified graph of ``contextbridge.rdf.direct``;
 ``infer_types=True`` adds an ``rdf:type`` for every ancestor class of the entity type (what
 the graph stores do, so that a query for ``sosa:Observation`` finds WeatherObserved);
-``wgs84=True`` adds ``wgs84:lat``/``wgs84:long`` for GeoJSON points (``contextbridge.rdf.geo``).
+``wgs84=True`` adds ``wgs84:lat``/``wgs84:long`` for GeoJSON points (``contextbridge.rdf.geo``);
+``skolem=True`` names the entity's nodes (attributes, sub-attributes, structured values, list
+cells) with skolem IRIs instead of blank nodes, as RDF 1.1 §3.5 allows — ``<id/.well-known/genid/N>``,
+numbered in the order of the walk, so that the same entity gives the same IRIs again and the
+stores replace an updated entity by the difference of its triples (a skolem converter keeps its
+numbering on the instance: one thread at a time).
 
 An entity's own ``@context`` is ignored: entities are read with the city context of their
 type, as the broker does. The few JSON-LD constructs NGSI-LD payloads never use (``@graph``,
@@ -65,6 +70,7 @@ from contextbridge.rdf.terms import (
 )
 
 Graph = NamedNode | BlankNode | DefaultGraph
+GENID = "/.well-known/genid/"  # the skolem IRIs of an entity's nodes: <entity id>/.well-known/genid/N
 View = Choice["ngsi-ld", "direct"]
 VIEWS = ("ngsi-ld", "direct")
 
@@ -79,6 +85,7 @@ class Converter:
         view: View = "ngsi-ld",
         infer_types: bool = False,
         wgs84: bool = False,
+        skolem: bool = False,
     ) -> None:
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r} (known: {', '.join(VIEWS)})")
@@ -86,11 +93,13 @@ class Converter:
         self.view = view
         self.infer_types = infer_types
         self.wgs84 = wgs84
+        self.skolem = skolem
         self.fallbacks = 0
         self._tables: dict[str | None, TermTable] = {}
         self._lock = threading.Lock()
         # Blank node labels unique across converters, processes and loads: stores keep labels.
         self._blank = f"_:c{uuid.uuid4().hex[:12]}x"
+        self._close = ""
         self._count = itertools.count()
 
     def table(self, entity_type: str | None) -> TermTable:
@@ -109,6 +118,8 @@ class Converter:
         out: list[str] = []
         try:
             subject = _iri(entity.get("id"))
+            if self.skolem:  # this entity's nodes: <id/.well-known/genid/0>, 1, 2... in walk order
+                self._blank, self._close, self._count = subject[:-1] + GENID, ">", itertools.count()
             if self.view == "direct":
                 direct_triples(table, subject, entity, out)
                 if self.wgs84:
@@ -139,7 +150,7 @@ class Converter:
         return "".join(self.ntriples(entity) for entity in entities)
 
     def _blank_node(self) -> str:
-        return f"{self._blank}{next(self._count)}"
+        return f"{self._blank}{next(self._count)}{self._close}"
 
     def _reference(self, entity: Mapping[str, Any]) -> str:
         quads = reference_quads(entity, self.ontology)
