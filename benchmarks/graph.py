@@ -30,6 +30,7 @@ from pyoxigraph import NamedNode, RdfFormat, Store
 
 from contextbridge.context import context_document, document_loader
 from contextbridge.graph import EmbeddedStore, tenant_graph
+from contextbridge.graph.sparql import with_prefixes
 from contextbridge.ontology import default_ontology
 from contextbridge.rdf import Converter
 
@@ -194,11 +195,10 @@ def bench_load(
 
 
 def bench_queries(store: EmbeddedStore) -> list[tuple[str, float, int]]:
-    from contextbridge.cli.graph import _with_prefixes
 
     timings = []
     for name, query in QUESTIONS.items():
-        text = _with_prefixes(query)
+        text = with_prefixes(query)
         best, rows = float("inf"), 0
         for _ in range(3):
             started = time.perf_counter()

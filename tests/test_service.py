@@ -187,6 +187,15 @@ def test_no_key_or_an_unknown_key_is_401() -> None:
     run(body)
 
 
+def test_the_common_prefixes_need_no_declaration() -> None:
+    async def body(client: httpx.AsyncClient) -> None:
+        query = {"query": "ASK { sosa:Observation a owl:Class }"}
+        response = await client.get("/sparql", params=query, headers=headers(SANTANDER, "santander"))
+        assert response.status_code == 200 and response.json()["boolean"] is True  # the ontology's
+
+    run(body)
+
+
 def test_a_bearer_token_is_a_key_too() -> None:
     async def body(client: httpx.AsyncClient) -> None:
         sent = {"Authorization": f"Bearer {SANTANDER}", "NGSILD-Tenant": "santander"}

@@ -23,8 +23,7 @@ import typer
 from ..errors import ConfigError
 from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open_store
 from ..graph.base import GraphStore
-from ..graph.results import PREFIXES
-from ..graph.sparql import query_form
+from ..graph.sparql import query_form, with_prefixes
 from .app import app, echo_err
 
 T = TypeVar("T")
@@ -61,12 +60,6 @@ def _with_store(
     return asyncio.run(run())
 
 
-def _with_prefixes(query: str) -> str:
-    declared = query.lower()
-    lines = [f"PREFIX {p}: <{iri}>" for p, iri in PREFIXES.items() if f"prefix {p}:" not in declared]
-    return "\n".join([*lines, query])
-
-
 @app.command()
 def sparql(
     query: Annotated[str, typer.Argument(help="A SPARQL query, or a file holding one.")],
@@ -97,7 +90,7 @@ def sparql(
         state or store,
         endpoint,
         lambda s: s.query(
-            _with_prefixes(text),
+            with_prefixes(text),
             tenant=tenant,
             timeout=timeout,
             limit=limit,

@@ -22,18 +22,10 @@ from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat
 
 from contextbridge.errors import ConfigError
 from contextbridge.graph.base import QueryResult, Term
+from contextbridge.graph.sparql import PREFIXES
 
 FORMATS = ("table", "json", "xml", "csv", "tsv", "turtle", "ntriples")
 GRAPH_FORMATS = ("turtle", "ntriples", "table")
-PREFIXES = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "sosa": "http://www.w3.org/ns/sosa/",
-    "ngsi-ld": "https://uri.etsi.org/ngsi-ld/",
-    "geo": "http://www.opengis.net/ont/geosparql#",
-}
 _MAX_CELL = 60
 
 

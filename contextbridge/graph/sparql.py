@@ -35,6 +35,25 @@ _TOKENS = re.compile(
 )
 
 
+# The prefixes a question may use without declaring them (the CLI, /sparql, the example questions).
+PREFIXES = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "sosa": "http://www.w3.org/ns/sosa/",
+    "ngsi-ld": "https://uri.etsi.org/ngsi-ld/",
+    "geo": "http://www.opengis.net/ont/geosparql#",
+}
+
+
+def with_prefixes(query: str) -> str:
+    """``query`` with a PREFIX line for each common prefix it does not declare itself."""
+    declared = query.lower()
+    lines = [f"PREFIX {p}: <{iri}>" for p, iri in PREFIXES.items() if f"prefix {p}:" not in declared]
+    return "\n".join([*lines, query])
+
+
 def query_form(sparql: str) -> str:
     """``select``, ``construct``, ``ask`` or ``describe``; updates raise ``QueryRefused``."""
     words = [m.group(1).lower() for m in _TOKENS.finditer(sparql) if m.group(1)]

@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from contextbridge.errors import DeliveryError, GraphStoreError, QueryError, QueryRefused, QueryTimeout
 from contextbridge.graph.results import format_result
-from contextbridge.graph.sparql import query_form
+from contextbridge.graph.sparql import query_form, with_prefixes
 
 from .bodies import media_type, read_body
 from .negotiation import choose
@@ -122,7 +122,7 @@ async def sparql_endpoint(request: Request) -> Response:
     settings = service.settings
     try:
         result = await service.graph.query(
-            text, tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
+            with_prefixes(text), tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
         )
     except QueryRefused:
         raise _refuse_update() from None
