@@ -229,3 +229,36 @@ class QueryRefused(QueryError):
 
 class QueryTimeout(QueryError):
     """The query ran longer than its timeout."""
+
+
+class WebhookRefused(ContextBridgeError):
+    """A webhook request was refused before anything was queued."""
+
+    status = 400
+
+    def __init__(self, reason: str, *, source: str | None = None) -> None:
+        self.reason = reason
+        self.source = source
+        super().__init__(f"webhook {source}: {reason}" if source else f"webhook: {reason}")
+
+
+class WebhookAuthError(WebhookRefused):
+    """The request does not prove who sent it (API key or body signature missing or wrong)."""
+
+    status = 401
+
+
+class PayloadTooLarge(WebhookRefused):
+    """The body is larger than the source accepts."""
+
+    status = 413
+
+
+class WebhookBusy(WebhookRefused):
+    """The consumer is behind and the queue stayed full; the sender should retry later."""
+
+    status = 503
+
+    def __init__(self, reason: str, *, source: str | None = None, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(reason, source=source)

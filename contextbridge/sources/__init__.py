@@ -15,9 +15,9 @@ See docs/sources.md for every setting, metadata key and delivery guarantee.
 
 from __future__ import annotations
 
+from ..errors import PayloadTooLarge, WebhookAuthError, WebhookBusy, WebhookRefused
 from .backoff import Backoff
 from .base import METADATA_FIELD, Message, Source, records_with_metadata
-from .errors import PayloadTooLarge, WebhookAuthError, WebhookBusy, WebhookRefused
 from .factory import SOURCES, build_source, source_schema
 from .files import FileSource
 from .http import HttpPollSource

@@ -35,8 +35,8 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import PayloadTooLarge, WebhookAuthError, WebhookBusy, WebhookRefused
 from .base import Message, utc_now
-from .errors import PayloadTooLarge, WebhookAuthError, WebhookBusy, WebhookRefused
 from .settings import Settings
 
 __all__ = ["WebhookSource"]
