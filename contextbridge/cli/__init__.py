@@ -1,16 +1,11 @@
 """The ``contextbridge`` command line: one module per group of commands, all on one app."""
 
+# ruff: noqa: I001  (the order of the imports is the order of --help)
+
 from __future__ import annotations
 
-# Each command module registers its commands on the app when imported.
-from . import (  # noqa: F401
-    delivery,
-    entities,
-    graph,
-    mappings,
-    running,
-    service,
-)
+# Each command module registers its commands on the app when imported: in this order in --help.
+from . import running, mappings, entities, graph, service, delivery  # noqa: F401
 from .app import app, main
 
 __all__ = ["app", "main"]

@@ -15,6 +15,13 @@ app = typer.Typer(
 )
 
 
+# The panels of `contextbridge --help`, in the order of a newcomer's day.
+RUN = "Run the city's feeds"
+MAPPINGS = "Write and check mappings"
+GRAPH = "The city graph"
+DELIVERY = "Delivery to Orion-LD"
+
+
 def echo_err(message: str = "") -> None:
     typer.echo(message, err=True)
 

@@ -36,7 +36,7 @@ from ..errors import ConfigError, RecordError
 from ..mapping import load_mapping
 from ..outbox import Outbox, open_outbox
 from ..translator import Translator
-from .app import app, echo_err
+from .app import DELIVERY, app, echo_err
 
 T = TypeVar("T")
 PUT_CHUNK = 1000  # entities per outbox transaction while translating
@@ -52,8 +52,8 @@ outbox_app = typer.Typer(help="The durable outbox between translation and the si
 dlq_app = typer.Typer(
     help="The dead-letter queue: refused entities and rejected records.", no_args_is_help=True
 )
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(dlq_app, name="dlq")
+app.add_typer(outbox_app, name="outbox", rich_help_panel=DELIVERY)
+app.add_typer(dlq_app, name="dlq", rich_help_panel=DELIVERY)
 
 
 def _with_outbox(state: Path, url: str | None, work: Callable[[Outbox], Awaitable[T]], **options: Any) -> T:
@@ -79,7 +79,7 @@ def _auth(token: str | None, api_key: str | None, api_key_header: str, oauth: li
     return None
 
 
-@app.command()
+@app.command(rich_help_panel=DELIVERY)
 def sync(
     inputs: Annotated[list[Path], typer.Argument(help="Input files of the feed.")],
     mapping_path: Annotated[Path, typer.Option("--mapping", "-m", help="The mapping file.")],

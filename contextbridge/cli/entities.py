@@ -10,7 +10,7 @@ import typer
 
 from ..entity import validate_entity
 from ..ontology import Ontology
-from .app import app, echo_err
+from .app import MAPPINGS, app, echo_err
 from .mappings import OntologyOption, load_ontology
 
 
@@ -27,7 +27,7 @@ def ontology_problems(entity: dict[str, object], ontology: Ontology) -> list[str
     ]
 
 
-@app.command()
+@app.command(rich_help_panel=MAPPINGS)
 def validate(
     files: Annotated[list[Path], typer.Argument(help="NDJSON files of normalized NGSI-LD entities.")],
     ontology_paths: OntologyOption = None,

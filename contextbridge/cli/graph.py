@@ -24,13 +24,13 @@ from ..errors import ConfigError
 from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open_store
 from ..graph.base import GraphStore
 from ..graph.sparql import query_form, with_prefixes
-from .app import app, echo_err
+from .app import GRAPH, app, echo_err
 
 T = TypeVar("T")
 BATCH = 1000  # entities per upsert (one transaction each)
 
 graph_app = typer.Typer(help="The city graph: load entities, inspect it.", no_args_is_help=True)
-app.add_typer(graph_app, name="graph")
+app.add_typer(graph_app, name="graph", rich_help_panel=GRAPH)
 
 StateOption = Annotated[
     Path | None,
@@ -60,7 +60,7 @@ def _with_store(
     return asyncio.run(run())
 
 
-@app.command()
+@app.command(rich_help_panel=GRAPH)
 def sparql(
     query: Annotated[str, typer.Argument(help="A SPARQL query, or a file holding one.")],
     state: StateOption = None,

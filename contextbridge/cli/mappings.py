@@ -17,7 +17,7 @@ from ..lint import lint_mapping
 from ..mapping import Mapping, load_mapping
 from ..ontology import BUNDLED, Ontology, default_ontology
 from ..translator import TranslationStats, Translator
-from .app import app, echo_err
+from .app import MAPPINGS, app, echo_err
 
 
 def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -66,7 +66,7 @@ def _open_inputs(inputs: list[str]) -> Iterator[tuple[str, BinaryIO]]:
             yield name, stream
 
 
-@app.command()
+@app.command(rich_help_panel=MAPPINGS)
 def translate(
     inputs: Annotated[list[str], typer.Argument(help="Input files ('-' for standard input).")],
     mapping_path: Annotated[Path, typer.Option("--mapping", "-m", help="The mapping file.")],
@@ -92,7 +92,7 @@ def translate(
         raise typer.Exit(1)
 
 
-@app.command("test")
+@app.command("test", rich_help_panel=MAPPINGS)
 def test_samples(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
     update: Annotated[bool, typer.Option(help="Rewrite the expected files from the translation.")] = False,
@@ -134,7 +134,7 @@ def load_ontology(extra: list[Path] | None) -> Ontology:
     return Ontology.load(BUNDLED, *extra) if extra else default_ontology()
 
 
-@app.command()
+@app.command(rich_help_panel=MAPPINGS)
 def check(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
     ontology_paths: OntologyOption = None,
@@ -156,7 +156,7 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=MAPPINGS)
 def context(
     type_name: Annotated[
         str | None, typer.Option("--type", help="The flat @context of one entity type (as Orion-LD needs).")

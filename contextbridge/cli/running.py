@@ -20,7 +20,7 @@ from rich.table import Table
 from ..adapter import Adapter, open_adapter
 from ..config import default_config_path, load_config
 from ..graph import format_result
-from .app import app
+from .app import RUN, app
 
 StateOption = Annotated[
     Path, typer.Option("--state", help="State directory: outbox, dead letters, embedded graph.")
@@ -53,15 +53,16 @@ def question(query: str) -> str:
     return next((line.lstrip("# ").strip() for line in query.splitlines() if line.startswith("#")), "")
 
 
-@app.command()
+@app.command(rich_help_panel=RUN)
 def run(
     config_path: Annotated[
         Path | None, typer.Argument(help="Configuration file (default: the Santander example).")
     ] = None,
     state: StateOption = Path(".contextbridge"),
 ) -> None:
-    """Run every feed of CONFIG once, to its end, into the city graph; print a summary per feed
-    and the answers of the configuration's example questions (SPARQL)."""
+    """Run every feed of CONFIG once, into the city graph (and Orion-LD when configured).
+
+    Prints a summary per feed and the answers of the configuration's example questions."""
     console = Console(highlight=False, soft_wrap=True)  # long lines stay whole (logs, pipes)
     config = load_config(config_path or default_config_path())
     console.print(f"contextbridge run: {len(config.feeds)} feeds from {config.path}")

@@ -29,12 +29,12 @@ from ..config import load_config
 from ..errors import ConfigError
 from ..logs import configure_logging
 from ..service import Service, create_app
-from .app import app, echo_err
+from .app import GRAPH, RUN, app, echo_err
 
 FORMATS = ("normalized", "keyValues", "concise")
 
 
-@app.command()
+@app.command(rich_help_panel=RUN)
 def serve(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="The configuration file.")],
     state: Annotated[Path, typer.Option("--state", help="State directory: the embedded graph store.")] = Path(
@@ -45,7 +45,9 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
     log_format: Annotated[str, typer.Option(help="json (one object per line) or text.")] = "json",
 ) -> None:
-    """Run the adapter service: SPARQL endpoint, Orion-LD notification receiver, @context, health."""
+    """Run the service: every feed continuously, delivered to Orion-LD and the city graph.
+
+    Serves the HTTP API: webhooks, SPARQL, notifications, health, metrics, @context."""
     config = load_config(config_path)
     if log_format not in ("json", "text"):
         raise ConfigError(f"--log-format: {log_format!r} is not json or text", key="log-format")
@@ -104,7 +106,7 @@ def subscription(
     return found
 
 
-@app.command()
+@app.command(rich_help_panel=GRAPH)
 def subscribe(
     broker: Annotated[
         str, typer.Option("--broker", envvar="CONTEXTBRIDGE_BROKER", help="Orion-LD base URL.")
