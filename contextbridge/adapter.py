@@ -119,6 +119,10 @@ async def open_adapter(
     outbox = open_outbox(config.outbox or state_dir, sinks=sinks)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(outbox.close)
+        for _, mapping in feeds:  # remote lookup tables (HTTP, SQL) refresh in the background
+            if not once:
+                mapping.lookups.start_refresh()
+                stack.callback(mapping.lookups.stop)
         runners = [
             FeedRunner(
                 feed.id,

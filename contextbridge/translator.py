@@ -9,7 +9,8 @@
 
 Pure: no network, no clock. A record that fails becomes a RecordError in the output stream
 (counted in ``stats``) and the next record goes on; the entities of one record are emitted
-together or not at all.
+together or not at all. (One edge touches the world: making the first Translator of a mapping
+whose lookups come from HTTP or SQL fetches those tables once; see :mod:`contextbridge.lookups`.)
 
 Every entity that leaves is valid NGSI-LD, without a per-entity validation pass: what cannot
 vary per record (names, kinds, constants, URI templates) was validated when the mapping loaded
@@ -78,9 +79,14 @@ class Translator:
                 rule.observed_at,
                 rule.when,
                 tuple((a.name, a.build, a.skip_on_error) for a in rule.attributes),
+                rule.lookups,
             )
             for rule in mapping.entities
         )
+        # Remote lookup tables (HTTP, SQL) are fetched once, here, if nobody did it before:
+        # file tables were loaded with the mapping, and refreshes run in the LookupSet's thread.
+        if mapping.lookups:
+            mapping.lookups.ensure_loaded()
         self._number: int | None = None  # the record being translated, to locate skipped attributes
         self._source: str | None = None
 
@@ -89,17 +95,31 @@ class Translator:
         if self._filter is not None and not self._filter(record):
             return []
         entities = []
-        for rule, render_id, observed_at, when, attributes in self._plans:
-            if when is not None and not when(record):
+        bound: tuple[Any, ...] | None = None
+        enriched: MappingABC[str, Any] = record
+        for rule, render_id, observed_at, when, attributes, lookups in self._plans:
+            if lookups:
+                # The looked-up rows join a shallow copy of the record under the lookups' names, so
+                # that every path, template and expression of the entity reads them as fields.
+                # Entities with the same lookups share one tuple, so one copy serves them all.
+                if lookups is not bound:
+                    copy = dict(record)
+                    for name, bind in lookups:
+                        copy[name] = bind(record)
+                    enriched, bound = copy, lookups
+                view = enriched
+            else:
+                view = record
+            if when is not None and not when(view):
                 continue
-            entity_id = render_id(record)
+            entity_id = render_id(view)
             if entity_id is MISSING:
                 raise TransformError(f"{rule.type} id: missing value", field=",".join(rule.id.fields))
-            observed = observed_at(record) if observed_at is not None else None
+            observed = observed_at(view) if observed_at is not None else None
             entity: Entity = {"id": entity_id, "type": rule.type}
             for name, build, skip_on_error in attributes:
                 try:
-                    value = build(record, observed)
+                    value = build(view, observed)
                 except TransformError as error:
                     if not skip_on_error:
                         raise

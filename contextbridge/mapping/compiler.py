@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 from collections import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from ..documents import Document, Key, load_document, packaged_schema
 from ..errors import ConfigError, MappingError, Problem
 from ..expressions import Expression, compile_expression
 from ..formats import Format, get_format
+from ..lookups import LookupSet, compile_binding, compile_lookup
+from ..lookups.binding import Bind
 from ..templates import Template, compile_template
 from .attributes import AttributeRule, compile_attribute, time_getter
 from .checks import check_attribute, check_type, check_uri_template
@@ -35,6 +39,8 @@ class EntityRule:
     observed_at: Callable[[Record], str] | None = field(default=None, repr=False)
     when: Expression | None = None
     key: Key = ()  # where the entity is declared in the mapping file
+    # (lookup name, record -> row): rows the entity's rules read under the lookup's name
+    lookups: tuple[tuple[str, Bind], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class Mapping:
     description: str = ""
     filter: Expression | None = None
     samples: tuple[Sample, ...] = ()
+    lookups: LookupSet = field(default_factory=LookupSet, repr=False)
 
     @property
     def path(self) -> str:
@@ -90,6 +97,9 @@ def compile_mapping(document: Document) -> Mapping:
         attempt(("filter",), lambda: compile_expression(data["filter"])) if "filter" in data else None
     )
 
+    base = Path(document.path).parent
+    lookups = _lookups(data.get("lookups", {}), base, attempt, problems, document)
+
     if ("entity" in data) == ("entities" in data):
         problems.append(document.problem((), "write exactly one of 'entity' (one) or 'entities' (a list)"))
         specs: list[tuple[Key, Any]] = []
@@ -99,12 +109,17 @@ def compile_mapping(document: Document) -> Mapping:
         specs = [(("entities", index), spec) for index, spec in enumerate(data["entities"])]
 
     entities = []
+    shared: dict[str, tuple[tuple[str, Bind], ...]] = {}
     for key, spec in specs:
-        entity = _compile_entity(key, spec, decimal, attempt)
+        entity = _compile_entity(key, spec, decimal, attempt, lookups, problems, document)
         if entity is not None:
+            if entity.lookups:
+                # Entities binding the same lookups share one tuple: the translator then looks the
+                # rows up once per record, not once per entity.
+                same = json.dumps(spec["lookup"], sort_keys=True, default=str)
+                entity = dataclasses.replace(entity, lookups=shared.setdefault(same, entity.lookups))
             entities.append(entity)
 
-    base = Path(document.path).parent
     samples = tuple(
         Sample(base / sample["input"], base / sample["expected"]) for sample in data.get("samples", ())
     )
@@ -118,7 +133,27 @@ def compile_mapping(document: Document) -> Mapping:
         description=data.get("description", ""),
         filter=row_filter,
         samples=samples,
+        lookups=lookups,
     )
+
+
+def _lookups(
+    specs: abc.Mapping[str, Any],
+    base: Path,
+    attempt: Callable[[Key, Callable[[], Any]], Any],
+    problems: list[Problem],
+    document: Document,
+) -> LookupSet:
+    """Declare every lookup and load the file ones now, so that a bad inventory is a mapping error."""
+    lookups = LookupSet()
+    for name, spec in specs.items():
+        made = attempt(("lookups", name), functools.partial(compile_lookup, name, spec, base))
+        if made is not None:
+            lookups.add(*made)
+    for name, error in lookups.load_files().items():
+        key: Key = ("lookups", name, error.key) if error.key else ("lookups", name)
+        problems.append(document.problem(key, str(error)))
+    return lookups
 
 
 def _checked_type(name: str) -> bool:
@@ -133,8 +168,27 @@ def _uri_template(source: str) -> Template:
 
 
 def _compile_entity(
-    key: Key, spec: abc.Mapping[str, Any], decimal: str, attempt: Callable[[Key, Callable[[], Any]], Any]
+    key: Key,
+    spec: abc.Mapping[str, Any],
+    decimal: str,
+    attempt: Callable[[Key, Callable[[], Any]], Any],
+    lookups: LookupSet,
+    problems: list[Problem],
+    document: Document,
 ) -> EntityRule | None:
+    bindings = []
+    for name, binding in spec.get("lookup", {}).items():
+        if name not in lookups:
+            declared = ", ".join(lookups) or "none"
+            problems.append(
+                document.problem((*key, "lookup", name), f"unknown lookup {name!r} (declared: {declared})")
+            )
+            continue
+        bind = attempt(
+            (*key, "lookup", name), functools.partial(compile_binding, name, binding, lookups.table(name))
+        )
+        if bind is not None:
+            bindings.append((name, bind))
     entity_id = attempt((*key, "id"), lambda: _uri_template(spec["id"]))
     type_ok = attempt((*key, "type"), lambda: _checked_type(spec["type"]))
     when = attempt((*key, "when"), lambda: compile_expression(spec["when"])) if "when" in spec else None
@@ -149,6 +203,10 @@ def _compile_entity(
         if rule is not None and type_ok:
             attempt((*key, "attributes", name), functools.partial(check_attribute, spec["type"], rule))
             attributes.append(rule)
-    if entity_id is None or len(attributes) != len(spec["attributes"]):
+    if (
+        entity_id is None
+        or len(attributes) != len(spec["attributes"])
+        or len(bindings) != len(spec.get("lookup", {}))
+    ):
         return None
-    return EntityRule(spec["type"], entity_id, tuple(attributes), observed_at, when, key)
+    return EntityRule(spec["type"], entity_id, tuple(attributes), observed_at, when, key, tuple(bindings))
