@@ -262,3 +262,11 @@ class WebhookBusy(WebhookRefused):
     def __init__(self, reason: str, *, source: str | None = None, retry_after: float = 1.0) -> None:
         self.retry_after = retry_after
         super().__init__(reason, source=source)
+
+
+class DeviceError(ContextBridgeError):
+    """A device description is invalid; ``field`` names the place (``attributes.latitude``)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)

@@ -2,7 +2,7 @@
 
     lookups:
       sensors:
-        csv: ../examples/santander/parking-sensors.csv   # or json:, ndjson:, http: {...}, sql: {...}
+        csv: ../examples/santander/parking-sensors.csv   # or json:, ndjson:, http:, sql:, registry:
         key: sensor                                      # a column, or a list of columns
         max_rows: 200000
 
@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from .base import LookupSource
 from .files import FileSource
 from .http import HttpSource
+from .registry import RegistrySource
 from .sql import SqlSource
 from .table import LookupTable
 
@@ -58,12 +59,19 @@ def _sql(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
     )
 
 
+def _registry(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
+    text = str(value)
+    location: str | Path = text if text.startswith(("postgresql://", "postgres://")) else base / text
+    return RegistrySource(location, interval=spec.get("interval", DEFAULT_INTERVAL))
+
+
 SOURCES: dict[str, Build] = {
     "csv": _file("csv"),
     "json": _file("json"),
     "ndjson": _file("ndjson"),
     "http": _http,
     "sql": _sql,
+    "registry": _registry,
 }
 
 

@@ -34,10 +34,12 @@ from contextbridge.config import Config, GraphConfig, ServiceConfig
 from contextbridge.context import context_document, dumps
 from contextbridge.graph.base import GraphStore
 from contextbridge.ontology import Ontology, default_ontology
+from contextbridge.registry import DeviceRegistry, SqliteRegistry, open_registry
 
 from .auth import Authenticator
 from .context import context_endpoint
 from .contexts import ContextResolver
+from .devices import device_endpoint, devices_endpoint
 from .feeds import feed_endpoint
 from .health import health_endpoint, ready_endpoint
 from .metrics import metrics_endpoint
@@ -67,6 +69,8 @@ class Service:
     running: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
     adapter: Adapter | None = field(default=None, init=False)
     metrics: tuple[Adapter, CollectorRegistry] | None = field(default=None, init=False)
+    registry: DeviceRegistry | None = None  # the device registry (opened by the lifespan when None)
+    registry_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.settings.api_keys)
@@ -117,6 +121,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             service.store = service.open_store()
             stack.push_async_callback(_close_store, service)
         await service.graph.load_ontology()
+        if service.registry is None:  # in the outbox's database; without a configuration, in memory
+            config = service.config
+            registry = (
+                await asyncio.to_thread(open_registry, config.outbox or service.state_dir)
+                if config is not None
+                else SqliteRegistry(None)
+            )
+            service.registry = registry
+            stack.callback(_close_registry, service)
         stack.push_async_callback(_cancel_tasks, service)  # last: after the adapter has stopped
         config = service.config
         if config is not None and (config.feeds or config.broker):
@@ -138,6 +151,12 @@ async def _close_store(service: Service) -> None:
     if service.store is not None:
         await service.store.close()
         service.store = None
+
+
+def _close_registry(service: Service) -> None:
+    if service.registry is not None:
+        service.registry.close()
+        service.registry = None
 
 
 async def _stop_adapter(service: Service, adapter: Adapter) -> None:
@@ -177,6 +196,8 @@ def create_app(service: Service) -> Starlette:
         Route("/feeds/{feed_id}", feed_endpoint, methods=["POST"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+        Route("/devices", devices_endpoint, methods=["GET", "POST"]),
+        Route("/devices/{device_id}", device_endpoint, methods=["GET", "PUT", "DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers=problem_handlers, lifespan=lifespan)
     app.state.service = service

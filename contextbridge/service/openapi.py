@@ -12,6 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from contextbridge.documents import packaged_schema
+
 from .problems import MEDIA_TYPE, PROBLEMS
 
 TENANT: dict[str, Any] = {
@@ -23,6 +25,9 @@ TENANT: dict[str, Any] = {
 }
 PROBLEM: dict[str, Any] = {"$ref": "#/components/responses/Problem"}
 KEYED: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
+DEVICE: dict[str, Any] = {
+    k: v for k, v in packaged_schema("device.schema.json").items() if k not in ("$schema", "$id")
+}
 
 
 def _problems(*statuses: int) -> dict[str, Any]:
@@ -185,6 +190,57 @@ DOCUMENT: dict[str, Any] = {
                     **_problems(400, 401, 403, 413, 415, 502, 503),
                 },
             }
+        },
+        "/devices": {
+            "get": {
+                "summary": "A page of the device registry, by id",
+                "security": KEYED,
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 1000},
+                    },
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {
+                    "200": {"description": '{"devices": [...], "count", "limit", "offset"}'},
+                    **_problems(400, 401, 403, 503),
+                },
+            },
+            "post": {
+                "summary": "Register a device",
+                "security": KEYED,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": DEVICE}}},
+                "responses": {
+                    "201": {"description": "Registered"},
+                    **_problems(400, 401, 403, 409, 413, 503),
+                },
+            },
+        },
+        "/devices/{device_id}": {
+            method: {
+                "summary": summary,
+                "security": KEYED,
+                "parameters": [
+                    {"name": "device_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                **(
+                    {"requestBody": {"required": True, "content": {"application/json": {"schema": DEVICE}}}}
+                    if method == "put"
+                    else {}
+                ),
+                "responses": {**ok, **_problems(400, 401, 403, 404, 413, 503)},
+            }
+            for method, summary, ok in (
+                ("get", "One device", {"200": {"description": "The device"}}),
+                (
+                    "put",
+                    "Register or replace a device",
+                    {"200": {"description": "Replaced"}, "201": {"description": "Registered"}},
+                ),
+                ("delete", "Forget a device", {"204": {"description": "Removed"}}),
+            )
         },
         "/feeds/{feed_id}": {
             "post": {

@@ -1,0 +1,181 @@
+"""The device registry: its store (SQLite and PostgreSQL), its HTTP API, its commands, and mappings
+reading it like a lookup table."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from test_service import KEYS, SANTANDER, SANTANDER_READ
+from typer.testing import CliRunner
+
+from contextbridge.cli import app as cli
+from contextbridge.config import ServiceConfig
+from contextbridge.errors import DeviceError, RecordError
+from contextbridge.graph import EmbeddedStore
+from contextbridge.mapping import load_mapping
+from contextbridge.registry import Device, DeviceRegistry, open_registry, parse_device
+from contextbridge.service import Service, create_app
+from contextbridge.service.app import lifespan
+from contextbridge.translator import Translator
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+runner = CliRunner()
+
+
+def sensor(number: int, **attributes: Any) -> Device:
+    return Device(f"s{number}", "ParkingSpot", None, {"street": f"Calle {number}", **attributes})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeviceRegistry]:
+    if request.param == "sqlite":
+        found = open_registry(tmp_path / "state")
+        yield found
+        found.close()
+        return
+    schema = f"cb_registry_{uuid.uuid4().hex[:10]}"
+    try:
+        found = open_registry(POSTGRES, schema=schema)
+    except Exception as error:
+        pytest.fail(f"these tests need PostgreSQL on 127.0.0.1:5432 (database test): {error}")
+    yield found
+    found.close()
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_create_replace_page_and_remove(registry: DeviceRegistry) -> None:
+    assert registry.put(sensor(1)) is True
+    assert registry.put(sensor(1, latitude=43.46)) is False  # replaced
+    assert registry.put_many([sensor(n) for n in range(2, 252)] + [sensor(1, latitude=43.47)]) == 250
+    assert registry.get("s1") == sensor(1, latitude=43.47)
+    page, count = registry.list(limit=100, offset=200)
+    assert count == 251 and len(page) == 51 and page == sorted(page, key=lambda d: d.id)
+    assert registry.remove("s1") is True and registry.remove("s1") is False and registry.get("s1") is None
+    rows = {row["id"]: row for row in registry.rows()}
+    assert rows["s2"] == {"street": "Calle 2", "id": "s2", "entity_id": None, "entity_type": "ParkingSpot"}
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({}, None),
+        ({"id": ""}, "id"),
+        ({"id": "a b"}, "id"),
+        ({"id": "x", "entity_id": "not a uri"}, "entity_id"),
+        ({"id": "x", "attributes": {"id": 1}}, "attributes"),
+        ({"id": "x", "colour": "red"}, None),
+    ],
+)
+def test_a_bad_device_names_its_field(document: dict[str, Any], field: str | None) -> None:
+    with pytest.raises(DeviceError) as raised:
+        parse_device(document)
+    assert raised.value.field == field
+
+
+def serve(registry: DeviceRegistry, body: Callable[[httpx.AsyncClient], Any]) -> None:
+    async def main() -> None:
+        store = EmbeddedStore()
+        service = Service(settings=ServiceConfig(api_keys=KEYS), store=store, registry=registry)
+        application = create_app(service)
+        async with lifespan(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                await body(client)
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_the_http_api(tmp_path: Path) -> None:
+    registry = open_registry(tmp_path / "state")
+    writer, reader = {"X-API-Key": SANTANDER, "NGSILD-Tenant": "santander"}, {"X-API-Key": SANTANDER_READ}
+    reader["NGSILD-Tenant"] = "santander"
+
+    async def body(client: httpx.AsyncClient) -> None:
+        device = {"id": "3101", "entity_type": "ParkingSpot", "attributes": {"latitude": 43.46297}}
+        assert (await client.post("/devices", json=device)).status_code == 401
+        assert (await client.post("/devices", json=device, headers=reader)).status_code == 403
+        created = await client.post("/devices", json=device, headers=writer)
+        assert created.status_code == 201 and created.headers["location"] == "/devices/3101"
+        assert (await client.post("/devices", json=device, headers=writer)).status_code == 409
+        bad = await client.post("/devices", json={"id": "x", "attributes": "north"}, headers=writer)
+        assert bad.status_code == 400 and bad.json()["detail"].startswith("attributes:")
+        assert (await client.get("/devices/x", headers=reader)).status_code == 404  # nothing stored
+        replaced = await client.put("/devices/3101", json={"attributes": {"latitude": 43.5}}, headers=writer)
+        assert replaced.status_code == 200 and replaced.json()["attributes"] == {"latitude": 43.5}
+        assert (await client.put("/devices/3102", json={}, headers=writer)).status_code == 201
+        mismatch = await client.put("/devices/3103", json={"id": "other"}, headers=writer)
+        assert mismatch.status_code == 400
+        for number in range(3200, 3260):
+            await client.put(f"/devices/{number}", json={"attributes": {"n": number}}, headers=writer)
+        page = (await client.get("/devices", params={"limit": 25, "offset": 50}, headers=reader)).json()
+        assert page["count"] == 62 and len(page["devices"]) == 12 and page["devices"][0]["id"] == "3248"
+        assert (await client.get("/devices", params={"limit": "lots"}, headers=reader)).status_code == 400
+        assert (await client.delete("/devices/3101", headers=writer)).status_code == 204
+        assert (await client.delete("/devices/3101", headers=writer)).status_code == 404
+
+    serve(registry, body)
+    registry.close()
+
+
+def test_the_commands(tmp_path: Path) -> None:
+    state = ["--state", str(tmp_path / "state")]
+    added = runner.invoke(cli, ["devices", "add", "3101", "--type", "ParkingSpot", "--set", "latitude=43.46", "--set", "street=Calle Daoíz", *state])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    inventory = tmp_path / "inventory.csv"
+    inventory.write_text("id,entity_type,street,zone\n3102,ParkingSpot,Calle A,Centro\n3103,,Calle B,\n")
+    imported = runner.invoke(cli, ["devices", "import", str(inventory), *state])
+    assert imported.exit_code == 0 and "imported 2 devices (2 new, 0 replaced)" in imported.output
+    shown = runner.invoke(cli, ["devices", "show", "3101", *state])
+    assert '"latitude": 43.46' in shown.stdout and '"street": "Calle Daoíz"' in shown.stdout
+    listed = runner.invoke(cli, ["devices", "list", *state])
+    assert [line[:14] for line in listed.stdout.splitlines()] == [
+        '{"id":"3101","',
+        '{"id":"3102","',
+        '{"id":"3103","',
+    ]
+    broken = tmp_path / "broken.csv"
+    broken.write_text("id,street\n3104,Calle C\n,Calle D\n")
+    refused = runner.invoke(cli, ["devices", "import", str(broken), *state])
+    assert refused.exit_code != 0 and "line 3" in str(refused.exception)
+    assert runner.invoke(cli, ["devices", "show", "3104", *state]).exit_code == 1  # none of that file
+    assert runner.invoke(cli, ["devices", "remove", "3101", *state]).exit_code == 0
+    assert runner.invoke(cli, ["devices", "remove", "3101", *state]).exit_code == 1
+
+
+def test_a_mapping_reads_the_registry_like_a_lookup(tmp_path: Path) -> None:
+    registry = open_registry(tmp_path / "state")
+    registry.put(
+        Device("3101", "ParkingSpot", None, {"latitude": 43.46297, "longitude": -3.80356, "offset": 1})
+    )
+    registry.close()
+    mapping = tmp_path / "thin.yaml"
+    mapping.write_text(
+        textwrap.dedent("""\
+        id: thin-sensors
+        source: {format: ndjson}
+        lookups:
+          devices: {registry: state, key: id, interval: 60}
+        entities:
+          - id: "urn:ngsi-ld:ParkingSpot:santander:{sensor}"
+            type: ParkingSpot
+            lookup: {devices: "{sensor}"}
+            attributes:
+              location: {geo: point, lon: devices.longitude, lat: devices.latitude}
+              status: {from: state}
+        """)
+    )
+    translator = Translator(load_mapping(mapping))
+    records = [{"sensor": "3101", "state": "free"}, {"sensor": "9999", "state": "free"}]
+    spot, refused = list(translator.translate(records, source="thin.ndjson"))
+    assert spot["location"]["value"] == {"type": "Point", "coordinates": [-3.80356, 43.46297]}
+    assert isinstance(refused, RecordError) and "9999" in str(refused)  # unknown: dead-lettered with why
