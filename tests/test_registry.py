@@ -179,3 +179,35 @@ def test_a_mapping_reads_the_registry_like_a_lookup(tmp_path: Path) -> None:
     spot, refused = list(translator.translate(records, source="thin.ndjson"))
     assert spot["location"]["value"] == {"type": "Point", "coordinates": [-3.80356, 43.46297]}
     assert isinstance(refused, RecordError) and "9999" in str(refused)  # unknown: dead-lettered with why
+
+
+def test_unknown_devices_can_register_themselves(tmp_path: Path) -> None:
+    open_registry(tmp_path / "state").close()
+    mapping = tmp_path / "thin.yaml"
+    mapping.write_text(
+        textwrap.dedent("""\
+        id: thin-sensors
+        source: {format: ndjson}
+        lookups:
+          devices: {registry: state, key: id}
+        entities:
+          - id: "urn:ngsi-ld:ParkingSpot:santander:{sensor}"
+            type: ParkingSpot
+            lookup: {devices: {key: "{sensor}", on_miss: register}}
+            attributes:
+              status: {from: state}
+              name: {from: devices.name}
+        """)
+    )
+    loaded = load_mapping(mapping)
+    translator = Translator(loaded)
+    [spot] = translator.translate([{"sensor": "7001", "state": "free"}], source="thin.ndjson")
+    assert isinstance(spot, dict) and "name" not in spot  # passed through, not enriched yet
+    loaded.lookups.reload("devices")  # the refresh registers it
+    registry = open_registry(tmp_path / "state")
+    assert registry.get("7001") == Device("7001")
+    registry.put(Device("7001", attributes={"name": "Plaza Porticada 1"}))  # the installer fills it in
+    registry.close()
+    loaded.lookups.reload("devices")
+    [spot] = translator.translate([{"sensor": "7001", "state": "occupied"}], source="thin.ndjson")
+    assert spot["name"]["value"] == "Plaza Porticada 1"  # type: ignore[index]

@@ -38,6 +38,10 @@ class LookupSource:
         """Where the rows come from, for messages."""
         raise NotImplementedError
 
+    def register(self, keys: Iterable[Any]) -> None:
+        """Add rows for ``keys`` (missed with ``on_miss: register``); only the device registry can."""
+        raise ConfigError(f"on_miss: register needs a registry lookup, not {self.describe()}", key="on_miss")
+
 
 def parse_rows(data: bytes, fmt: str, options: Mapping[str, Any], *, origin: str) -> Iterator[Row]:
     """The records of ``data`` in format ``fmt`` (csv, json, ndjson); a broken row is a ConfigError."""

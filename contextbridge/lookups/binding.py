@@ -13,7 +13,9 @@ is missing from the record) the ``on_miss`` policy decides:
 - ``skip`` (default): the record is rejected with a TransformError naming the lookup and key;
 - ``default``: the ``default`` row is used (a mapping of column → value);
 - ``partial``: an empty row; attributes read from it are missing, so they are left out (or take
-  their own ``default``, or reject the record if ``required``).
+  their own ``default``, or reject the record if ``required``);
+- ``register``: as ``partial``, and the key is noted in ``table.unknown`` for the source to add
+  (the device registry registers unknown devices at its next refresh, attributes to fill in).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from ..paths import MISSING, compile_path
 from ..templates import compile_template
 from .table import LookupTable, Row, key_text
 
-MISS_POLICIES = ("skip", "default", "partial")
+MISS_POLICIES = ("skip", "default", "partial", "register")
+UNKNOWN_KEPT = 10_000  # unknown keys noted between two refreshes, at most
 
 Bind = Callable[[Mapping[str, Any]], Row]
 
@@ -65,6 +68,8 @@ def compile_binding(name: str, spec: Any, table: LookupTable) -> Bind:
         if miss_row is None:
             shown = "missing" if key is MISSING else repr(key)
             raise TransformError(f"lookup {name!r}: no row for key {shown}", field=fields or name)
+        if policy == "register" and key is not MISSING and len(table.unknown) < UNKNOWN_KEPT:
+            table.unknown.add(key)
         return miss_row
 
     if len(templates) == 1 and _PLAIN_FIELD.fullmatch(sources[0]):

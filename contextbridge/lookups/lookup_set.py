@@ -84,6 +84,9 @@ class LookupSet:
         entry = self._entries[name]
         with self._lock:
             try:
+                if entry.table.unknown:  # on_miss: register — the source adds them before reading
+                    unknown, entry.table.unknown = entry.table.unknown, set()
+                    entry.source.register(unknown)
                 rows = entry.source.fetch()
                 if rows is not None:
                     entry.table.replace(rows)

@@ -13,11 +13,12 @@ service's ``/devices`` or ``contextbridge devices`` reach the translation at the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from ..errors import ContextBridgeError, DeliveryError
-from ..registry import open_registry
+from ..errors import ContextBridgeError, DeliveryError, DeviceError
+from ..registry import open_registry, parse_device
 from .base import LookupSource, Row
 
 
@@ -45,3 +46,17 @@ class RegistrySource(LookupSource):
 
     def describe(self) -> str:
         return f"the device registry at {self.location}"
+
+    def register(self, keys: Iterable[Any]) -> None:
+        """Register unknown devices (``on_miss: register``): an id, no attributes yet."""
+        devices = []
+        for key in sorted({key for key in keys if isinstance(key, str)}):
+            try:
+                devices.append(parse_device({"id": key}))
+            except DeviceError:  # not a valid device id: the records stay unenriched
+                continue
+        registry = open_registry(self.location)
+        try:
+            registry.put_many(device for device in devices if registry.get(device.id) is None)
+        finally:
+            registry.close()

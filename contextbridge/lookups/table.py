@@ -45,6 +45,7 @@ class LookupTable:
         self.duplicates = duplicates
         self.rows: dict[Key, Row] = {}
         self.version = 0  # how many tables were swapped in (0: never loaded)
+        self.unknown: set[Key] = set()  # keys missed with on_miss: register, for the source to add
 
     def __len__(self) -> int:
         return len(self.rows)
