@@ -27,6 +27,7 @@ from .errors import (
     ConfigError,
     ContextBridgeError,
     DeliveryError,
+    DeviceError,
     EntityError,
     FormatError,
     GraphStoreError,
@@ -49,6 +50,7 @@ from .mapping import Mapping, load_mapping
 from .ontology import Ontology, default_ontology
 from .outbox import Outbox, open_outbox
 from .rdf import Converter
+from .registry import Device, open_registry
 from .sources import Source, build_source
 from .translator import TranslationStats, Translator
 
@@ -64,6 +66,8 @@ __all__ = [
     "ContextBridgeError",
     "Converter",
     "DeliveryError",
+    "Device",
+    "DeviceError",
     "DrainSettings",
     "Drainer",
     "EntityError",
@@ -100,6 +104,7 @@ __all__ = [
     "load_mapping",
     "open_adapter",
     "open_outbox",
+    "open_registry",
     "open_store",
     "validate_entity",
 ]
