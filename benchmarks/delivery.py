@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +36,9 @@ import httpx
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(Path(__file__).resolve().parent)]
+
+from loopback import broker_double  # noqa: E402
 
 from contextbridge.broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient  # noqa: E402
 from contextbridge.broker.problems import BatchResult  # noqa: E402
@@ -295,15 +295,6 @@ async def main(count: int, runs: int, sweep: bool, url: str) -> None:
             )
 
 
-def serve(port: int) -> None:
-    from broker_double import BrokerDouble
-    from broker_double import serve as run
-
-    with run(BrokerDouble(), port=port):
-        while True:
-            time.sleep(3600)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -311,23 +302,6 @@ if __name__ == "__main__":
     parser.add_argument("--entities", type=int, default=50000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sweep", action="store_true")
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve)
-        sys.exit(0)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
-    try:
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        asyncio.run(main(args.entities, args.runs, args.sweep, f"http://127.0.0.1:{port}"))
-    finally:
-        server.terminate()
-        server.wait(10)
+    with broker_double() as url:
+        asyncio.run(main(args.entities, args.runs, args.sweep, url))
