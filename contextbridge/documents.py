@@ -4,7 +4,8 @@
     >>> doc.line(("entities", 0, "attributes", "status"))
     14
 
-YAML is read with PyYAML's safe loader only. Each key's line is kept so that every later
+YAML is read with PyYAML's safe loader only, and refused past ``MAX_NODES`` values (aliases
+expanded: no "billion laughs") or ``MAX_DEPTH`` levels. Each key's line is kept so that every later
 mistake (schema, compilation, ontology lint) can point at the line of the file to fix.
 """
 
@@ -72,14 +73,21 @@ def load_document(path: Path, *, schema: dict[str, Any] | None = None, text: str
         source = path.read_text(encoding="utf-8") if text is None else text
     except (OSError, UnicodeDecodeError) as error:
         raise MappingError([Problem(f"cannot read: {error}", file=name)]) from error
-    loader = yaml.SafeLoader(source)
+    try:
+        loader = _Loader(source)  # the reader checks the characters at once
+    except yaml.YAMLError as error:
+        raise MappingError([Problem(f"invalid YAML: {error}", file=name)]) from None
     try:
         node = loader.get_single_node()
         problems: list[Problem] = []
         lines: dict[Key, int] = {}
         if node is not None:
-            _index(node, (), lines, problems, name)
+            _Index(lines, problems, name).visit(node, ())
         data = loader.construct_document(node) if node is not None else None
+    except _TooLarge as error:
+        raise MappingError([Problem(str(error), file=name)]) from None
+    except RecursionError:  # the composer recurses too: absurd nesting ends here, not in a crash
+        raise MappingError([Problem(f"nested deeper than {MAX_DEPTH} levels", file=name)]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -95,22 +103,70 @@ def load_document(path: Path, *, schema: dict[str, Any] | None = None, text: str
     return document
 
 
-def _index(node: yaml.Node, key: Key, lines: dict[Key, int], problems: list[Problem], name: str) -> None:
-    lines[key] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            child = key_node.value
-            if child in seen:
-                problems.append(
-                    Problem(f"duplicate key {child!r}", file=name, line=key_node.start_mark.line + 1)
-                )
-            seen.add(child)
-            _index(value_node, (*key, child), lines, problems, name)
-            lines[(*key, child)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for position, item in enumerate(node.value):
-            _index(item, (*key, position), lines, problems, name)
+# A mapping is a few hundred nodes, a dozen levels deep. Aliases make YAML a graph: nine
+# aliases to nine aliases ... ("billion laughs") expand to millions of nodes in the loaded data
+# and in every walk over it, so the walk below counts nodes with aliases expanded and stops.
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing to nest deeper than MAX_DEPTH while it scans.
+
+    PyYAML's scanner keeps state per open flow collection and indentation level and walks it at
+    every token: left unbounded, a 100 kB line of ``[`` takes minutes before the parser fails.
+    """
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise _TooLarge(f"nested deeper than {MAX_DEPTH} levels (line {self.line + 1})")
+        super().fetch_flow_collection_start(token_class)
+
+    def add_indent(self, column: int) -> bool:
+        if len(self.indents) >= MAX_DEPTH:
+            raise _TooLarge(f"nested deeper than {MAX_DEPTH} levels (line {self.line + 1})")
+        return bool(super().add_indent(column))
+
+
+class _TooLarge(Exception):
+    """The document expands past MAX_NODES nodes or MAX_DEPTH levels."""
+
+
+class _Index:
+    """Records the line of every key and list item, and the duplicate keys, within the limits."""
+
+    def __init__(self, lines: dict[Key, int], problems: list[Problem], name: str) -> None:
+        self.lines = lines
+        self.problems = problems
+        self.name = name
+        self.nodes = 0
+
+    def visit(self, node: yaml.Node, key: Key) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge(f"the document expands to more than {MAX_NODES:,} values (aliases included)")
+        if len(key) > MAX_DEPTH:
+            raise _TooLarge(f"nested deeper than {MAX_DEPTH} levels")
+        lines = self.lines
+        lines[key] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):  # "? [a, b]": a list or map as a key
+                    line = key_node.start_mark.line + 1
+                    self.problems.append(Problem("a key must be a plain value", file=self.name, line=line))
+                    continue
+                child = key_node.value
+                if child in seen:
+                    self.problems.append(
+                        Problem(f"duplicate key {child!r}", file=self.name, line=key_node.start_mark.line + 1)
+                    )
+                seen.add(child)
+                self.visit(value_node, (*key, child))
+                lines[(*key, child)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for position, item in enumerate(node.value):
+                self.visit(item, (*key, position))
 
 
 def schema_problems(document: Document, schema: dict[str, Any]) -> list[Problem]:

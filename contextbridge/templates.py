@@ -8,7 +8,8 @@
 ``{path|filter}`` applies ``slug``, ``lower``, ``upper`` or ``strip``. With ``uri=True`` (entity ids,
 relationship objects, datasetIds) every inserted value is percent-escaped, so no record can
 break out of the URI or smuggle in characters Orion-LD refuses. A field that is missing or
-empty makes the whole template ``MISSING``.
+empty makes the whole template ``MISSING``; a value that is not valid Unicode (a lone surrogate)
+cannot be percent-escaped and raises TransformError.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .errors import ConfigError
+from .errors import ConfigError, TransformError
 from .paths import MISSING, compile_path
 
 _SLUG_RUN = re.compile(r"[^a-z0-9]+")
@@ -100,7 +101,7 @@ def compile_template(source: str, *, uri: bool = False) -> Template:
         except ConfigError as error:
             raise ConfigError(f"in template {source!r}: {error}") from None
         fields.append(path)
-        parts.append(_placeholder(getter, FILTERS.get(filter_name), uri))
+        parts.append(_placeholder(path, getter, FILTERS.get(filter_name), uri))
     text.append(source[position:])
     if "".join(text):
         parts.append("".join(text))
@@ -108,7 +109,7 @@ def compile_template(source: str, *, uri: bool = False) -> Template:
 
 
 def _placeholder(
-    getter: Callable[[Any], Any], apply: Callable[[str], str] | None, uri: bool
+    path: str, getter: Callable[[Any], Any], apply: Callable[[str], str] | None, uri: bool
 ) -> Callable[[Any], Any]:
     def render(record: Any) -> Any:
         value = getter(record)
@@ -120,7 +121,10 @@ def _placeholder(
         if not text:
             return MISSING
         if uri and not _URI_SAFE(text):
-            return quote(text, safe=_URI_KEEP)
+            try:
+                return quote(text, safe=_URI_KEEP)
+            except UnicodeEncodeError:  # a lone surrogate: no UTF-8, so no URI, can spell it
+                raise TransformError(f"not valid Unicode: {text!r}", field=path) from None
         return text
 
     return render

@@ -10,6 +10,10 @@ array gives one record per item and a top-level object is one record. The docume
 in chunks and fed to the parser, so the first record comes out long before the end of a
 large input. Broken JSON cannot be resumed: the records before the fault are yielded, then
 one FormatError that gives the line, column and byte offset where the fault was found.
+A document nested deeper than ``MAX_JSON_DEPTH`` (512) is refused the same way, before the
+parser sees the chunk that goes too deep (see :mod:`contextbridge.formats.nesting`), and so is
+a record over ``MAX_RECORD_BYTES`` (16 MiB): a record is built whole, so memory stays bounded
+only if records are.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import ijson
 
 from ..errors import FormatError
 from .base import Format, Record, bad_option, text_option
+from .nesting import DepthGuard
 
-__all__ = ["JsonFormat", "iter_json_values", "records_prefix"]
+__all__ = ["MAX_RECORD_BYTES", "JsonFormat", "iter_json_values", "records_prefix"]
 
 CHUNK_SIZE = 64 * 1024
+# One record is parsed whole: past this size it is refused rather than held in memory.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
 # yajl prints the text around a fault with line breaks turned into spaces, the fault at column 40.
@@ -96,18 +103,39 @@ def iter_json_values(stream: BinaryIO, *, prefix: str | None, source: str | None
         prefix = "item" if head[0:1] == b"[" else ""
     found: Any = ijson.sendable_list()
     parser = ijson.items_coro(found, prefix, use_float=True)
+    guard = DepthGuard()
+    pending = 0  # bytes fed since the last record came out
     chunk = head
     try:
         while chunk:
+            try:
+                guard.feed(chunk)
+            except ValueError as error:
+                yield FormatError(f"JSON refused near byte {position.offset}: {error}", source=source)
+                return
             parser.send(chunk)
-            yield from found
-            del found[:]
+            if found:
+                pending = 0
+                yield from found
+                del found[:]
+            else:
+                pending += len(chunk)
+                if pending > MAX_RECORD_BYTES:
+                    too_large = f"a record is over {MAX_RECORD_BYTES:,} bytes"
+                    reason = f"JSON refused near byte {position.offset}: {too_large}"
+                    yield FormatError(reason, source=source)
+                    return
             position.advance(chunk)
             chunk = stream.read(CHUNK_SIZE)
         parser.close()
     except ijson.JSONError as error:
         yield from found
         yield FormatError(position.describe(str(error), chunk), source=source)
+        return
+    except UnicodeDecodeError as error:  # yajl lets surrogates and code points past U+10FFFF through
+        yield from found
+        reason = f"invalid JSON in the chunk from byte {position.offset}: not valid UTF-8 ({error.reason})"
+        yield FormatError(reason, source=source)
         return
     yield from found
 

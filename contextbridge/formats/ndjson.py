@@ -4,7 +4,8 @@
     [{'id': 1}, {'id': 2}]
 
 Blank lines are skipped and not counted. A line that is not valid JSON, or not an object,
-rejects that record only (its number counts non-blank lines) and the next line is read.
+rejects that record only (its number counts non-blank lines) and the next line is read; so
+does a line over ``MAX_RECORD_BYTES`` (16 MiB), which is read through and dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 
 from ..errors import FormatError
 from .base import Format, Record
-from .json import expected_object
+from .json import CHUNK_SIZE, MAX_RECORD_BYTES, expected_object
 
 __all__ = ["NdjsonFormat"]
 
@@ -34,7 +35,17 @@ class NdjsonFormat(Format):
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
         number = 0
-        for line_number, line in enumerate(stream, start=1):
+        line_number = 0
+        while line := stream.readline(CHUNK_SIZE):
+            line_number += 1
+            if not line.endswith(b"\n"):
+                line, size = _rest_of_line(stream, line)
+                if size > MAX_RECORD_BYTES:
+                    number += 1
+                    reason = f"line {line_number} is over {MAX_RECORD_BYTES:,} bytes"
+                    shown = line[:200].decode("utf-8", "replace")
+                    yield FormatError(reason, record=number, source=source, data=shown)
+                    continue
             if line_number == 1 and line.startswith(_BOM):
                 line = line[len(_BOM) :]
             if not line.strip():
@@ -53,3 +64,18 @@ class NdjsonFormat(Format):
             else:
                 reason = f"{expected_object(value)} on line {line_number}"
                 yield FormatError(reason, record=number, source=source, data=value)
+
+
+def _rest_of_line(stream: BinaryIO, start: bytes) -> tuple[bytes, int]:
+    """The whole line begun with ``start`` and its size; past MAX_RECORD_BYTES only its start is kept."""
+    parts = [start]
+    size = len(start)
+    while piece := stream.readline(CHUNK_SIZE):
+        size += len(piece)
+        if size <= MAX_RECORD_BYTES:
+            parts.append(piece)
+        elif len(parts) > 1:
+            del parts[1:]  # too long: it will be rejected, keep only its start for the message
+        if piece.endswith(b"\n"):
+            break
+    return b"".join(parts), size

@@ -11,7 +11,8 @@ omitted, each child of the root is a record. Tags are matched on their local nam
 attributes or children its stripped text, other children nested dicts built the same way,
 repeated children lists, and the text of an element that also has attributes or children
 ``"#text"``. Finished elements are dropped as the parse goes, so memory stays bounded.
-Entity declarations are refused (billion laughs, external entities): the document is rejected.
+Entity declarations are refused (billion laughs, external entities): the document is rejected,
+as is a document nested deeper than ``MAX_XML_DEPTH`` (256) elements.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from defusedxml.ElementTree import iterparse
 from ..errors import FormatError
 from .base import Format, Record, bad_option, text_option
 
-__all__ = ["XmlFormat"]
+__all__ = ["MAX_XML_DEPTH", "XmlFormat"]
 
 _ANY = "*"
+# Records are built recursively; a real export is a few levels deep. Deeper documents are
+# refused before Python's own recursion limit turns them into a crash.
+MAX_XML_DEPTH = 256
 
 
 class XmlFormat(Format):
@@ -53,6 +57,10 @@ class XmlFormat(Format):
         try:
             for event, element in events:
                 if event == "start":
+                    if len(names) >= MAX_XML_DEPTH:
+                        reason = f"XML refused: nested deeper than {MAX_XML_DEPTH} elements"
+                        yield FormatError(reason, source=source)
+                        return
                     names.append(_local(element.tag))
                     open_elements.append(element)
                     if not record_depth and self._matches(names):

@@ -38,7 +38,8 @@ async def feed_endpoint(request: Request) -> Response:
     feed_id = request.path_params["feed_id"]
     webhooks = service.adapter.webhooks if service.adapter is not None else {}
     source = webhooks.get(feed_id)
-    if source is None:
+    if source is None:  # a key first: the feed names are not for anyone to discover
+        service.authenticator.authorize(request, write=True)
         raise HTTPProblem(404, "not-found", "Not Found", f"no webhook feed {feed_id!r}")
     if source.api_key is None and source.secret is None:
         service.authenticator.authorize(request, write=True)

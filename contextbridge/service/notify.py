@@ -32,11 +32,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pyoxigraph import NamedNode
 from starlette.requests import Request
 from starlette.responses import Response
 
 from contextbridge.entity import validate_entity
 from contextbridge.errors import DeliveryError, EntityError, GraphStoreError
+from contextbridge.graph.base import UpsertReport
 
 from .bodies import media_type, read_body
 from .contexts import ContextRefused
@@ -68,6 +70,46 @@ def _bad(detail: str) -> HTTPProblem:
     return HTTPProblem(400, "bad-notification", "Bad Request", detail)
 
 
+async def _upsert(service: Service, entities: list[dict[str, Any]], tenant: str) -> UpsertReport:
+    """Upsert the batch; if the store refuses it for good, each entity on its own.
+
+    A refusal for good (GraphStoreError) is the store rejecting data (an IRI the entity rules let
+    through, a literal it cannot hold): one bad entity must not refuse the notification's others.
+    """
+    try:
+        return await service.graph.upsert(entities, tenant=tenant)
+    except GraphStoreError as error:
+        if len(entities) == 1:
+            return _refused_by_store(entities[0], error)
+    upserted, refused = 0, list[EntityError]()
+    for entity in entities:
+        try:
+            report = await service.graph.upsert([entity], tenant=tenant)
+        except GraphStoreError as error:
+            report = _refused_by_store(entity, error)
+        upserted += report.upserted
+        refused += report.refused
+    return UpsertReport(upserted, 0, tuple(refused))
+
+
+def _refused_by_store(entity: Mapping[str, Any], error: GraphStoreError) -> UpsertReport:
+    refusal = EntityError(
+        f"the graph store refused it: {error}", entity_id=str(entity.get("id")), rule="graph"
+    )
+    return UpsertReport(0, 0, (refusal,))
+
+
+def _graph_iri_problems(entity: Mapping[str, Any]) -> list[EntityError]:
+    """The entity id must also be an IRI the graph can name (RFC 3987: no ``[``, ``]``, noncharacters,
+    private-use code points), else it is refused here rather than failing the graph write."""
+    entity_id = entity.get("id")
+    try:
+        NamedNode(str(entity_id))
+    except ValueError as error:
+        return [EntityError(f"the id is not an IRI: {error}", entity_id=str(entity_id), rule="iri")]
+    return []
+
+
 def _refusal(entity_id: Any, error: EntityError | ContextRefused) -> dict[str, Any]:
     kind = error.error_type if isinstance(error, EntityError) else "LdContextNotAvailable"
     detail = error.message if isinstance(error, EntityError) else str(error)
@@ -88,7 +130,7 @@ async def notify_endpoint(request: Request) -> Response:
     valid: list[dict[str, Any]] = []
     for entity in ready:
         found = normalized(entity, service.ontology)
-        problems = validate_entity(found)
+        problems = validate_entity(found) or _graph_iri_problems(found)
         if problems:
             refused.append(_refusal(found.get("id"), problems[0]))
         else:
@@ -96,11 +138,9 @@ async def notify_endpoint(request: Request) -> Response:
     upserted = 0
     if valid:
         try:
-            report = await service.graph.upsert(valid, tenant=tenant)
+            report = await _upsert(service, valid, tenant)
         except DeliveryError as error:
             raise HTTPProblem(503, "graph-unavailable", "Service Unavailable", str(error)) from None
-        except GraphStoreError as error:
-            raise HTTPProblem(502, "graph-error", "Bad Gateway", str(error)) from None
         upserted = report.upserted
         refused += [_refusal(error.entity_id, error) for error in report.refused]
     log.info(

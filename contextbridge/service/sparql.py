@@ -6,7 +6,8 @@
 
 The dataset is the tenant's (``NGSILD-Tenant``, the default tenant when absent): the ontology
 and that tenant's graph, as default and named graphs; ``default-graph-uri``/``named-graph-uri``
-are refused, they would let a query out of its tenant. Updates (``update=``, an
+are refused, they would let a query out of its tenant; so is ``SERVICE`` (403): the store would
+fetch the URL a query names, from inside the city's network. Updates (``update=``, an
 ``application/sparql-update`` body, or update keywords in a query) are refused with 403.
 
 Answers by ``Accept``: SPARQL JSON (default), SPARQL XML, CSV or TSV for SELECT and ASK;
@@ -27,6 +28,7 @@ from starlette.responses import Response
 
 from contextbridge.errors import DeliveryError, GraphStoreError, QueryError, QueryRefused, QueryTimeout
 from contextbridge.graph.results import format_result
+from contextbridge.graph.sparql import _TOKENS as KEYWORDS  # bare keywords, outside strings/IRIs
 from contextbridge.graph.sparql import query_form, with_prefixes
 
 from .bodies import media_type, read_body
@@ -48,6 +50,17 @@ TABLES = {
 GRAPHS = {"text/turtle": "turtle", "application/n-triples": "ntriples"}
 _CHARSET = {"text/csv", "text/tab-separated-values", "text/turtle", "application/n-triples"}
 _DATASET = ("default-graph-uri", "named-graph-uri")
+
+
+def _refuse_federation(text: str) -> None:
+    """403 for a query with ``SERVICE``: the store would fetch the URL it names (SSRF)."""
+    if any(match.group(1) and match.group(1).lower() == "service" for match in KEYWORDS.finditer(text)):
+        raise HTTPProblem(
+            403,
+            "federation-refused",
+            "Forbidden",
+            "SERVICE is refused: the endpoint answers from its own graph and fetches nothing",
+        )
 
 
 def _refuse_update() -> HTTPProblem:
@@ -113,6 +126,7 @@ async def sparql_endpoint(request: Request) -> Response:
         raise _refuse_update() from None
     except QueryError as error:
         raise HTTPProblem(400, "query-syntax", "Bad Request", str(error)) from None
+    _refuse_federation(text)
     offers = GRAPHS if form in ("construct", "describe") else TABLES
     chosen = choose(list(offers), request.headers.get("accept"))
     if chosen is None:

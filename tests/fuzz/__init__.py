@@ -1,0 +1,91 @@
+"""Shared pieces of the hostile-input suites (``tests/test_hostile_*.py``).
+
+Two profiles, chosen with ``CONTEXTBRIDGE_FUZZ``: ``short`` (default, CI: a few dozen examples
+per property, inputs of a few megabytes) and ``long`` (on demand: thousands of examples, the
+100 MB record). Every case runs under ``bounded``: it must end within a time and a peak of
+Python memory, whatever the input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, settings
+
+PROFILE = os.environ.get("CONTEXTBRIDGE_FUZZ", "short").strip().lower() or "short"
+LONG = PROFILE == "long"
+
+settings.register_profile(
+    "contextbridge-short",
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "contextbridge-long",
+    max_examples=3000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+FUZZ = settings.get_profile("contextbridge-long" if LONG else "contextbridge-short")
+
+# The size of the "huge single record" case: 100 MB in the long profile, 20 MB in CI (over the
+# 16 MiB record limit either way).
+HUGE_RECORD_BYTES = 100 * 1024 * 1024 if LONG else 20 * 1024 * 1024
+
+
+@dataclass
+class Usage:
+    seconds: float = 0.0
+    peak_bytes: int = 0
+
+
+@contextlib.contextmanager
+def bounded(*, seconds: float, megabytes: float) -> Iterator[Usage]:
+    """Fail unless the block ends within ``seconds`` and a Python-memory peak of ``megabytes``."""
+    usage = Usage()
+    started_tracing = not tracemalloc.is_tracing()
+    if started_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    start = time.perf_counter()
+    try:
+        yield usage
+    finally:
+        usage.seconds = time.perf_counter() - start
+        usage.peak_bytes = tracemalloc.get_traced_memory()[1]
+        if started_tracing:
+            tracemalloc.stop()
+    assert usage.seconds < seconds, f"took {usage.seconds:.2f} s, the bound is {seconds} s"
+    assert usage.peak_bytes < megabytes * 1024 * 1024, (
+        f"peak {usage.peak_bytes / 1e6:.1f} MB, the bound is {megabytes} MB"
+    )
+
+
+def run_child(code: str, *, seconds: float) -> tuple[str, int]:
+    """Run ``code`` in a fresh Python (``tests`` importable); its stdout and peak RSS in bytes.
+
+    For memory that tracemalloc cannot see: what C parsers (yajl, expat) allocate themselves.
+    """
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    wrapper = (
+        f"import sys, resource; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+        f"{code}\n"
+        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    del resource
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper], capture_output=True, text=True, timeout=seconds, check=True
+    )
+    output, _, peak = done.stdout.rpartition("PEAK ")
+    return output, int(peak) * 1024  # ru_maxrss is in kilobytes on Linux
