@@ -119,3 +119,24 @@ def test_an_unreachable_graph_store_keeps_the_entities_waiting(tmp_path: Path) -
             await outbox.close()
 
     asyncio.run(main())
+
+
+def test_an_entity_the_store_cannot_hold_is_dead_lettered_alone(tmp_path: Path) -> None:
+    async def main() -> None:
+        outbox = open_outbox(tmp_path / "state", sinks=("graph",))
+        store = EmbeddedStore()
+        try:
+            bad = {
+                **sensor(3, 3),
+                "refDevice": {"type": "Relationship", "object": "urn:ngsi-ld:Device:\ufff0"},
+            }
+            await outbox.put([sensor(n, n) for n in range(3)] + [bad] + [sensor(n, n) for n in range(4, 8)])
+            stats = await Drainer(outbox, GraphSink(store), DrainSettings(sink="graph", retry=FAST)).run()
+            assert (stats.delivered, stats.dead_lettered) == (7, 1)
+            [letter] = await outbox.dead_letters(sink="graph")
+            assert letter.entity_id == "urn:ngsi-ld:Sensor:3" and "refused" in letter.reason["detail"]
+        finally:
+            await store.close()
+            await outbox.close()
+
+    asyncio.run(main())

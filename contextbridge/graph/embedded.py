@@ -31,7 +31,7 @@ from typing import Any
 
 from pyoxigraph import DefaultGraph, NamedNode, QueryBoolean, QuerySolutions, RdfFormat, Store
 
-from contextbridge.errors import DeliveryError, QueryError, QueryTimeout
+from contextbridge.errors import DeliveryError, GraphStoreError, QueryError, QueryTimeout
 from contextbridge.graph.base import (
     DEFAULT_LIMIT,
     DEFAULT_TENANT,
@@ -228,7 +228,7 @@ class _boundary:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, SyntaxError):
-            raise QueryError(f"the graph store refused the data: {exc}") from exc
+        if isinstance(exc, SyntaxError | ValueError):  # an IRI or a literal pyoxigraph cannot hold
+            raise GraphStoreError(f"the graph store refused the data: {exc}") from exc
         if isinstance(exc, OSError):
             raise DeliveryError(f"cannot write the graph store: {exc}", url=str(self.path)) from exc
