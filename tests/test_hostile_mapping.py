@@ -3,14 +3,12 @@ at load, RecordError per record) within bounded time and memory; nothing is fetc
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from fuzz import FUZZ, bounded
+from fuzz import FUZZ, bounded, recording_server
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -305,30 +303,11 @@ def _load(path: Path) -> Any:
     return _LOADED[path]
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def loopback() -> Iterator[tuple[str, list[str]]]:
-    seen: list[str] = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Recorder,), {"seen": seen}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A real HTTP server on loopback that records every request: nothing may reach it."""
+    with recording_server() as found:
+        yield found
 
 
 def test_urls_in_a_mapping_and_its_records_are_never_fetched(loopback: tuple[str, list[str]]) -> None:

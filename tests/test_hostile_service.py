@@ -4,15 +4,13 @@ document allows (``test_hostile_openapi``) or any hostile body (hypothesis)."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
-from fuzz import FUZZ, bounded
+from fuzz import FUZZ, bounded, recording_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_service import (
@@ -32,35 +30,14 @@ from test_service import (
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        body = json.dumps({"@context": {"temperature": "https://attacker.example/t"}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/ld+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_POST = do_GET
-
-    def log_message(self, *args: Any) -> None:
-        pass
+CONTEXT = json.dumps({"@context": {"temperature": "https://attacker.example/t"}}).encode()
 
 
 @pytest.fixture
 def loopback() -> Iterator[tuple[str, list[str]]]:
     """A real HTTP server on loopback that records every request: nothing may reach it."""
-    seen: list[str] = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Recorder,), {"seen": seen}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_server(CONTEXT, "application/ld+json") as found:
+        yield found
 
 
 # --- keys and tenants ----------------------------------------------------------------------------

@@ -9,7 +9,9 @@ Python memory, whatever the input.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -89,3 +91,34 @@ def run_child(code: str, *, seconds: float) -> tuple[str, int]:
     )
     output, _, peak = done.stdout.rpartition("PEAK ")
     return output, int(peak) * 1024  # ru_maxrss is in kilobytes on Linux
+
+
+@contextlib.contextmanager
+def recording_server(
+    body: bytes = b"{}", content_type: str = "application/json"
+) -> Iterator[tuple[str, list[str]]]:
+    """A real HTTP server on loopback that answers ``body`` and records the path of every request:
+    what the code under test must never fetch. Yields its base URL and the list of paths."""
+    seen: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
