@@ -145,7 +145,6 @@ class ServiceConfig:
 class Config:
     path: Path
     feeds: tuple[FeedConfig, ...]
-    graph_endpoint: str | None = None
     queries: tuple[Path, ...] = ()
     graph: GraphConfig = GraphConfig()
     service: ServiceConfig = ServiceConfig()
@@ -190,7 +189,6 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     return Config(
         path=path,
         feeds=tuple(feeds),
-        graph_endpoint=graph.get("endpoint"),
         queries=tuple(base / query for query in data.get("queries", ())),
         graph=GraphConfig(
             graph.get("endpoint"), graph.get("update_endpoint"), graph.get("timeout", DEFAULT_TIMEOUT)

@@ -164,5 +164,5 @@ def test_the_service_section_is_read(tmp_path: Path) -> None:
     (key,) = service.api_keys
     assert key.tenants is None and key.write and key.allows("anything")
     assert KEY not in repr(loaded)
-    assert loaded.graph.endpoint == loaded.graph_endpoint == "http://127.0.0.1:7878/query"
+    assert loaded.graph.endpoint == "http://127.0.0.1:7878/query"
     assert loaded.feeds == ()

@@ -23,14 +23,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..broker import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
-    ApiKeyHeader,
-    BearerToken,
-    BrokerClient,
-    ClientCredentials,
-)
+from ..broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient
+from ..config import broker_auth
 from ..delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy
 from ..errors import ConfigError, RecordError
 from ..mapping import load_mapping
@@ -71,11 +65,13 @@ def _auth(token: str | None, api_key: str | None, api_key_header: str, oauth: li
     if oauth:
         if len(oauth) != 3:
             raise ConfigError("--oauth takes TOKEN_URL,CLIENT_ID,CLIENT_SECRET")
-        return ClientCredentials(*oauth)
+        return broker_auth(
+            {"oauth2": dict(zip(("token_url", "client_id", "client_secret"), oauth, strict=True))}
+        )
     if token:
-        return BearerToken(token)
+        return broker_auth({"bearer": token})
     if api_key:
-        return ApiKeyHeader(api_key, header=api_key_header)
+        return broker_auth({"api_key": {"value": api_key, "header": api_key_header}})
     return None
 
 
