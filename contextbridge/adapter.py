@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from .config import Config
-from .delivery import DeliveryStats, Drainer, DrainSettings, Sink
+from .delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy, Sink
 from .feeds import FeedRunner
 from .graph import GraphSink, GraphStore
 from .mapping import load_mapping
@@ -35,6 +35,7 @@ from .sources import WebhookSource, build_source
 log = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 5.0  # seconds between two readings of the outbox status (for /metrics, /ready)
+ONCE_ATTEMPTS = 6  # tries per batch before a one-shot run leaves a sink's entities in the outbox
 
 
 class Adapter:
@@ -134,13 +135,19 @@ async def open_adapter(
             )
             for feed, mapping in feeds
         ]
+        # Once (``run``), a sink that stays down is given up after a few attempts: the rest waits in
+        # the outbox for the next run or for ``serve``, which retries for as long as it takes.
+        retry = RetryPolicy(initial=0.2, maximum=2.0, attempts=ONCE_ATTEMPTS) if once else RetryPolicy()
         targets: dict[str, Sink] = {"graph": GraphSink(store)}
-        settings = {"graph": DrainSettings(sink="graph")}
+        settings = {"graph": DrainSettings(sink="graph", retry=retry)}
         if config.broker is not None:
             broker = config.broker.client()
             stack.push_async_callback(broker.aclose)
             targets["broker"] = broker
             settings["broker"] = DrainSettings(
-                sink="broker", batch_size=config.broker.batch_size, concurrency=config.broker.concurrency
+                sink="broker",
+                batch_size=config.broker.batch_size,
+                concurrency=config.broker.concurrency,
+                retry=retry,
             )
         yield Adapter(outbox, runners, targets, settings=settings)

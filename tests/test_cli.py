@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import orjson
@@ -187,3 +188,22 @@ def test_sparql_answers_from_the_state_of_a_run(tmp_path: Path) -> None:
         "occupied,15"
         in runner.invoke(app, ["sparql", str(query), "--state", str(state), "--format", "csv"]).stdout
     )
+
+
+def test_run_with_a_broker_that_is_down_keeps_its_entities_waiting(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "contextbridge.yaml"
+    mapping = ROOT / "mappings" / "santander-streetlights.yaml"
+    data = ROOT / "examples" / "santander" / "streetlights.xml"
+    config.write_text(
+        f"feeds: [{{id: lights, mapping: {mapping}, source: {{file: {data}}}}}]\n"
+        f"broker: {{url: 'http://127.0.0.1:{port}'}}\n"
+    )
+    result = runner.invoke(
+        app, ["run", str(config), "--state", str(tmp_path / "state")], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "city graph" in result.stdout and "15 entities written" in result.stdout
+    assert "Orion-LD: 0 entities written, 0 superseded, 0 dead-lettered, 15 still waiting" in result.stdout

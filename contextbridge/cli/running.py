@@ -77,6 +77,7 @@ def run(
                     progress.add_task("running the feeds", total=None)
                     await adapter.run(once=True)
                 console.print(summary_table(adapter))
+                waiting = {status.sink: status.pending for status in adapter.status}
                 for sink, delivered in adapter.delivery.items():
                     where = {
                         "graph": f"city graph ({graph.endpoint or state / 'graph'})",
@@ -85,6 +86,11 @@ def run(
                     console.print(
                         f"{where}: {delivered.delivered:,} entities written, "
                         f"{delivered.superseded:,} superseded, {delivered.dead_lettered:,} dead-lettered"
+                        + (
+                            f", {waiting[sink]:,} still waiting ({delivered.last_error})"
+                            if waiting.get(sink)
+                            else ""
+                        )
                     )
             for path in config.queries:
                 text = path.read_text(encoding="utf-8")
