@@ -26,6 +26,16 @@ from contextbridge.sources import (
 )
 
 
+async def take_all(source: Source, *, ack: bool = True) -> list[Message]:
+    """Every message of a source that ends (one-shot files, one poll), acked unless told not to."""
+    messages = []
+    async for message in source.messages():
+        messages.append(message)
+        if ack:
+            await message.ack()
+    return messages
+
+
 def test_metadata_is_reachable_by_plain_field_paths_in_every_record() -> None:
     fmt = get_format("csv", {"delimiter": ";"})
     message = Message(

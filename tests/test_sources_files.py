@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from test_sources_base import take_all
 
 from contextbridge.errors import ConfigError
 from contextbridge.formats import get_format
@@ -36,15 +37,6 @@ def write(path: Path, text: str, *, age: float = 0.0) -> Path:
     return path
 
 
-async def drain(source: FileSource, *, ack: bool = True) -> list[Message]:
-    messages = []
-    async for message in source.messages():
-        messages.append(message)
-        if ack:
-            await message.ack()
-    return messages
-
-
 async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -57,7 +49,7 @@ def test_a_directory_is_read_once_in_name_order_without_hidden_or_partial_files(
     feed.mkdir()
     for name in ("b.csv", "a.csv", ".hidden.csv", "c.csv.part", "d.tmp"):
         write(feed / name, CSV.format(n=name[0]))
-    messages = run(drain(FileSource("feed", base_dir=tmp_path)))
+    messages = run(take_all(FileSource("feed", base_dir=tmp_path)))
     assert [m.name for m in messages] == ["a.csv", "b.csv"]
     first = messages[0]
     assert first.payload is None and first.path == feed / "a.csv"  # streamed, not in memory
@@ -73,13 +65,13 @@ def test_a_directory_is_read_once_in_name_order_without_hidden_or_partial_files(
 def test_a_glob_and_a_single_file(tmp_path: Path) -> None:
     for name in ("x1.csv", "x2.csv", "y.json"):
         write(tmp_path / name, CSV.format(n=name[1]))
-    assert [m.name for m in run(drain(FileSource("x*.csv", base_dir=tmp_path)))] == ["x1.csv", "x2.csv"]
-    assert [m.name for m in run(drain(FileSource("y.json", base_dir=tmp_path)))] == ["y.json"]
+    assert [m.name for m in run(take_all(FileSource("x*.csv", base_dir=tmp_path)))] == ["x1.csv", "x2.csv"]
+    assert [m.name for m in run(take_all(FileSource("y.json", base_dir=tmp_path)))] == ["y.json"]
 
 
 def test_nothing_to_read_once_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        run(drain(FileSource("*.csv", base_dir=tmp_path)))
+        run(take_all(FileSource("*.csv", base_dir=tmp_path)))
     assert caught.value.key == "file"
 
 
@@ -158,10 +150,10 @@ def test_a_deleted_file_is_forgotten_by_the_state(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     write(tmp_path / "a.csv", "x", age=60)
     write(tmp_path / "b.csv", "x", age=60)
-    run(drain(FileSource("*.csv", base_dir=tmp_path, state_file=state)))
+    run(take_all(FileSource("*.csv", base_dir=tmp_path, state_file=state)))
     (tmp_path / "a.csv").unlink()
     write(tmp_path / "c.csv", "x", age=60)
-    run(drain(FileSource("*.csv", base_dir=tmp_path, state_file=state)))
+    run(take_all(FileSource("*.csv", base_dir=tmp_path, state_file=state)))
     assert sorted(Path(p).name for p in json.loads(state.read_text())["files"]) == ["b.csv", "c.csv"]
 
 

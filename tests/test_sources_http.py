@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from test_sources_base import take_all
 
 from contextbridge.errors import ConfigError, DeliveryError
 from contextbridge.formats import get_format
@@ -145,15 +146,6 @@ def fresh(city: tuple[City, str]) -> tuple[City, str]:
     return server, url
 
 
-async def collect(source: HttpPollSource, *, ack: bool = True) -> list[Message]:
-    messages = []
-    async for message in source.messages():
-        messages.append(message)
-        if ack:
-            await message.ack()
-    return messages
-
-
 def identifiers(messages: list[Message]) -> list[str]:
     fmt = get_format("json", {"records": "resources[*]"})
     out = []
@@ -167,7 +159,7 @@ def identifiers(messages: list[Message]) -> list[str]:
 
 def test_one_shot_poll_follows_link_pagination_to_the_last_page(fresh: tuple[City, str]) -> None:
     server, url = fresh
-    messages = run(collect(HttpPollSource(f"{url}/sensors", once=True)))
+    messages = run(take_all(HttpPollSource(f"{url}/sensors", once=True)))
     assert [m.metadata["page"] for m in messages] == [1, 2, 3]
     assert identifiers(messages) == [r["dc:identifier"] for r in RECORDS]
     assert messages[0].metadata["status"] == 200
@@ -178,29 +170,29 @@ def test_one_shot_poll_follows_link_pagination_to_the_last_page(fresh: tuple[Cit
 def test_unchanged_collection_answers_304_and_yields_nothing(fresh: tuple[City, str]) -> None:
     server, url = fresh
     source = HttpPollSource(f"{url}/sensors", once=True)
-    assert len(run(collect(source))) == 3
+    assert len(run(take_all(source))) == 3
     assert source.validators == ('"v1"', "Mon, 11 Apr 2016 13:24:19 GMT")
-    assert run(collect(source)) == []  # the same source polls again: If-None-Match → 304
+    assert run(take_all(source)) == []  # the same source polls again: If-None-Match → 304
     assert source.not_modified == 1
     assert server.seen[-1].headers["if-none-match"] == '"v1"'
     assert server.seen[-1].headers["if-modified-since"] == "Mon, 11 Apr 2016 13:24:19 GMT"
     server.version = 2  # the data changed: a new ETag, every page again
-    messages = run(collect(source))
+    messages = run(take_all(source))
     assert len(identifiers(messages)) == len(RECORDS) - 1
 
 
 def test_validators_are_kept_only_once_every_page_is_acked(fresh: tuple[City, str]) -> None:
     _, url = fresh
     source = HttpPollSource(f"{url}/sensors", once=True)
-    run(collect(source, ack=False))  # records never stored: nothing may be skipped next time
+    run(take_all(source, ack=False))  # records never stored: nothing may be skipped next time
     assert source.validators == (None, None)
-    assert len(run(collect(source))) == 3
+    assert len(run(take_all(source))) == 3
 
 
 def test_a_500_is_retried_with_backoff_then_the_poll_recovers(fresh: tuple[City, str]) -> None:
     server, url = fresh
     server.fail = 2
-    messages = run(collect(HttpPollSource(f"{url}/sensors", once=True, backoff=FAST)))
+    messages = run(take_all(HttpPollSource(f"{url}/sensors", once=True, backoff=FAST)))
     assert len(identifiers(messages)) == len(RECORDS)
     assert len(server.seen) == 2 + 3  # two 500s, then the three pages
 
@@ -209,7 +201,7 @@ def test_a_one_shot_poll_gives_up_with_delivery_error_when_retries_run_out(fresh
     server, url = fresh
     server.fail = 10
     with pytest.raises(DeliveryError) as caught:
-        run(collect(HttpPollSource(f"{url}/sensors", once=True, backoff=FAST)))
+        run(take_all(HttpPollSource(f"{url}/sensors", once=True, backoff=FAST)))
     assert caught.value.status == 500
     assert f"{url}/sensors" in str(caught.value)
     assert len(server.seen) == FAST.attempts
@@ -236,7 +228,7 @@ def test_a_polling_source_survives_a_failed_poll_and_polls_again(fresh: tuple[Ci
 def test_offset_limit_pagination_stops_at_a_short_page(fresh: tuple[City, str]) -> None:
     server, url = fresh
     pagination = Pagination(style="offset", size=25, records="resources")
-    messages = run(collect(HttpPollSource(f"{url}/offset", once=True, pagination=pagination)))
+    messages = run(take_all(HttpPollSource(f"{url}/offset", once=True, pagination=pagination)))
     assert len(identifiers(messages)) == 80
     assert [r.query_params["offset"] for r in server.seen] == ["0", "25", "50", "75"]
 
@@ -244,7 +236,7 @@ def test_offset_limit_pagination_stops_at_a_short_page(fresh: tuple[City, str]) 
 def test_page_parameters_in_the_santander_style_until_an_empty_page(fresh: tuple[City, str]) -> None:
     server, url = fresh
     pagination = Pagination(style="page", size_param="items", size=40, records="resources")
-    messages = run(collect(HttpPollSource(f"{url}/pages", once=True, pagination=pagination)))
+    messages = run(take_all(HttpPollSource(f"{url}/pages", once=True, pagination=pagination)))
     assert len(identifiers(messages)) == 80
     assert [r.query_params["page"] for r in server.seen] == ["1", "2", "3"]  # page 3 is empty
 
@@ -252,7 +244,7 @@ def test_page_parameters_in_the_santander_style_until_an_empty_page(fresh: tuple
 def test_json_next_link_pagination(fresh: tuple[City, str]) -> None:
     _, url = fresh
     pagination = Pagination(style="json", next='["@iot.nextLink"]')
-    messages = run(collect(HttpPollSource(f"{url}/things", once=True, pagination=pagination)))
+    messages = run(take_all(HttpPollSource(f"{url}/things", once=True, pagination=pagination)))
     fmt = get_format("json", {"records": "value[*]"})
     assert sum(1 for m in messages for _ in fmt.parse(m.open())) == 80
     assert len(messages) == 2
@@ -267,13 +259,13 @@ def test_authentication_from_the_configuration(fresh: tuple[City, str], auth: di
     _, url = fresh
     source = build_source({"http": {"url": f"{url}/private", "once": True, "auth": auth}}, base_dir=Path("."))
     assert isinstance(source, HttpPollSource)
-    assert len(run(collect(source))) == 1
+    assert len(run(take_all(source))) == 1
 
 
 def test_a_refusal_is_not_retried(fresh: tuple[City, str]) -> None:
     server, url = fresh
     with pytest.raises(DeliveryError) as caught:
-        run(collect(HttpPollSource(f"{url}/private", once=True, backoff=FAST)))
+        run(take_all(HttpPollSource(f"{url}/private", once=True, backoff=FAST)))
     assert caught.value.status == 401
     assert len(server.seen) == 1
 
@@ -284,7 +276,7 @@ def test_connection_refused_is_a_delivery_error() -> None:
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
     with pytest.raises(DeliveryError, match="ConnectError"):
-        run(collect(HttpPollSource(f"http://127.0.0.1:{port}/x", once=True, backoff=FAST)))
+        run(take_all(HttpPollSource(f"http://127.0.0.1:{port}/x", once=True, backoff=FAST)))
 
 
 def test_a_timeout_is_retried_then_reported() -> None:
@@ -298,7 +290,7 @@ def test_a_timeout_is_retried_then_reported() -> None:
         )
         started = time.monotonic()
         with pytest.raises(DeliveryError, match="Timeout"):
-            run(collect(source))
+            run(take_all(source))
         assert time.monotonic() - started < 1.0
 
 
@@ -333,5 +325,5 @@ def test_retry_after_is_honoured() -> None:
     with serve(Starlette(routes=[Route("/busy", busy)])) as url:
         source = HttpPollSource(f"{url}/busy", once=True, backoff=Backoff(0.01, 5.0, 0, attempts=3))
         started = time.monotonic()
-        assert len(run(collect(source))) == 1
+        assert len(run(take_all(source))) == 1
         assert 1.0 <= time.monotonic() - started < 2.0  # the server's 1 s, not the 0.01 s backoff

@@ -20,6 +20,7 @@ import typer
 from ..errors import DeviceError
 from ..registry import DeviceRegistry, devices_from_csv, open_registry, parse_device
 from .app import RUN, app, echo_err
+from .delivery import OutboxUrl
 
 T = TypeVar("T")
 
@@ -29,10 +30,6 @@ devices_app = typer.Typer(
 app.add_typer(devices_app, name="devices", rich_help_panel=RUN)
 
 State = Annotated[Path, typer.Option("--state", help="State directory holding the registry.")]
-OutboxUrl = Annotated[
-    str | None,
-    typer.Option("--outbox", envvar="CONTEXTBRIDGE_OUTBOX", help="postgresql:// URL of a shared outbox."),
-]
 
 
 def _with_registry(state: Path, url: str | None, work: Callable[[DeviceRegistry], T]) -> T:
