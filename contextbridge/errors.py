@@ -231,6 +231,10 @@ class QueryTimeout(QueryError):
     """The query ran longer than its timeout."""
 
 
+class QueryBusy(QueryTimeout):
+    """Every query slot is taken (abandoned queries may still be running): try again later."""
+
+
 class WebhookRefused(ContextBridgeError):
     """A webhook request was refused before anything was queued."""
 

@@ -15,8 +15,10 @@ from contextbridge.graph import (
     EmbeddedStore,
     EndpointStore,
     GraphStore,
+    QueryBusy,
     QueryRefused,
     QueryTimeout,
+    embedded,
     tenant_graph,
 )
 
@@ -222,3 +224,27 @@ class TestGraphStore:
             assert [float(row[0].value) for row in result.rows] == [3.3]  # type: ignore[union-attr]
 
         run(make_store, body)
+
+
+def test_queries_abandoned_at_their_timeout_hold_their_slot_until_they_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "QUERY_SLOTS", 1)
+
+    async def body(store: GraphStore) -> None:
+        with pytest.raises(QueryTimeout):  # a cross product of the ontology: about a second of work
+            await store.query(
+                "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }", tenant=None, timeout=0.1
+            )
+        with pytest.raises(QueryBusy, match="still running"):
+            await store.query("ASK {}")
+        deadline = time.monotonic() + 30
+        while True:  # the abandoned query ends, and its slot is free again
+            try:
+                assert (await store.query("ASK {}")).boolean is True
+                return
+            except QueryBusy:
+                assert time.monotonic() < deadline, "the abandoned query never gave its slot back"
+                await asyncio.sleep(0.1)
+
+    run(lambda: EmbeddedStore(tmp_path / "graph"), body)

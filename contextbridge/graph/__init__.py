@@ -14,7 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contextbridge.errors import ConfigError, GraphStoreError, QueryError, QueryRefused, QueryTimeout
+from contextbridge.errors import (
+    ConfigError,
+    GraphStoreError,
+    QueryBusy,
+    QueryError,
+    QueryRefused,
+    QueryTimeout,
+)
 from contextbridge.graph.base import (
     DEFAULT_LIMIT,
     DEFAULT_TENANT,
@@ -41,6 +48,7 @@ __all__ = [
     "GraphSink",
     "GraphStore",
     "GraphStoreError",
+    "QueryBusy",
     "QueryError",
     "QueryRefused",
     "QueryResult",

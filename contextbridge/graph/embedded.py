@@ -17,7 +17,8 @@ the retry of the idempotent upsert replaces).
 Queries run in a worker thread; rows are collected up to the limit and the deadline is
 checked between rows. A query that spends its whole time before its first row (a huge
 aggregate) is abandoned at the deadline: the caller gets ``QueryTimeout`` at once, and the
-worker finishes in the background.
+worker finishes in the background, holding one of ``QUERY_SLOTS``; with every slot held, a new
+query is refused at once (``QueryBusy``) rather than adding a thread.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 from pyoxigraph import DefaultGraph, NamedNode, QueryBoolean, QuerySolutions, RdfFormat, Store
 
-from contextbridge.errors import DeliveryError, GraphStoreError, QueryError, QueryTimeout
+from contextbridge.errors import DeliveryError, GraphStoreError, QueryBusy, QueryError, QueryTimeout
 from contextbridge.graph.base import (
     DEFAULT_LIMIT,
     DEFAULT_TENANT,
@@ -48,6 +49,10 @@ from contextbridge.rdf import Converter, View
 from contextbridge.rdf.converter import GENID
 
 BULK_BATCH = 500  # new entities per batch from which the bulk loader pays off
+# Queries running at once. A query abandoned at its timeout cannot be interrupted while the store
+# computes its first solution (a big ORDER BY, a cross product): it keeps its slot until it ends,
+# so heavy queries repeated past their timeouts are refused (busy) instead of piling up threads.
+QUERY_SLOTS = 4
 
 
 class EmbeddedStore:
@@ -66,6 +71,7 @@ class EmbeddedStore:
         except OSError as exc:  # another process holds the store, or the disk refuses
             raise DeliveryError(f"cannot open the graph store: {exc}", url=str(path)) from exc
         self._write = threading.Lock()
+        self._slots = threading.BoundedSemaphore(QUERY_SLOTS)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -143,6 +149,8 @@ class EmbeddedStore:
         limit: int = DEFAULT_LIMIT,
     ) -> QueryResult:
         query_form(sparql)  # refuses updates with a clear message before anything runs
+        if not self._slots.acquire(blocking=False):
+            raise QueryBusy(f"{QUERY_SLOTS} queries are still running: try again later")
         cancel = threading.Event()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[QueryResult] = loop.create_future()
@@ -158,6 +166,8 @@ class EmbeddedStore:
                 loop.call_soon_threadsafe(settle, None, error)
             else:
                 loop.call_soon_threadsafe(settle, result, None)
+            finally:
+                self._slots.release()
 
         # A daemon thread, not the loop's executor: a runaway query must not keep the process alive.
         threading.Thread(target=work, name="sparql-query", daemon=True).start()

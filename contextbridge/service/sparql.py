@@ -26,7 +26,14 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contextbridge.errors import DeliveryError, GraphStoreError, QueryError, QueryRefused, QueryTimeout
+from contextbridge.errors import (
+    DeliveryError,
+    GraphStoreError,
+    QueryBusy,
+    QueryError,
+    QueryRefused,
+    QueryTimeout,
+)
 from contextbridge.graph.results import format_result
 from contextbridge.graph.sparql import _TOKENS as KEYWORDS  # bare keywords, outside strings/IRIs
 from contextbridge.graph.sparql import query_form, with_prefixes
@@ -140,6 +147,10 @@ async def sparql_endpoint(request: Request) -> Response:
         )
     except QueryRefused:
         raise _refuse_update() from None
+    except QueryBusy as error:
+        raise HTTPProblem(
+            503, "query-busy", "Service Unavailable", str(error), headers={"Retry-After": "5"}
+        ) from None
     except QueryTimeout as error:
         raise HTTPProblem(503, "query-timeout", "Query Timeout", str(error)) from None
     except QueryError as error:
