@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pyoxigraph import NamedNode
 
 from contextbridge.entity import check_entity, is_uri, is_valid_name, validate_entity
 from contextbridge.errors import EntityError
@@ -177,10 +180,55 @@ class TestNames:
         assert is_uri(uri)
 
     @pytest.mark.parametrize(
-        "text", ["urn:ngsi-ld:Device: 1", "Device:1\n", "Device1", "urn:x:(1)", 'urn:x:"1"', ":x", "1a:x"]
+        "uri",
+        [
+            "http://[::1]:8080/x",  # an IP literal host
+            "http://[v1.fe]/",
+            "http://user:pw@host:8/p",
+            "urn:x?\ue000",  # a private-use character, in the query
+            "urn:\U0001fffd",
+            "urn:a%20b",
+            "https://example.org/a#x/y?z",
+        ],
+    )
+    def test_iris(self, uri: str) -> None:
+        assert is_uri(uri)
+        NamedNode(uri)  # and the graph takes it
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            *(
+                "urn:ngsi-ld:Device: 1",
+                "Device:1\n",
+                "Device1",
+                "urn:x:(1)",
+                'urn:x:"1"',
+                ":x",
+                "1a:x",
+                "urn:",
+            ),
+            *("urn:a[1]", "http://h/[x]"),  # [ ] outside an IP literal host
+            *("urn:a\ufffe", "urn:a\uffff", "urn:\U0001fffe"),  # noncharacters
+            *("urn:a\ue000", "urn:a#\ue000"),  # private use outside the query
+            *("urn:a\x85", "urn:a\ud800", "urn:a\t", "urn:a\x00"),  # a C1 control, a lone surrogate, controls
+            *("urn:a<b", "urn:a{b}", "urn:a|b", "urn:a\\b", "urn:a^b", "urn:a`b", "urn:a#b#c"),
+            *("http://h:80x", "http://a@b@c/", "urn:a%2", "urn:a%zz"),
+        ],
     )
     def test_not_uris(self, text: str) -> None:
         assert not is_uri(text)
+
+    @given(st.text(alphabet=st.characters(codec=None), max_size=24))
+    def test_what_is_an_iri_to_us_is_one_to_the_graph(self, tail: str) -> None:
+        """The graph checks IRIs to the letter (RFC 3987): it must take every id we let through."""
+        for text in (f"urn:ngsi-ld:T:{tail}", f"https://example.org/{tail}", f"http://{tail}"):
+            if is_uri(text):
+                NamedNode(text)
+
+    def test_a_huge_id_is_judged_at_once(self) -> None:
+        assert not is_uri("urn:" + "a" * 1_000_000 + "<")
+        assert is_uri("urn:" + "a" * 1_000_000)
 
 
 class TestAttributeShape:
