@@ -85,6 +85,11 @@ class AdapterCollector(Collector):
         depth = gauge("outbox_pending", "Entities waiting in the outbox, per sink.", ["sink"])
         in_flight = gauge("outbox_in_flight", "Entities claimed by a drainer and not yet settled.", ["sink"])
         letters = gauge("dead_letters", "Entries in the dead-letter queue, per sink.", ["sink"])
+        # The outbox's own totals (all its workers, kept across restarts), read every few seconds.
+        settled = counter("outbox_delivered", "Entries the outbox saw acked, per sink.", ["sink"])
+        replaced = counter(
+            "outbox_superseded", "Versions the outbox dropped for a newer one before delivery.", ["sink"]
+        )
         oldest = gauge(
             "outbox_oldest_pending_timestamp_seconds", "Creation time of the oldest waiting entry.", ["sink"]
         )
@@ -92,9 +97,11 @@ class AdapterCollector(Collector):
             depth.add_metric([status.sink], status.pending)
             in_flight.add_metric([status.sink], status.in_flight)
             letters.add_metric([status.sink], status.dead_letters)
+            settled.add_metric([status.sink], status.delivered)
+            replaced.add_metric([status.sink], status.superseded)
             if status.oldest_pending is not None:
                 oldest.add_metric([status.sink], status.oldest_pending)
-        yield from (depth, in_flight, letters, oldest)
+        yield from (depth, in_flight, letters, settled, replaced, oldest)
 
 
 def adapter_registry(adapter: Adapter) -> CollectorRegistry:

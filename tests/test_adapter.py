@@ -72,6 +72,8 @@ def test_once_the_feeds_run_to_their_end_and_every_sink_gets_everything(tmp_path
             assert metric(text, "delivery_latency_seconds_bucket", le="+Inf", sink="broker") == 63
             assert 0 < metric(text, "delivery_latency_seconds_sum", sink="graph") < 63 * 30
             assert metric(text, "outbox_pending", sink="broker") == 0
+            assert metric(text, "outbox_delivered_total", sink="graph") == 63
+            assert metric(text, "outbox_superseded_total", sink="graph") == 0
             assert metric(text, "dead_letters", sink="translate") == 3
         finally:
             await store.close()

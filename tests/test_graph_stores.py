@@ -248,3 +248,28 @@ def test_queries_abandoned_at_their_timeout_hold_their_slot_until_they_end(
                 await asyncio.sleep(0.1)
 
     run(lambda: EmbeddedStore(tmp_path / "graph"), body)
+
+
+def test_the_embedded_store_flushes_its_writes_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RocksDB would keep every update in memory and in its log until closed: the store flushes
+    them to table files every ``FLUSH_EVERY`` triples written, so a long run stays bounded."""
+
+    def tables() -> set[str]:
+        return {path.name for path in (tmp_path / "graph").glob("*.sst")}
+
+    async def updates(store: EmbeddedStore) -> list[int]:
+        seen = []
+        for value in range(6):
+            await store.upsert([with_temperature(value)])
+            seen.append(len(tables()))
+        return seen
+
+    monkeypatch.setattr(embedded, "FLUSH_EVERY", 5)
+    store = EmbeddedStore(tmp_path / "graph")
+    try:
+        seen = asyncio.run(updates(store))
+    finally:
+        asyncio.run(store.close())
+    assert seen[-1] > seen[0], f"no table file written while the store was open: {seen}"

@@ -49,6 +49,10 @@ from contextbridge.rdf import Converter, View
 from contextbridge.rdf.converter import GENID
 
 BULK_BATCH = 500  # new entities per batch from which the bulk loader pays off
+# RocksDB keeps every write in memory (and in its log) until its buffers are flushed, which a
+# store that only updates the same entities rarely triggers by itself: flush after this many
+# written triples, so that memory and the log stay bounded however long the service runs.
+FLUSH_EVERY = 200_000
 # Queries running at once. A query abandoned at its timeout cannot be interrupted while the store
 # computes its first solution (a big ORDER BY, a cross product): it keeps its slot until it ends,
 # so heavy queries repeated past their timeouts are refused (busy) instead of piling up threads.
@@ -71,6 +75,7 @@ class EmbeddedStore:
         except OSError as exc:  # another process holds the store, or the disk refuses
             raise DeliveryError(f"cannot open the graph store: {exc}", url=str(path)) from exc
         self._write = threading.Lock()
+        self._unflushed = 0  # triples written since the last flush
         self._slots = threading.BoundedSemaphore(QUERY_SLOTS)
 
     # -- writes -----------------------------------------------------------------------------
@@ -104,6 +109,10 @@ class EmbeddedStore:
                 self._store.bulk_load("".join(new).encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=node)
             elif new:
                 self._store.load("".join(new), format=RdfFormat.N_TRIPLES, to_graph=node)
+            self._unflushed += len(removed) + len(added) + sum(text.count("\n") for text in new)
+            if self._unflushed >= FLUSH_EVERY:
+                self._store.flush()
+                self._unflushed = 0
 
     def _triples(self, ident: str, graph: NamedNode) -> set[str]:
         """The stored triples of an entity (its own and its nodes'), as N-Triples lines."""
