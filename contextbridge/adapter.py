@@ -148,6 +148,6 @@ async def open_adapter(
                 sink="broker",
                 batch_size=config.broker.batch_size,
                 concurrency=config.broker.concurrency,
-                retry=retry,
+                retry=retry if once else RetryPolicy(maximum=config.broker.retry_max),
             )
         yield Adapter(outbox, runners, targets, settings=settings)

@@ -65,6 +65,7 @@ class BrokerConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = 30.0
+    retry_max: float = 60.0  # the longest backoff while the broker fails (serve)
     verify: bool | str = True
     auth: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -209,6 +210,7 @@ def _broker(data: dict[str, Any]) -> BrokerConfig:
         batch_size=data.get("batch_size", DEFAULT_BATCH_SIZE),
         concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
         timeout=data.get("timeout", 30.0),
+        retry_max=data.get("retry_max", 60.0),
         verify=verify,
         auth=data.get("auth", {}),
     )

@@ -36,7 +36,7 @@ from tenacity.wait import wait_exponential_jitter
 
 from .broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from .broker.problems import BatchResult
-from .errors import BrokerError, DeliveryError
+from .errors import BrokerError, DeliveryError, OutboxError
 from .outbox import Entry, Outbox
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,39 @@ class Drainer:
         self._stopping.set()
 
     async def run(self, *, until_empty: bool = True) -> DeliveryStats:
-        """Deliver until nothing is pending (``until_empty``) or until ``stop()``."""
+        """Deliver until nothing is pending (``until_empty``) or until ``stop()``.
+
+        When the outbox itself fails (``OutboxError``: its database lost, its disk full), a drainer
+        that runs ``until_empty`` raises it; one that runs until ``stop()`` (the service's) waits,
+        with the retry policy's backoff, frees the claims it lost track of, and goes on.
+        """
+        failures, owed = 0, False  # owed: claims a failed round lost track of, to free first
+        while True:
+            started = time.monotonic()
+            try:
+                if owed:  # else they would wait for their lease, and every later version of theirs
+                    await self.outbox.abandon(self.settings.sink)
+                    owed = False
+                await self._round(until_empty)
+                return self.stats
+            except (OutboxError, ExceptionGroup) as raised:
+                error = _outbox_error(raised)
+                if error is None or until_empty:
+                    raise
+            owed = True
+            self._reset()
+            self.stats.last_error = str(error)
+            retry = self.settings.retry
+            failures = 1 if time.monotonic() - started > retry.maximum else failures + 1
+            delay = min(retry.maximum, retry.initial * 2 ** (failures - 1))
+            log.warning(
+                "%s: the outbox failed (%s); delivering again in %.1f s", self.settings.sink, error, delay
+            )
+            await self._pause(delay)
+            if self._stopping.is_set():
+                return self.stats
+
+    async def _round(self, until_empty: bool) -> None:
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self.settings.concurrency):
@@ -162,7 +194,16 @@ class Drainer:
                     self.outbox.release(self.settings.sink, left, error=self.stats.last_error)
                 )
             await self._flush()
-        return self.stats
+
+    def _reset(self) -> None:
+        """Forget the claims and acks of a round the outbox failed: the entries are still in the
+        outbox, claimed (``abandon`` frees them) or delivered and not acked (sent once more)."""
+        self._ready.clear()
+        self._done, self._older = [], []
+        if self._acker is not None and self._acker.done() and not self._acker.cancelled():
+            self._acker.exception()  # retrieved: it was the round's failure, or one like it
+        self._acker = None
+        self._tries.clear()
 
     async def _claim(self) -> tuple[float, list[Entry]]:
         """The next batch to send, and when it was claimed. Batches are claimed ``concurrency`` at
@@ -259,8 +300,12 @@ class Drainer:
 
     async def _flush(self) -> None:
         """Wait until the acks are written (their errors surface here)."""
-        while self._acker is not None:
-            await self._acker
+        while (acker := self._acker) is not None:
+            if acker.cancelled():  # the drainer itself was cancelled: those acks were not written
+                self._acker = None
+                return
+            # Shielded: the writer is shared, a worker cancelled while it waits must not cancel it.
+            await asyncio.shield(acker)
 
     async def _idle(self, seconds: float) -> None:
         """Wait for a batch to be settled, for ``stop()``, or ``seconds``, whichever comes first."""
@@ -421,3 +466,15 @@ def _split(entries: Sequence[Entry], size: int) -> list[list[Entry]]:
     if batch:
         batches.append(batch)
     return batches
+
+
+def _outbox_error(raised: BaseException) -> OutboxError | None:
+    """The ``OutboxError`` that ended a round (alone, or in the task group's exceptions), if
+    that is all that went wrong; ``None`` when anything else did."""
+    if isinstance(raised, OutboxError):
+        return raised
+    if isinstance(raised, BaseExceptionGroup):
+        found = [_outbox_error(inner) for inner in raised.exceptions]
+        if found and all(error is not None for error in found):
+            return found[0]
+    return None

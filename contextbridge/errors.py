@@ -191,6 +191,15 @@ class DeliveryError(ContextBridgeError):
         super().__init__(f"{message} ({url})" if url else message)
 
 
+class OutboxError(ContextBridgeError):
+    """The outbox's database failed an operation (connection lost, disk full, locked too long):
+    nothing of that operation was stored, and it may be tried again later. ``outbox`` says which."""
+
+    def __init__(self, message: str, *, outbox: str | None = None) -> None:
+        self.outbox = outbox
+        super().__init__(f"outbox {outbox}: {message}" if outbox else f"outbox: {message}")
+
+
 class BrokerError(ContextBridgeError):
     """The broker refused a request for good. ``problem`` is its ProblemDetails body.
 

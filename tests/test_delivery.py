@@ -14,6 +14,7 @@ from broker_double import BrokerDouble
 
 from contextbridge.broker import BrokerClient
 from contextbridge.delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy
+from contextbridge.errors import OutboxError
 from contextbridge.outbox import Outbox, open_outbox
 
 FAST = RetryPolicy(initial=0.001, maximum=0.02, jitter=0.001)
@@ -287,3 +288,65 @@ def test_a_limited_retry_policy_gives_back_the_entries(deliver: Callable[..., An
 
     entry = deliver(double, scenario)
     assert entry.attempts >= 2 and entry.first_attempt is not None
+
+
+class FailingOutbox:
+    """An outbox whose claims or acks fail ``failures`` times (a lost database, a full
+    disk) at the given moments, and otherwise pass through."""
+
+    def __init__(self, outbox: Outbox, failures: dict[str, int]) -> None:
+        self.outbox = outbox
+        self.failures = dict(failures)
+        self.abandoned = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.outbox, name)
+        if name not in self.failures:
+            return method
+
+        async def failing(*args: Any, **kwargs: Any) -> Any:
+            if self.failures[name] > 0:
+                self.failures[name] -= 1
+                raise OutboxError("database or disk is full", outbox="test")
+            return await method(*args, **kwargs)
+
+        return failing
+
+    async def abandon(self, sink: str) -> int:
+        freed = await self.outbox.abandon(sink)
+        self.abandoned += freed
+        return freed
+
+
+@pytest.mark.parametrize("failing", ["claim", "ack"])
+def test_a_serving_drainer_outlives_outbox_failures(deliver: Callable[..., Any], failing: str) -> None:
+    """The service's drainer (until ``stop()``) waits and goes on when the outbox fails; the claims
+    it lost track of are freed at once (not after their 5 minute lease), nothing is lost."""
+    double = BrokerDouble()
+
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> tuple[DeliveryStats, FailingOutbox]:
+        await outbox.put([entity(n, 1) for n in range(N)])
+        flaky = FailingOutbox(outbox, {failing: 2})
+        settings = DrainSettings(batch_size=25, concurrency=3, retry=FAST, lease=300)
+        drainer = Drainer(flaky, broker, settings)  # type: ignore[arg-type]
+        running = asyncio.create_task(drainer.run(until_empty=False))
+        while await outbox.pending("broker") or values(double) != expected(1):
+            assert not running.done(), running.exception()
+            await asyncio.sleep(0.02)
+        drainer.stop()
+        return await running, flaky
+
+    stats, flaky = deliver(double, scenario)
+    assert values(double) == expected(1)
+    assert flaky.failures[failing] == 0
+    assert "database or disk is full" in (stats.last_error or "")
+
+
+def test_a_drainer_run_until_empty_raises_an_outbox_failure(deliver: Callable[..., Any]) -> None:
+    async def scenario(outbox: Outbox, broker: BrokerClient) -> None:
+        await outbox.put([entity(n, 1) for n in range(N)])
+        await Drainer(FailingOutbox(outbox, {"claim": 1}), broker, DrainSettings(retry=FAST)).run()  # type: ignore[arg-type]
+
+    with pytest.raises(ExceptionGroup) as raised:
+        deliver(BrokerDouble(), scenario)
+    assert raised.group_contains(OutboxError, match="database or disk is full")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from .base import (
     TRANSLATE,
     DeadLetter,
+    DeadLetterCounts,
+    DeadLetterFilter,
     Entry,
     Outbox,
     PutResult,
@@ -20,6 +22,8 @@ from .base import (
 __all__ = [
     "TRANSLATE",
     "DeadLetter",
+    "DeadLetterCounts",
+    "DeadLetterFilter",
     "Entry",
     "Outbox",
     "PutResult",

@@ -20,7 +20,7 @@ records the translator rejected (sink ``translate``), so nothing disappears sile
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -108,6 +108,61 @@ class ReplayResult:
     skipped: int = 0
 
 
+@dataclass(frozen=True)
+class DeadLetterFilter:
+    """Which dead letters: each field given narrows the selection (``None``: any).
+
+        >>> DeadLetterFilter(sink="broker", type="https://uri.etsi.org/ngsi-ld/errors/BadRequestData")
+        >>> DeadLetterFilter(tenants=frozenset({"porto"}), feed_tenants={"bus": "porto"})
+
+    ``type`` is the reason's ``type`` (a ProblemDetails type, or a rejected record's kind).
+    ``tenants`` are the letters' tenants as stored (``""`` for none). A rejected record carries
+    no tenant of its own: ``feed_tenants`` gives it its feed's (feed id → tenant, ``""`` for none),
+    so that a tenant's rejected records are found with its refused entities.
+    """
+
+    ids: tuple[int, ...] | None = None
+    sink: str | None = None
+    feed: str | None = None
+    type: str | None = None
+    tenants: frozenset[str] | None = None
+    feed_tenants: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeadLetterCounts:
+    """How many dead letters a filter selects, and how they split by sink, feed and reason type.
+
+    >>> counts = await outbox.dead_letter_counts(DeadLetterFilter(tenants=frozenset({"porto"})))
+    >>> counts.count, counts.facets["feed"]            # 12, {"buses": 9, "parking": 3}
+    >>> counts.narrowed(sink="broker")                 # how many of those are the broker's
+    """
+
+    groups: tuple[tuple[str, str | None, str | None, int], ...]  # (sink, feed, type, how many)
+
+    @property
+    def count(self) -> int:
+        return sum(group[3] for group in self.groups)
+
+    @property
+    def facets(self) -> dict[str, dict[str, int]]:
+        """How many per sink, per feed and per type (letters without a feed or type are not counted there)."""
+        found: dict[str, dict[str, int]] = {"sink": {}, "feed": {}, "type": {}}
+        for sink, feed, kind, count in self.groups:
+            for name, value in (("sink", sink), ("feed", feed), ("type", kind)):
+                if value is not None:
+                    found[name][value] = found[name].get(value, 0) + count
+        return found
+
+    def narrowed(self, *, sink: str | None = None, feed: str | None = None, type: str | None = None) -> int:
+        """How many of them also have this sink, feed and type (``None``: any)."""
+        return sum(
+            count
+            for group_sink, group_feed, group_type, count in self.groups
+            if sink in (None, group_sink) and feed in (None, group_feed) and type in (None, group_type)
+        )
+
+
 class Outbox(Protocol):
     """The outbox interface every backend implements (one shared test suite runs on each)."""
 
@@ -120,7 +175,9 @@ class Outbox(Protocol):
         sinks: Sequence[str] | None = None,
     ) -> PutResult: ...
 
-    async def reject(self, errors: Iterable[RecordError], *, feed: str | None = None) -> int: ...
+    async def reject(
+        self, errors: Iterable[RecordError], *, feed: str | None = None, tenant: str | None = None
+    ) -> int: ...
 
     async def claim(self, sink: str, *, limit: int, lease: float) -> list[Entry]: ...
 
@@ -129,6 +186,8 @@ class Outbox(Protocol):
     async def ack(self, sink: str, entries: Sequence[Entry], *, superseded: Sequence[Entry] = ()) -> None: ...
 
     async def release(self, sink: str, entries: Sequence[Entry], *, error: str | None = None) -> None: ...
+
+    async def abandon(self, sink: str) -> int: ...
 
     async def dead_letter(
         self, sink: str, failures: Sequence[tuple[Entry, Mapping[str, Any]]], *, attempts: int = 1
@@ -139,16 +198,34 @@ class Outbox(Protocol):
     async def status(self) -> list[SinkStatus]: ...
 
     async def dead_letters(
-        self, *, sink: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        *,
+        sink: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        where: DeadLetterFilter | None = None,
     ) -> list[DeadLetter]: ...
+
+    async def dead_letter_counts(self, where: DeadLetterFilter | None = None) -> DeadLetterCounts: ...
 
     async def dead_letter_entry(self, dead_letter_id: int) -> DeadLetter | None: ...
 
     async def replay(
-        self, ids: Sequence[int] | None = None, *, sink: str | None = None, force: bool = False
+        self,
+        ids: Sequence[int] | None = None,
+        *,
+        sink: str | None = None,
+        force: bool = False,
+        where: DeadLetterFilter | None = None,
     ) -> ReplayResult: ...
 
-    async def purge(self, ids: Sequence[int] | None = None, *, sink: str | None = None) -> int: ...
+    async def purge(
+        self,
+        ids: Sequence[int] | None = None,
+        *,
+        sink: str | None = None,
+        where: DeadLetterFilter | None = None,
+    ) -> int: ...
 
     async def close(self) -> None: ...
 

@@ -4,6 +4,10 @@
     ...     print(letter.entity_id, letter.reason["type"])
     >>> await outbox.replay([letter.id])                   # after fixing the cause
     >>> await outbox.purge(sink="translate")
+>>> await outbox.dead_letter_counts(DeadLetterFilter(feed="parking"))   # count, facets
+
+A ``DeadLetterFilter`` narrows every operation (sink, feed, reason type, tenants); a rejected
+record, which has no tenant of its own, is counted in its feed's tenant.
 
 A dead letter keeps the sink, the entity (or the rejected record), the reason (the broker's
 ProblemDetails, or the translator's reason with record number and field), the feed, and the
@@ -12,6 +16,7 @@ first and last attempt times with the number of attempts.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -20,7 +25,7 @@ import orjson
 
 from ..errors import RecordError
 from ..paths import METADATA_FIELD
-from .base import TRANSLATE, DeadLetter, Entry, ReplayResult, SinkStatus
+from .base import TRANSLATE, DeadLetter, DeadLetterCounts, DeadLetterFilter, Entry, ReplayResult, SinkStatus
 from .sql import SqlStore, Tx, digest, marks
 
 FIELDS = "sink, tenant, entity_id, feed, data, reason, attempts, first_attempt, last_attempt, created"
@@ -72,17 +77,20 @@ class DeadLetterQueue(SqlStore):
     def _requeue(self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes) -> None:
         raise NotImplementedError
 
-    async def reject(self, errors: Iterable[RecordError], *, feed: str | None = None) -> int:
+    async def reject(
+        self, errors: Iterable[RecordError], *, feed: str | None = None, tenant: str | None = None
+    ) -> int:
         """Keep the translator's rejected records (sink ``translate``); how many were new.
 
         A record rejected again for the same reason (a feed synced twice) is kept once.
+        ``tenant``: the feed's (without it, ``DeadLetterFilter.feed_tenants`` tells).
         """
         now = time.time()
         rows = {}
         for error in errors:
             data, reason = _dumps(error.data), _dumps(rejection(error))
             key = digest(f"{feed}\n{_content(error.data)}\n{reason}".encode()).hex()
-            rows[key] = (TRANSLATE, "", None, feed, data, reason, 1, now, now, now, key)
+            rows[key] = (TRANSLATE, tenant or "", None, feed, data, reason, 1, now, now, now, key)
 
         def work(tx: Tx) -> int:
             for (found,) in tx.rows(
@@ -160,18 +168,45 @@ class DeadLetterQueue(SqlStore):
         return await self._run(False, work)
 
     async def dead_letters(
-        self, *, sink: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        *,
+        sink: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        where: DeadLetterFilter | None = None,
     ) -> list[DeadLetter]:
-        """Dead letters, oldest first, of one sink or all."""
-        where, params = ("WHERE sink = ?", [sink]) if sink else ("", [])
-        rows = await self._run(
-            False,
-            lambda tx: tx.rows(
-                f"SELECT {COLUMNS} FROM dead_letters {where} ORDER BY id LIMIT ? OFFSET ?",
+        """Dead letters, oldest first, of one sink or all (``where``: those it selects)."""
+        columns = ", ".join(f"d.{column.strip()}" for column in COLUMNS.split(","))
+
+        def work(tx: Tx) -> list[tuple[Any, ...]]:
+            clause, params = _selection(tx, _narrowed(where, None, sink))
+            return tx.rows(
+                f"SELECT {columns} FROM dead_letters d {clause} ORDER BY d.id LIMIT ? OFFSET ?",
                 (*params, limit, offset),
-            ),
-        )
-        return [_letter(row) for row in rows]
+            )
+
+        return [_letter(row) for row in await self._run(False, work)]
+
+    async def dead_letter_counts(self, where: DeadLetterFilter | None = None) -> DeadLetterCounts:
+        """How many dead letters ``where`` selects, and how many of them per sink, feed and type."""
+
+        def work(tx: Tx) -> DeadLetterCounts:
+            clause, params = _selection(tx, where or DeadLetterFilter())
+            kind = tx.dialect.json_text("d.reason", "type")
+            # One pass, grouped by all three: every facet, and the count of any narrower filter.
+            rows = tx.rows(
+                f"SELECT d.sink, d.feed, {kind}, COUNT(*) FROM dead_letters d {clause} "
+                f"GROUP BY d.sink, d.feed, {kind}",
+                params,
+            )
+            return DeadLetterCounts(
+                tuple(
+                    (str(sink), feed, None if found is None else str(found), int(count))
+                    for sink, feed, found, count in rows
+                )
+            )
+
+        return await self._run(False, work)
 
     async def dead_letter_entry(self, dead_letter_id: int) -> DeadLetter | None:
         rows = await self._run(
@@ -180,18 +215,23 @@ class DeadLetterQueue(SqlStore):
         return _letter(rows[0]) if rows else None
 
     async def replay(
-        self, ids: Sequence[int] | None = None, *, sink: str | None = None, force: bool = False
+        self,
+        ids: Sequence[int] | None = None,
+        *,
+        sink: str | None = None,
+        force: bool = False,
+        where: DeadLetterFilter | None = None,
     ) -> ReplayResult:
         """Queue dead letters again (after a fix). One older than a version its sink has received
         since is stale: kept, unless ``force`` (it would overwrite newer data). Rejected records
         cannot be replayed: they need translating again, from their feed."""
 
         def work(tx: Tx) -> ReplayResult:
-            where, params = self._selection(ids, sink)
+            clause, params = _selection(tx, _narrowed(where, ids, sink))
             rows = tx.rows(
                 f"SELECT d.id, d.sink, d.tenant, d.entity_id, d.feed, d.data, d.seq, h.seq FROM dead_letters d "
                 "LEFT JOIN heads h ON h.sink = d.sink AND h.tenant = d.tenant AND h.entity_id = d.entity_id "
-                f"{where} ORDER BY d.id",
+                f"{clause} ORDER BY d.id",
                 params,
             )
             replayed: list[int] = []
@@ -211,25 +251,61 @@ class DeadLetterQueue(SqlStore):
 
         return await self._run(True, work, locked=True)
 
-    async def purge(self, ids: Sequence[int] | None = None, *, sink: str | None = None) -> int:
-        """Delete dead letters (the given ids, a sink's, or all); how many went."""
+    async def purge(
+        self,
+        ids: Sequence[int] | None = None,
+        *,
+        sink: str | None = None,
+        where: DeadLetterFilter | None = None,
+    ) -> int:
+        """Delete dead letters (the given ids, a sink's, those ``where`` selects, or all); how many went."""
 
         def work(tx: Tx) -> int:
-            where, params = self._selection(ids, sink)
-            (count,) = tx.rows(f"SELECT COUNT(*) FROM dead_letters d {where}", params)[0]
-            tx.run(f"DELETE FROM dead_letters WHERE id IN (SELECT d.id FROM dead_letters d {where})", params)
+            clause, params = _selection(tx, _narrowed(where, ids, sink))
+            (count,) = tx.rows(f"SELECT COUNT(*) FROM dead_letters d {clause}", params)[0]
+            tx.run(f"DELETE FROM dead_letters WHERE id IN (SELECT d.id FROM dead_letters d {clause})", params)
             return int(count)
 
         return await self._run(True, work)
 
-    @staticmethod
-    def _selection(ids: Sequence[int] | None, sink: str | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if ids is not None:
-            clauses.append(f"d.id IN ({marks(len(ids)) or 'NULL'})")
-            params.extend(ids)  # a few ids typed by an operator
-        if sink:
-            clauses.append("d.sink = ?")
-            params.append(sink)
-        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+def _narrowed(
+    where: DeadLetterFilter | None, ids: Sequence[int] | None, sink: str | None
+) -> DeadLetterFilter:
+    """``where`` with the ``ids`` and ``sink`` given as arguments too (both must hold)."""
+    found = where or DeadLetterFilter()
+    if ids is not None:
+        kept = tuple(ids) if found.ids is None else tuple(i for i in ids if i in set(found.ids))
+        found = dataclasses.replace(found, ids=kept)
+    if sink:
+        # Two different sinks select nothing.
+        found = (
+            dataclasses.replace(found, sink=sink)
+            if found.sink in (None, sink)
+            else dataclasses.replace(found, ids=())
+        )
+    return found
+
+
+def _selection(tx: Tx, where: DeadLetterFilter) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (on ``dead_letters d``) and its parameters for ``where``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.ids is not None:
+        clauses.append(tx.dialect.among("d.id", "bigint"))
+        params.append(tx.dialect.array([int(i) for i in where.ids]))
+    for column, value in (("d.sink", where.sink), ("d.feed", where.feed)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.type is not None:
+        clauses.append(f"{tx.dialect.json_text('d.reason', 'type')} = ?")
+        params.append(where.type)
+    if where.tenants is not None:
+        # A letter's tenant; a rejected record stored without one has its feed's.
+        cases = "".join(" WHEN d.feed = ? THEN CAST(? AS TEXT)" for _ in where.feed_tenants)
+        for feed, tenant in where.feed_tenants.items():
+            params.extend((feed, tenant))
+        clauses.append(tx.dialect.among(f"(CASE WHEN d.tenant <> '' THEN d.tenant{cases} ELSE '' END)"))
+        params.append(tx.dialect.array(sorted(where.tenants)))
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params

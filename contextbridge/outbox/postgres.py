@@ -19,6 +19,7 @@ the WAL flush.
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -82,6 +83,9 @@ class PostgresDialect(Dialect):
     def array(self, values: Sequence[Any]) -> Any:
         return list(values)
 
+    def json_text(self, column: str, key: str) -> str:
+        return f"({column}::json ->> '{key}')"
+
     def within(self, column: str, subquery: str) -> str:
         # As an array computed once: with IN (subquery) the planner hashes the whole table.
         return f"{column} = ANY(ARRAY({subquery}))"
@@ -99,8 +103,10 @@ class PostgresDialect(Dialect):
                 result = work(tx)
                 tx.run("COMMIT")
         except BaseException:
-            if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                connection.execute("ROLLBACK")
+            status = connection.info.transaction_status
+            if not connection.closed and status != psycopg.pq.TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):  # a lost connection: the first error tells
+                    connection.execute("ROLLBACK")
             raise
         return result
 
@@ -122,11 +128,17 @@ class PostgresDialect(Dialect):
 
     def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
         # An owner is a backend pid: gone from pg_stat_activity, its session (its worker) is gone.
+        # Not our own: our session may be lost for a moment, and we take its claims back (``_reopen``).
         tx.run(
             "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner IS NOT NULL "
-            "AND (lease_until < ? OR owner NOT IN (SELECT pid::text FROM pg_stat_activity))",
-            (sink, now),
+            "AND (lease_until < ? OR (owner <> ? AND owner NOT IN (SELECT pid::text FROM pg_stat_activity)))",
+            (sink, now, owner),
         )
+
+    failures = (psycopg.OperationalError,)
+
+    def broken(self, connection: Any) -> bool:
+        return bool(connection.closed or connection.broken)
 
     def has_table(self, tx: Tx, name: str) -> bool:
         ((found,),) = tx.rows("SELECT to_regclass(?) IS NOT NULL", (name,))
@@ -146,22 +158,46 @@ class PostgresOutbox(SqlOutbox):
         if connections < 1:
             raise ConfigError(f"outbox connections: {connections} is not ≥ 1", key="connections")
         self.schema = schema
+        self.url = url
+        self.location = _redacted(url)
         opened: list[psycopg.Connection[Any]] = []
         try:
             for _ in range(connections):
-                connection = psycopg.connect(url, autocommit=True)
-                opened.append(connection)
-                if len(opened) == 1:
-                    connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                connection.execute(f'SET search_path TO "{schema}"')
+                opened.append(self._connect(create=not opened))
         except psycopg.Error as error:
             for connection in opened:
                 connection.close()
             raise ConfigError(
-                f"outbox: cannot connect to PostgreSQL at {_redacted(url)}: {error}", key="outbox"
+                f"outbox: cannot connect to PostgreSQL at {self.location}: {error}", key="outbox"
             ) from error
-        (pid,) = opened[0].execute("SELECT pg_backend_pid()").fetchone() or (0,)
-        super().__init__(opened, PostgresDialect(schema), owner=str(pid), **options)
+        super().__init__(opened, PostgresDialect(schema), owner=_pid(opened[0]), **options)
+
+    def _connect(self, *, create: bool = False) -> psycopg.Connection[Any]:
+        connection = psycopg.connect(self.url, autocommit=True)
+        if create:
+            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        connection.execute(f'SET search_path TO "{self.schema}"')
+        return connection
+
+    def _reopen(self, connection: Any) -> Any:
+        """A new session for a lost one. The claims belong to the first session's pid: when that one
+        is replaced, they move to the new session's pid at once (the other workers would free them
+        as soon as they see the old pid gone, while our batches are still in flight)."""
+        fresh = self._connect()
+        with contextlib.suppress(psycopg.Error):
+            connection.close()
+        index = self._connections.index(connection)
+        self._connections[index] = fresh
+        if index == 0:
+            owner = _pid(fresh)
+            fresh.execute("UPDATE deliveries SET owner = %s WHERE owner = %s", (owner, self._owner))
+            self._owner = owner
+        return fresh
+
+
+def _pid(connection: psycopg.Connection[Any]) -> str:
+    (pid,) = connection.execute("SELECT pg_backend_pid()").fetchone() or (0,)
+    return str(pid)
 
 
 def _redacted(url: str) -> str:

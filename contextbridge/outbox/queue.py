@@ -246,6 +246,22 @@ class SqlOutbox(DeadLetterQueue):
                 durable=False,
             )
 
+    async def abandon(self, sink: str) -> int:
+        """Free every claim this outbox holds on ``sink``, for its drainer to start again after a
+        failure that lost track of them (else they would wait for their lease); how many."""
+
+        def work(tx: Tx) -> int:
+            ((count,),) = tx.rows(
+                "SELECT COUNT(*) FROM deliveries WHERE sink = ? AND owner = ?", (sink, self._owner)
+            )
+            tx.run(
+                "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner = ?",
+                (sink, self._owner),
+            )
+            return int(count)
+
+        return await self._run(True, work)
+
     async def pending(self, sink: str) -> int:
         """Entries still to deliver to ``sink`` (claimed ones included)."""
         rows = await self._run(

@@ -26,7 +26,7 @@ import queue
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutboxError
 
 T = TypeVar("T")
 VERSION = 2  # the schema version kept in ``meta``; a store of another version is refused at open
@@ -49,6 +49,10 @@ class Dialect:
         """``values`` as the one parameter of an ``among`` condition."""
         raise NotImplementedError
 
+    def json_text(self, column: str, key: str) -> str:
+        """The text of member ``key`` of the JSON object held (as text) in ``column``."""
+        raise NotImplementedError
+
     def within(self, column: str, subquery: str) -> str:
         """A condition "``column`` is one of the values ``subquery`` selects"."""
         return f"{column} IN ({subquery})"
@@ -66,6 +70,14 @@ class Dialect:
     def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
         """Free the claims on ``sink`` whose lease ran out or whose owner is gone."""
         raise NotImplementedError
+
+    # The driver's errors that mean "the database failed this time" (lost, full, locked): raised
+    # as ``OutboxError``, which callers retry; any other error is a bug and stays what it is.
+    failures: tuple[type[Exception], ...] = ()
+
+    def broken(self, connection: Any) -> bool:
+        """Whether ``connection`` is lost for good (to be opened again before its next use)."""
+        return False
 
     def has_table(self, tx: Tx, name: str) -> bool:
         raise NotImplementedError
@@ -176,9 +188,19 @@ class SqlStore:
     ) -> T:
         connection = self._free.get()
         try:
+            if self._dialect.broken(connection):
+                connection = self._reopen(connection)
             return self._dialect.transaction(connection, work, write=write, locked=locked, durable=durable)
+        except self._dialect.failures as error:
+            raise OutboxError(str(error).strip(), outbox=self.location) from error
         finally:
             self._free.put(connection)
+
+    location = ""  # where the outbox is, for messages (no password)
+
+    def _reopen(self, connection: Any) -> Any:
+        """A new connection in place of ``connection``, which was lost (backends that can reconnect)."""
+        return connection
 
     async def _run(
         self, write: bool, work: Callable[[Tx], T], *, locked: bool = False, durable: bool = True

@@ -69,6 +69,7 @@ DDL = (
 
 class SqliteDialect(Dialect):
     ddl = DDL
+    failures = (sqlite3.OperationalError,)  # disk full, database locked too long, I/O error
 
     def __init__(self, synchronous: str) -> None:
         self.synchronous = synchronous
@@ -79,6 +80,9 @@ class SqliteDialect(Dialect):
 
     def array(self, values: Sequence[Any]) -> Any:
         return orjson.dumps(list(values)).decode()
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
 
     def transaction(self, connection: Any, work: Callable[[Tx], T], *, write: bool, locked: bool,
                     durable: bool) -> T:  # fmt: skip
@@ -130,6 +134,7 @@ class SqliteOutbox(SqlOutbox):
     def __init__(self, state: Path, *, synchronous: str = "FULL", **options: Any) -> None:
         state.mkdir(parents=True, exist_ok=True)
         self.path = state / FILE
+        self.location = str(self.path)
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={synchronous}")

@@ -51,6 +51,7 @@ from .topics import TopicFilter
 __all__ = ["MqttSource"]
 
 BUFFERED = 1000  # messages read off the socket and not yet taken, before reading pauses
+CONNECT_TIMEOUT = 5.0  # seconds for the broker's CONNACK before the connect is tried again
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,9 @@ class MqttSource:
             password=self.password,
             protocol=aiomqtt.ProtocolVersion.V5,
             keepalive=self.keepalive,
+            # aiomqtt waits 10 s by default for the CONNACK: a connect that hangs after the
+            # network came back would keep the feed away that long before the next try.
+            timeout=CONNECT_TIMEOUT,
             # A session meant to outlive the connection must not be wiped when connecting again.
             clean_start=paho.MQTT_CLEAN_START_FIRST_ONLY if not self.session_expiry else False,
             properties=properties,
