@@ -1,8 +1,9 @@
 """Shared pieces of the hostile-input suites (``tests/test_hostile_*.py``).
 
-Two profiles, chosen with ``CONTEXTBRIDGE_FUZZ``: ``short`` (default, CI: a few dozen examples
-per property, inputs of a few megabytes) and ``long`` (on demand: thousands of examples, the
-100 MB record). Every case runs under ``bounded``: it must end within a time and a peak of
+Two profiles, the switch shared with the chaos suites (``chaos.profile``):
+``CONTEXTBRIDGE_PROFILE=short`` (default, CI: a few dozen examples per property, inputs of a few
+megabytes) or ``long`` (on demand: thousands of examples, the 100 MB record);
+``CONTEXTBRIDGE_FUZZ=long`` is accepted as an older name of the same switch. Every case runs under ``bounded``: it must end within a time and a peak of
 Python memory, whatever the input.
 """
 
@@ -10,17 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import os
 import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from chaos.profile import LONG, PROFILE
 from hypothesis import HealthCheck, settings
 
-PROFILE = os.environ.get("CONTEXTBRIDGE_FUZZ", "short").strip().lower() or "short"
-LONG = PROFILE == "long"
+__all__ = ["FUZZ", "HUGE_RECORD_BYTES", "LONG", "PROFILE", "bounded", "recording_server", "run_child"]
 
 settings.register_profile(
     "contextbridge-short",
