@@ -160,4 +160,4 @@ class FeedRunner:
             await self.outbox.put(entities, tenant=self.tenant, feed=self.id)
             self.stats.stored += len(entities)
         if rejected:
-            await self.outbox.reject(rejected, feed=self.id)
+            await self.outbox.reject(rejected, feed=self.id, tenant=self.tenant)

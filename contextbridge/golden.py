@@ -2,20 +2,28 @@
 
 >>> for result in run_samples(load_mapping("mappings/santander-parking.yaml")):
 ...     print(result.sample.input, "ok" if result.ok else result.diff)
+>>> save_sample(mapping, "busy-hour", payload)    # samples/santander-parking/busy-hour.json + .expected.ndjson
+
+A mapping's samples are those its ``samples:`` lists and those kept by convention in
+``samples/<mapping file stem>/`` beside it (``contextbridge.mapping.compiler.discover_samples``),
+where ``save_sample`` (the console's "save as sample") writes them.
 """
 
 from __future__ import annotations
 
 import difflib
+import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
-from .errors import RecordError
+from .errors import ConfigError, RecordError
 from .mapping import Mapping, Sample
+from .mapping.compiler import EXPECTED_SUFFIX, SAMPLES_DIR
 from .translator import Translator
 
 
@@ -28,13 +36,47 @@ class SampleResult:
 
 
 def translate_file(mapping: Mapping, path: Path) -> tuple[list[dict[str, Any]], list[RecordError]]:
+    with path.open("rb") as stream:
+        return _translate(mapping, stream, path.name)
+
+
+def _translate(
+    mapping: Mapping, stream: BinaryIO, source: str
+) -> tuple[list[dict[str, Any]], list[RecordError]]:
     translator = Translator(mapping)
     entities: list[dict[str, Any]] = []
     errors: list[RecordError] = []
-    with path.open("rb") as stream:
-        for outcome in translator.translate_stream(stream, source=path.name):
-            (errors if isinstance(outcome, RecordError) else entities).append(outcome)  # type: ignore[arg-type]
+    for outcome in translator.translate_stream(stream, source=source):
+        (errors if isinstance(outcome, RecordError) else entities).append(outcome)  # type: ignore[arg-type]
     return entities, errors
+
+
+SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def save_sample(mapping: Mapping, name: str, payload: bytes) -> tuple[Sample, int]:
+    """Keep ``payload`` as the golden sample ``name`` of ``mapping`` (a file of its mapping's
+    directory), with what ``mapping`` translates it to; the sample and its number of entities.
+
+    ``name`` is a short name (letters, digits, ``-``, ``_``): the files never leave
+    ``samples/<stem>/`` beside the mapping. An existing sample of that name is replaced. The
+    payload is translated first: a payload that cannot be read raises and writes nothing.
+    """
+    if not SAMPLE_NAME.match(name):
+        raise ConfigError(f"sample name {name!r}: up to 64 letters, digits, '-' or '_'", key="sample")
+    path = Path(mapping.path)
+    folder = path.parent / SAMPLES_DIR / path.stem
+    extension = mapping.document.data["source"].get("format", "txt")
+    extension = extension if isinstance(extension, str) and extension.isalnum() else "txt"
+    sample = Sample(folder / f"{name}.{extension}", folder / f"{name}{EXPECTED_SUFFIX}")
+    entities, _ = _translate(mapping, io.BytesIO(payload), sample.input.name)  # as run_samples will
+    folder.mkdir(parents=True, exist_ok=True)
+    for other in folder.glob(f"{name}.*"):  # another input of that name would make the pair ambiguous
+        if other not in (sample.input, sample.expected) and "." not in other.name[len(name) + 1 :]:
+            other.unlink()
+    sample.input.write_bytes(payload)
+    sample.expected.write_bytes(dump_ndjson(entities))
+    return sample, len(entities)
 
 
 def dump_ndjson(entities: list[dict[str, Any]]) -> bytes:

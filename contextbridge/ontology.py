@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import owlrl
 from rdflib import RDF, RDFS, BNode, Graph, Literal, Namespace, URIRef
@@ -33,6 +34,7 @@ from contextbridge.errors import OntologyError
 CITY = Namespace("https://contextbridge.dev/ontology/city#")
 BUNDLED = Path(__file__).parent / "data" / "ontologies"
 KINDS = ("Property", "Relationship", "GeoProperty", "LanguageProperty")
+_ENTITY_MEMBERS = frozenset(("id", "type", "@context", "scope", "createdAt", "modifiedAt"))  # no attributes
 XSD_RANGES = frozenset({"anyURI", "boolean", "date", "dateTime", "double", "integer", "string", "time"})
 # Upper ontologies' classes are named by CURIE: their local names (Device...) clash with SDM's.
 PREFIXES = {
@@ -124,6 +126,18 @@ class Ontology:
     def attributes(self, type_name: str) -> Mapping[str, OntologyProperty]:
         """Every attribute allowed on ``type_name`` (inherited ones included), by short name."""
         return MappingProxyType(self._attributes.get(type_name, {}))
+
+    def problems(self, entity: Mapping[str, Any]) -> list[str]:
+        """What the ontology says about an entity the NGSI-LD rules accept: an unknown type, or
+        attributes that are no property of its type."""
+        type_name = entity.get("type")
+        if not isinstance(type_name, str) or self.cls(type_name) is None:
+            return [f"type {type_name!r} is not a class of the ontology"]
+        return [
+            f"attribute {name!r} is not a property of {type_name} in the ontology"
+            for name in entity
+            if name not in _ENTITY_MEMBERS and self.attribute(type_name, name) is None
+        ]
 
     def is_subclass(self, child: str, parent: str) -> bool:
         """True if ``child`` is ``parent`` or one of its (indirect) subclasses."""

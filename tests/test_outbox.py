@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from broker_double import BrokerDouble
 from contextbridge.broker import BrokerClient
 from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
 from contextbridge.errors import ConfigError, TransformError
-from contextbridge.outbox import TRANSLATE, Outbox, open_outbox
+from contextbridge.outbox import TRANSLATE, DeadLetterFilter, Outbox, open_outbox
 from contextbridge.outbox.sql import VERSION, Tx
 
 POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -232,6 +233,110 @@ class TestOutbox:
             }  # fmt: skip
             assert (await outbox.replay([letter.id])).skipped == 1
             assert await outbox.purge([letter.id]) == 1
+
+        run(scenario())
+
+    def test_a_dead_letter_filter_selects_by_sink_feed_type_and_tenant(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        outbox = make_outbox(sinks=("broker", "graph"))
+        bad = {
+            "type": "https://uri.etsi.org/ngsi-ld/errors/BadRequestData",
+            "title": "Invalid",
+            "status": 400,
+        }
+        gone = {
+            "type": "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound",
+            "title": "Gone",
+            "status": 404,
+        }
+
+        def error(record: int) -> TransformError:
+            return TransformError("not a number", record=record, field="t", data={"t": f"x{record}"})
+
+        async def refuse(sink: str, reason: dict[str, Any]) -> None:
+            claimed = await outbox.claim(sink, limit=10, lease=60)
+            await outbox.dead_letter(sink, [(entry, reason) for entry in claimed])
+
+        async def scenario() -> None:
+            await outbox.put([entity(1)], tenant="porto", feed="buses")
+            await outbox.put([entity(2)], feed="parking")  # the default tenant: stored without one
+            await refuse("broker", bad)
+            await refuse("graph", gone)
+            await outbox.reject([error(1)], feed="buses")  # a tenant only through its feed
+            await outbox.reject([error(2)], feed="weather", tenant="porto")
+            feeds = {"buses": "porto", "parking": ""}
+            porto = DeadLetterFilter(tenants=frozenset({"porto"}), feed_tenants=feeds)
+            default = DeadLetterFilter(tenants=frozenset({"", "default"}), feed_tenants=feeds)
+
+            async def selected(where: DeadLetterFilter) -> list[tuple[str, str | None, Any]]:
+                return [
+                    (d.sink, d.feed, d.entity_id or d.data["t"])
+                    for d in await outbox.dead_letters(where=where)
+                ]
+
+            assert await selected(porto) == [
+                ("broker", "buses", "urn:ngsi-ld:Sensor:1"),
+                ("graph", "buses", "urn:ngsi-ld:Sensor:1"),
+                (TRANSLATE, "buses", "x1"),
+                (TRANSLATE, "weather", "x2"),
+            ]
+            assert await selected(default) == [
+                ("broker", "parking", "urn:ngsi-ld:Sensor:2"),
+                ("graph", "parking", "urn:ngsi-ld:Sensor:2"),
+            ]
+            assert await selected(replace(porto, sink="graph")) == [
+                ("graph", "buses", "urn:ngsi-ld:Sensor:1")
+            ]
+            assert await selected(replace(porto, type="transform", feed="weather")) == [
+                (TRANSLATE, "weather", "x2")
+            ]
+            assert await selected(replace(default, type=bad["type"])) == [
+                ("broker", "parking", "urn:ngsi-ld:Sensor:2")
+            ]
+            counts = await outbox.dead_letter_counts(porto)
+            assert counts.count == 4
+            assert counts.facets == {
+                "sink": {"broker": 1, "graph": 1, TRANSLATE: 2},
+                "feed": {"buses": 3, "weather": 1},
+                "type": {bad["type"]: 1, gone["type"]: 1, "transform": 2},
+            }
+            assert (
+                counts.narrowed(sink=TRANSLATE) == 2 and counts.narrowed(feed="buses", type="transform") == 1
+            )
+            assert counts.narrowed(sink="graph", type=bad["type"]) == 0
+            assert (await outbox.dead_letter_counts()).count == 6
+            assert (await outbox.dead_letter_counts(replace(default, feed="buses"))).count == 0
+
+            # Ids outside the filter are not touched: a tenant cannot reach another's letters by id.
+            others = [d.id for d in await outbox.dead_letters(where=default)]
+            assert (await outbox.replay(others, where=porto)).replayed == 0
+            assert await outbox.purge(others, where=porto) == 0
+            result = await outbox.replay(where=replace(porto, sink="broker"))
+            assert (result.replayed, result.stale, result.skipped) == (1, 0, 0)
+            (entry,) = await outbox.claim("broker", limit=10, lease=60)
+            assert (entry.tenant, entry.entity) == ("porto", entity(1))
+            result = await outbox.replay(where=porto)  # rejected records are translated again, not replayed
+            assert (result.replayed, result.skipped) == (1, 2)
+            assert await selected(porto) == [(TRANSLATE, "buses", "x1"), (TRANSLATE, "weather", "x2")]
+            assert await outbox.purge(where=replace(porto, feed="weather")) == 1
+            assert await selected(porto) == [(TRANSLATE, "buses", "x1")]
+            assert len(await outbox.dead_letters(where=default)) == 2
+
+        run(scenario())
+
+    def test_dead_letters_are_paged_in_order(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.reject(
+                [TransformError("bad", record=n, data={"n": n}) for n in range(5)], feed="f", tenant="a"
+            )
+            where = DeadLetterFilter(tenants=frozenset({"a"}))
+            pages = [await outbox.dead_letters(where=where, limit=2, offset=o) for o in (0, 2, 4)]
+            assert [[d.data["n"] for d in page] for page in pages] == [[0, 1], [2, 3], [4]]
+            assert await outbox.dead_letters(where=DeadLetterFilter(tenants=frozenset({"b"}))) == []
+            assert await outbox.dead_letters(where=DeadLetterFilter(ids=())) == []
 
         run(scenario())
 

@@ -135,7 +135,7 @@ def sync(
 
         async def flush() -> None:
             result = await outbox.put(chunk, tenant=tenant, feed=mapping.id)
-            await outbox.reject(rejects, feed=mapping.id)
+            await outbox.reject(rejects, feed=mapping.id, tenant=tenant)
             for key, value in (("queued", result.queued), ("superseded", result.superseded),
                                ("unchanged", result.unchanged)):  # fmt: skip
                 totals[key] = totals.get(key, 0) + value

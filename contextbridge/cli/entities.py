@@ -9,22 +9,8 @@ import orjson
 import typer
 
 from ..entity import validate_entity
-from ..ontology import Ontology
 from .app import MAPPINGS, app, echo_err
 from .mappings import OntologyOption, load_ontology
-
-
-def ontology_problems(entity: dict[str, object], ontology: Ontology) -> list[str]:
-    """What the ontology says about an entity the NGSI-LD rules accept: unknown type or attribute."""
-    type_name = entity.get("type")
-    if not isinstance(type_name, str) or ontology.cls(type_name) is None:
-        return [f"type {type_name!r} is not a class of the ontology"]
-    return [
-        f"attribute {name!r} is not a property of {type_name} in the ontology"
-        for name in entity
-        if name not in ("id", "type", "@context", "scope", "createdAt", "modifiedAt")
-        and ontology.attribute(type_name, name) is None
-    ]
 
 
 @app.command(rich_help_panel=MAPPINGS)
@@ -55,9 +41,7 @@ def validate(
                     else ["BadRequestData: an entity must be a JSON object"]
                 )
                 if not found and ontology is not None:
-                    found = [
-                        f"{entity.get('id')}: {message}" for message in ontology_problems(entity, ontology)
-                    ]
+                    found = [f"{entity.get('id')}: {message}" for message in ontology.problems(entity)]
                 for message in found:
                     typer.echo(f"{where}: {message}")
                 problems += len(found)

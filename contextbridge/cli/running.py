@@ -19,7 +19,7 @@ from rich.table import Table
 
 from ..adapter import Adapter, open_adapter
 from ..config import default_config_path, load_config
-from ..graph import format_result
+from ..graph import format_result, question
 from .app import RUN, app
 
 StateOption = Annotated[
@@ -46,11 +46,6 @@ def summary_table(adapter: Adapter) -> Table:
             f"{reason[0][0]} ×{reason[0][1]}" if reason else "",
         )
     return table
-
-
-def question(query: str) -> str:
-    """The question a SPARQL file asks: its first comment line."""
-    return next((line.lstrip("# ").strip() for line in query.splitlines() if line.startswith("#")), "")
 
 
 @app.command(rich_help_panel=RUN)

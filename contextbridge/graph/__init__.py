@@ -30,6 +30,7 @@ from contextbridge.graph.base import (
     GraphStore,
     QueryResult,
     UpsertReport,
+    question,
     tenant_graph,
 )
 from contextbridge.graph.embedded import EmbeddedStore
@@ -56,6 +57,7 @@ __all__ = [
     "UpsertReport",
     "format_result",
     "open_store",
+    "question",
     "tenant_graph",
 ]
 

@@ -44,6 +44,11 @@ _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 Term = NamedNode | BlankNode | RdfLiteral | Triple
 
 
+def question(query: str) -> str:
+    """The question a SPARQL file asks: its first comment line (``# How many spots are free?``)."""
+    return next((line.lstrip("# ").strip() for line in query.splitlines() if line.startswith("#")), "")
+
+
 def tenant_graph(tenant: str | None) -> str:
     """The named graph of ``tenant`` (None: the default tenant)."""
     name = tenant or DEFAULT_TENANT

@@ -123,6 +123,7 @@ def compile_mapping(document: Document) -> Mapping:
     samples = tuple(
         Sample(base / sample["input"], base / sample["expected"]) for sample in data.get("samples", ())
     )
+    samples += tuple(found for found in discover_samples(document.path) if found not in samples)
     if problems:
         raise MappingError(problems)
     return Mapping(
@@ -135,6 +136,40 @@ def compile_mapping(document: Document) -> Mapping:
         samples=samples,
         lookups=lookups,
     )
+
+
+SAMPLES_DIR = "samples"  # next to a mapping: samples/<mapping file stem>/<name>.<ext> + .expected.ndjson
+EXPECTED_SUFFIX = ".expected.ndjson"
+
+
+def discover_samples(mapping_path: str | Path) -> list[Sample]:
+    """The golden samples kept by convention next to a mapping (``samples:`` need not list them).
+
+        mappings/santander-parking.yaml
+        mappings/samples/santander-parking/busy-hour.json                 # the input
+        mappings/samples/santander-parking/busy-hour.expected.ndjson      # what it translates to
+
+    Each ``NAME.expected.ndjson`` pairs with the one other file ``NAME.EXT`` beside it.
+    """
+    path = Path(mapping_path)
+    folder = path.parent / SAMPLES_DIR / path.stem
+    try:
+        names = sorted(entry.name for entry in folder.iterdir() if entry.is_file())
+    except OSError:  # no such directory (or not readable): no samples by convention
+        return []
+    found = []
+    for name in names:
+        if not name.endswith(EXPECTED_SUFFIX) or name.startswith("."):
+            continue
+        stem = name[: -len(EXPECTED_SUFFIX)]
+        inputs = [
+            other
+            for other in names
+            if other != name and other.startswith(stem + ".") and "." not in other[len(stem) + 1 :]
+        ]
+        if len(inputs) == 1:
+            found.append(Sample(folder / inputs[0], folder / name))
+    return found
 
 
 def _lookups(

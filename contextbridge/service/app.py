@@ -27,7 +27,7 @@ import httpx
 from prometheus_client.registry import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from contextbridge.adapter import Adapter, open_adapter
 from contextbridge.config import Config, GraphConfig, ServiceConfig
@@ -39,14 +39,19 @@ from contextbridge.registry import DeviceRegistry, SqliteRegistry, open_registry
 from .auth import Authenticator
 from .context import context_endpoint
 from .contexts import ContextResolver
+from .deadletters import dead_letter_endpoint, dead_letters_endpoint, purge_endpoint, replay_endpoint
 from .devices import device_endpoint, devices_endpoint
 from .feeds import feed_endpoint
 from .health import health_endpoint, ready_endpoint
+from .mappings import mapping_endpoint, mappings_endpoint, queries_endpoint, sample_endpoint
 from .metrics import metrics_endpoint
 from .notify import notify_endpoint
 from .openapi import openapi_endpoint
+from .playground import Playground, playground_endpoint
 from .problems import problem_handlers
 from .sparql import sparql_endpoint
+from .status import StatusBoard, status_endpoint, status_events_endpoint
+from .webconsole import CONSOLE_DIR, ConsoleFiles, index_endpoint
 
 log = logging.getLogger("contextbridge.service")
 
@@ -71,6 +76,8 @@ class Service:
     metrics: tuple[Adapter, CollectorRegistry] | None = field(default=None, init=False)
     registry: DeviceRegistry | None = None  # the device registry (opened by the lifespan when None)
     registry_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    board: StatusBoard = field(default_factory=StatusBoard, init=False)  # the console's /status
+    playground: Playground | None = field(default=None, init=False)  # made at the first trial
 
     def __post_init__(self) -> None:
         self.authenticator = Authenticator(self.settings.api_keys)
@@ -141,6 +148,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             stack.push_async_callback(_stop_adapter, service, adapter)
         for name, task in service.tasks.items():
             service.running[name] = asyncio.create_task(_guarded(name, task), name=name)
+        sampler = functools.partial(service.board.run_sampler, service)  # the feeds' rates, for /status
+        service.running["status"] = asyncio.create_task(_guarded("status", sampler), name="status")
         log.info(
             "service ready: %d API keys, tasks: %s", len(service.settings.api_keys), list(service.running)
         )
@@ -186,8 +195,11 @@ async def _guarded(name: str, task: Task) -> None:
 
 
 def create_app(service: Service) -> Starlette:
-    """The HTTP app of ``service``: health, @context, SPARQL endpoint, notification receiver."""
+    """The HTTP app of ``service``: health, @context, SPARQL endpoint, notification receiver,
+    device registry, webhooks, and the web console with the API it reads."""
     routes = [
+        Route("/", index_endpoint, methods=["GET"]),
+        Mount("/console", app=ConsoleFiles(directory=CONSOLE_DIR), name="console"),
         Route("/health", health_endpoint, methods=["GET"]),
         Route("/ready", ready_endpoint, methods=["GET"]),
         Route("/context.jsonld", context_endpoint, methods=["GET"], name="context"),
@@ -198,6 +210,17 @@ def create_app(service: Service) -> Starlette:
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         Route("/devices", devices_endpoint, methods=["GET", "POST"]),
         Route("/devices/{device_id}", device_endpoint, methods=["GET", "PUT", "DELETE"]),
+        Route("/status", status_endpoint, methods=["GET"]),
+        Route("/status/events", status_events_endpoint, methods=["GET"]),
+        Route("/dead-letters", dead_letters_endpoint, methods=["GET"]),
+        Route("/dead-letters/replay", replay_endpoint, methods=["POST"]),
+        Route("/dead-letters/purge", purge_endpoint, methods=["POST"]),
+        Route("/dead-letters/{letter_id}", dead_letter_endpoint, methods=["GET"]),
+        Route("/mappings", mappings_endpoint, methods=["GET"]),
+        Route("/mappings/{name}", mapping_endpoint, methods=["GET"]),
+        Route("/mappings/{name}/samples", sample_endpoint, methods=["POST"]),
+        Route("/playground", playground_endpoint, methods=["POST"]),
+        Route("/queries", queries_endpoint, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers=problem_handlers, lifespan=lifespan)
     app.state.service = service

@@ -31,7 +31,15 @@ async def health_endpoint(request: Request) -> Response:
 
 async def ready_endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
-    checks: dict[str, Any] = {}
+    checks = await readiness_checks(service)
+    ready = all(check["status"] == "ok" for check in checks.values())
+    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+
+async def readiness_checks(service: Service) -> dict[str, dict[str, Any]]:
+    """Each check by name (``graph``, ``outbox``, ``broker``, ``task:NAME``): ``{"status": "ok"}``
+    or ``{"status": "error", "detail": ...}``. Read by ``/ready`` and by the console's ``/status``."""
+    checks: dict[str, dict[str, Any]] = {}
     try:
         result = await service.graph.query("ASK {}", timeout=READY_TIMEOUT)
         checks["graph"] = {"status": "ok" if result.kind == "ask" else "error"}
@@ -48,8 +56,7 @@ async def ready_endpoint(request: Request) -> Response:
         else:
             failure = task.exception() if not task.cancelled() else None
             checks[f"task:{name}"] = {"status": "error", "detail": f"stopped: {failure!r}"}
-    ready = all(check["status"] == "ok" for check in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+    return checks
 
 
 async def _check(probe: Awaitable[Any]) -> dict[str, Any]:

@@ -34,6 +34,59 @@ def _problems(*statuses: int) -> dict[str, Any]:
     return {str(status): PROBLEM for status in statuses}
 
 
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    found = {"name": name, "in": "query", "required": False, "schema": schema}
+    return {**found, "description": description} if description else found
+
+
+FILTER: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 256}
+FILTERS = [
+    _query("sink", FILTER, "broker, graph or translate (the translator's rejected records)"),
+    _query("feed", FILTER, "the feed's id"),
+    _query("type", FILTER, "the reason's type (a ProblemDetails type, or a rejected record's kind)"),
+]
+SELECTION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Ids, or a filter (sink, feed, type); neither: all the tenant's letters",
+    "properties": {
+        "ids": {"type": "array", "maxItems": 10000, "items": {"type": "integer", "minimum": 1}},
+        "sink": FILTER,
+        "feed": FILTER,
+        "type": FILTER,
+        "force": {"type": "boolean", "description": "replay: also letters older than what the sink has"},
+    },
+}
+DEAD_LETTER: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "sink": {"type": "string"},
+        "tenant": {"type": ["string", "null"]},
+        "entity_id": {"type": ["string", "null"]},
+        "feed": {"type": ["string", "null"]},
+        "data": {"description": "the refused entity, or the rejected record"},
+        "reason": {
+            "type": "object",
+            "description": "the broker's ProblemDetails, or the translator's reason",
+        },
+        "attempts": {"type": "integer"},
+        "first_attempt": {"type": ["number", "null"]},
+        "last_attempt": {"type": ["number", "null"]},
+        "created": {"type": "number"},
+    },
+}
+MAPPING_NAME = _path("name", {"type": "string", "pattern": "^[^/]+$"})
+
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -70,6 +123,221 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "paths": {
+        "/": {
+            "get": {
+                "summary": "The web console (its page; it asks for a key and reads the API below)",
+                "responses": {"200": {"description": "text/html, with a Content-Security-Policy"}},
+            }
+        },
+        "/status": {
+            "get": {
+                "summary": "What each feed (of the key's tenants) and each sink is doing, and health",
+                "security": KEYED,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["time", "feeds", "sinks", "health"],
+                            "properties": {
+                                "time": {"type": "number"},
+                                "feeds": {"type": "array", "items": {"type": "object"}},
+                                "sinks": {"type": "array", "items": {"type": "object"}},
+                                "health": {"type": "object"},
+                            },
+                        },
+                        "feeds: id, source, tenant, messages, records, entities, rejected, rejects, stored, "
+                        "last_message, rate (records/s); sinks: sink, pending, in_flight, delivered, superseded, "
+                        "dead_letters, oldest_pending, retries, last_error, delivered_since_start",
+                    ),
+                    **_problems(401, 403),
+                },
+            }
+        },
+        "/status/events": {
+            "get": {
+                "summary": "The /status document as server-sent events (event: status), every interval seconds",
+                "security": KEYED,
+                "parameters": [_query("interval", {"type": "number", "minimum": 0.5, "maximum": 60})],
+                "responses": {
+                    "200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+                    **_problems(400, 401, 403),
+                },
+            }
+        },
+        "/dead-letters": {
+            "get": {
+                "summary": "A page of the tenant's dead letters (refused entities, rejected records), filtered",
+                "security": KEYED,
+                "parameters": [
+                    TENANT,
+                    *FILTERS,
+                    _query("limit", {"type": "integer", "minimum": 0, "maximum": 1000}),
+                    _query("offset", {"type": "integer", "minimum": 0}),
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "dead_letters": {"type": "array", "items": DEAD_LETTER},
+                                "count": {"type": "integer"},
+                                "limit": {"type": "integer"},
+                                "offset": {"type": "integer"},
+                                "facets": {"type": "object"},
+                            },
+                        },
+                        "The page, the filter's count, and the tenant's letters per sink, feed and type",
+                    ),
+                    **_problems(400, 401, 403),
+                },
+            }
+        },
+        "/dead-letters/{letter_id}": {
+            "get": {
+                "summary": "One dead letter of the tenant",
+                "security": KEYED,
+                "parameters": [TENANT, _path("letter_id", {"type": "integer", "minimum": 1})],
+                "responses": {"200": _json(DEAD_LETTER, "The dead letter"), **_problems(400, 401, 403, 404)},
+            }
+        },
+        "/dead-letters/replay": {
+            "post": {
+                "summary": "Queue the selected dead letters of the tenant again (after fixing the cause)",
+                "security": KEYED,
+                "parameters": [TENANT],
+                "requestBody": {"content": {"application/json": {"schema": SELECTION}}},
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {n: {"type": "integer"} for n in ("replayed", "stale", "skipped")},
+                        },
+                        "replayed; stale (older than what the sink has since received: kept unless force); "
+                        "skipped (rejected records: they are translated again from their feed)",
+                    ),
+                    **_problems(400, 401, 403, 413),
+                },
+            }
+        },
+        "/dead-letters/purge": {
+            "post": {
+                "summary": "Delete the selected dead letters of the tenant",
+                "security": KEYED,
+                "parameters": [TENANT],
+                "requestBody": {"content": {"application/json": {"schema": SELECTION}}},
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "properties": {"purged": {"type": "integer"}}}, "How many"
+                    ),
+                    **_problems(400, 401, 403, 413),
+                },
+            }
+        },
+        "/mappings": {
+            "get": {
+                "summary": "The configured feeds' mappings (writable) and the example ones",
+                "security": KEYED,
+                "responses": {
+                    "200": {
+                        "description": '{"mappings": [{name, id, path, entity_types, format, feeds, writable}]}'
+                    },
+                    **_problems(401, 403),
+                },
+            }
+        },
+        "/mappings/{name}": {
+            "get": {
+                "summary": "A mapping's YAML and its first golden sample's input",
+                "security": KEYED,
+                "parameters": [MAPPING_NAME],
+                "responses": {
+                    "200": {"description": "The summary, with text, sample and sample_name"},
+                    **_problems(401, 403, 404),
+                },
+            }
+        },
+        "/mappings/{name}/samples": {
+            "post": {
+                "summary": "Keep a payload as a golden sample of a configured feed's mapping",
+                "description": (
+                    "Written beside the mapping (samples/<mapping stem>/<sample_name>.<format> and "
+                    ".expected.ndjson, what the mapping translates it to), where `contextbridge test` finds it."
+                ),
+                "security": KEYED,
+                "parameters": [MAPPING_NAME],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["sample_name", "payload"],
+                                "properties": {
+                                    "sample_name": {
+                                        "type": "string",
+                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+                                    },
+                                    "payload": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": '{"name", "sample" (its path), "expected" (its path), "entities"}'
+                    },
+                    **_problems(400, 401, 403, 404, 409, 413, 422),
+                },
+            }
+        },
+        "/playground": {
+            "post": {
+                "summary": "Try a mapping on a payload: entities, rejected records, problems by line, RDF",
+                "description": (
+                    "Nothing is stored. A broken mapping is an answer (200 with problems). The trial stops "
+                    "translating after a few seconds; lookups may only read files beside the named mapping."
+                ),
+                "security": KEYED,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["mapping", "payload"],
+                                "properties": {
+                                    "mapping": {"type": "string", "description": "the mapping's YAML"},
+                                    "payload": {"type": "string", "description": "what a feed would send"},
+                                    "name": {"type": "string", "description": "a known mapping's name"},
+                                    "limit": {"type": "integer", "minimum": 0, "maximum": 1000},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": (
+                            "{entities, entity_count, records, rejected: [{record, field, source, kind, reason}], "
+                            "problems: [{severity, line, column, message, origin: mapping|lint|validation|payload}], "
+                            "triples, triple_count, took_ms}"
+                        )
+                    },
+                    **_problems(400, 401, 403, 404, 413, 504),
+                },
+            }
+        },
+        "/queries": {
+            "get": {
+                "summary": "The example SPARQL questions (the configuration's, or the examples)",
+                "security": KEYED,
+                "responses": {
+                    "200": {"description": '{"queries": [{name, title, query}]}'},
+                    **_problems(401, 403),
+                },
+            }
+        },
         "/health": {
             "get": {
                 "summary": "Liveness: the process answers",

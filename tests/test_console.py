@@ -1,0 +1,424 @@
+"""The web console in a real headless Chromium, against a real ``contextbridge serve``.
+
+One service for the module: a webhook feed of parking spots into the broker double and the
+graph, two example questions that give coordinates (lat/long columns, WKT literals), and a write
+key. The tests run in file order and share the service: the playground, the SPARQL page, the dead
+letters (a refused entity replayed once the double accepts it), the live dashboard, then every
+page at a laptop and a phone width, with screenshots (``build/screenshots/``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from broker_double import BrokerDouble, serve
+from browser import LAPTOP, PHONE, ConsolePage, launch
+from processes import Served
+
+KEY = "console-ops-key-0123456789"
+READER = "console-reader-key-0123456789"
+HOOK_KEY = "console-hook-key-0123456789"
+PREFIX = "urn:ngsi-ld:ParkingSpot:test:"
+MAPPING = """\
+id: spots
+source: {format: json}
+entities:
+  - id: "urn:ngsi-ld:ParkingSpot:test:{id}"
+    type: ParkingSpot
+    observedAt: {from: time, format: iso8601}
+    attributes:
+      status: {from: state, map: {"0": free, "1": occupied}, required: true}
+      location: {geo: point, lon: lon, lat: lat, required: true}
+"""
+QUERY_HEAD = """\
+PREFIX ngsi-ld: <https://uri.etsi.org/ngsi-ld/>
+PREFIX parking: <https://smartdatamodels.org/dataModel.Parking/>
+PREFIX wgs84: <http://www.w3.org/2003/01/geo/wgs84_pos#>
+"""
+SPOTS_QUERY = f"""\
+# Where are the test parking spots, and which are free?
+{QUERY_HEAD}
+SELECT ?spot ?status ?lat ?long
+WHERE {{
+  ?spot a parking:ParkingSpot ;
+        ngsi-ld:status/ngsi-ld:hasValue ?status ;
+        ngsi-ld:location [ wgs84:lat ?lat ; wgs84:long ?long ] .
+}}
+ORDER BY ?spot
+"""
+WKT_QUERY = f"""\
+# The test parking spots as WKT points
+{QUERY_HEAD}
+SELECT ?spot ?where
+WHERE {{
+  ?spot a parking:ParkingSpot ; ngsi-ld:location [ wgs84:lat ?lat ; wgs84:long ?long ] .
+  BIND(CONCAT("POINT(", STR(?long), " ", STR(?lat), ")") AS ?where)
+}}
+ORDER BY ?spot
+"""
+
+
+def spot(name: str, state: str = "0", *, lat: float = 43.4623, lon: float = -3.8099) -> dict[str, Any]:
+    return {"id": name, "state": state, "lat": lat, "lon": lon, "time": "2026-11-25T10:00:00Z"}
+
+
+SPOTS = [  # eight spots in a 1 km box of Santander, alternately free and occupied
+    spot(f"p{n}", str(n % 2), lat=round(43.46 + n * 0.0011, 6), lon=round(-3.812 + (n * 7 % 5) * 0.0013, 6))
+    for n in range(8)
+]
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 15, what: str = "condition") -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {seconds:g} s: {what}")
+        time.sleep(0.1)
+
+
+class Service:
+    """The served configuration, its broker double and a few calls the tests make directly."""
+
+    def __init__(self, served: Served, double: BrokerDouble, folder: Path) -> None:
+        self.served, self.double, self.folder = served, double, folder
+        self.url = served.url
+
+    def push(self, records: list[dict[str, Any]]) -> None:
+        """Records into the webhook feed (stored in the outbox before the 202)."""
+        answer = httpx.post(f"{self.url}/feeds/spots", json=records, headers={"X-Api-Key": HOOK_KEY})
+        assert answer.status_code == 202, answer.text
+
+    def get(self, path: str) -> Any:
+        answer = httpx.get(self.url + path, headers={"X-API-Key": KEY})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def in_graph(self, count: int) -> bool:
+        query = "SELECT (COUNT(?s) AS ?n) WHERE { ?s a <https://smartdatamodels.org/dataModel.Parking/ParkingSpot> }"
+        answer = httpx.post(
+            self.url + "/sparql", data={"query": query}, headers={"X-API-Key": KEY, "Accept": "text/csv"}
+        )
+        return answer.text.split()[-1] == str(count)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("console")
+    (folder / "spots.yaml").write_text(MAPPING)
+    (folder / "spots-on-a-map.rq").write_text(SPOTS_QUERY)
+    (folder / "spots-as-wkt.rq").write_text(WKT_QUERY)
+    double = BrokerDouble()
+    with serve(double) as broker_url:
+        config = folder / "contextbridge.yaml"
+        config.write_text(f"""
+feeds:
+  - id: spots
+    mapping: spots.yaml
+    source: {{webhook: {{api_key: "${{CB_TEST_HOOK_KEY}}"}}}}
+broker:
+  url: {broker_url}
+queries: [spots-on-a-map.rq, spots-as-wkt.rq]
+service:
+  api_keys:
+    - {{name: ops, key: "${{CB_TEST_KEY}}", tenants: "*", write: true}}
+    - {{name: reader, key: "${{CB_TEST_READER}}", tenants: "*"}}
+""")
+        env = {"CB_TEST_KEY": KEY, "CB_TEST_READER": READER, "CB_TEST_HOOK_KEY": HOOK_KEY}
+        served = Served(config, folder / "state", env)
+        try:
+            yield Service(served, double, folder)
+        finally:
+            code, stderr = served.stop()
+            assert code == 0, stderr
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with launch() as browser:
+        yield browser
+
+
+@pytest.fixture
+def laptop(chromium: Any, service: Service) -> Iterator[ConsolePage]:
+    page = ConsolePage(chromium, service.url, width=LAPTOP["width"])
+    yield page
+    page.close()
+
+
+def option_for(page: ConsolePage, select: str, *needles: str) -> str:
+    """The value of the first option of ``select`` whose value or label contains one of ``needles``
+    (waiting for the options: they come from the service)."""
+    found = page.wait_until(
+        """([select, needles]) => [...document.querySelectorAll(`${select} option`)]
+             .find(o => o.value && needles.some(n => o.value.includes(n) || o.textContent.includes(n)))?.value""",
+        [select, list(needles)],
+    )
+    return str(found)
+
+
+def test_the_page_is_served_with_a_strict_policy(service: Service) -> None:
+    page = httpx.get(service.url + "/")
+    assert page.status_code == 200 and '<script type="module" src="/console/console.js">' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "unsafe-inline" not in policy
+    for asset in ("console.js", "console.css", "api.js", "icon.svg"):
+        assert httpx.get(f"{service.url}/console/{asset}").status_code == 200, asset
+    assert not re.search(
+        r"<script>|<style>|\sstyle=|\son[a-z]+=", page.text
+    )  # nothing inline: the policy allows none
+
+
+def test_playground_translates_as_you_type_and_points_at_the_broken_line(
+    service: Service, laptop: ConsolePage
+) -> None:
+    laptop.open("playground", key=KEY)
+    page = laptop.page
+    page.wait_for_selector("#mapping-picker option:nth-child(2)", state="attached")
+    page.select_option("#mapping-picker", option_for(laptop, "#mapping-picker", "spots"))
+    laptop.wait_until("() => document.querySelector('#mapping-editor textarea').value.includes('id: spots')")
+    page.fill("#payload-editor textarea", json.dumps([spot("p1"), spot("p2", "1")], indent=2))
+    page.wait_for_selector(f"#entities:has-text('{PREFIX}p2')")
+    entities = json.loads(page.text_content("#entities") or "")
+    assert [entity["status"]["value"] for entity in entities] == ["free", "occupied"]
+    assert int(page.text_content("#triple-count") or "0") > 0
+    assert f"<{PREFIX}p1>" in (page.text_content("#triples") or "")
+
+    edited = MAPPING.replace("ParkingSpot:test:{id}", "ParkingSpot:edited:{id}")
+    page.fill("#mapping-editor textarea", edited)  # one edit: the entities follow
+    page.wait_for_selector("#entities:has-text('ParkingSpot:edited:p1')")
+    assert PREFIX not in (page.text_content("#entities") or "")
+
+    broken = edited.replace("status: {from: state,", "status: {from: state, cast: integr,")  # a typo
+    broken_line = (
+        broken.splitlines().index(next(line for line in broken.splitlines() if "integr" in line)) + 1
+    )
+    page.fill("#mapping-editor textarea", broken)
+    marked = page.wait_for_selector(f"#mapping-editor .line-number.error[data-line='{broken_line}']")
+    assert "integr" in (marked.get_attribute("title") or "")
+    problem = page.wait_for_selector(f"#problems button[data-line='{broken_line}']")
+    assert (
+        f"line {broken_line}" in problem.text_content() and "'integr' is not one of" in problem.text_content()
+    )
+    problem.click()  # selects the line in the editor
+    selected = page.evaluate(
+        "() => { const t = document.querySelector('#mapping-editor textarea');"
+        " return t.value.slice(t.selectionStart, t.selectionEnd) }"
+    )
+    assert selected == broken.splitlines()[broken_line - 1]
+    assert page.is_visible("#entities:has-text('No entities')")
+    assert page.text_content("[data-stat='errors'] .value") != "0"
+    laptop.screenshot("playground-problem-1280")
+
+    page.fill("#mapping-editor textarea", MAPPING)
+    page.wait_for_selector(f"#entities:has-text('{PREFIX}p1')")
+    page.fill("#sample-name", "two-spots")
+    page.click("#save-sample")
+    saved = page.wait_for_selector("#save-result.ok")
+    assert "2 entities" in saved.text_content()
+    expected = service.folder / "samples" / "spots" / "two-spots.expected.ndjson"
+    assert [json.loads(line)["id"] for line in expected.read_text().splitlines()] == [
+        f"{PREFIX}p1",
+        f"{PREFIX}p2",
+    ]
+    laptop.screenshot("playground-saved-1280")
+    laptop.check_layout("playground")
+
+
+def test_sparql_runs_an_example_question_and_maps_its_points(service: Service, laptop: ConsolePage) -> None:
+    service.push(SPOTS)
+    wait_for(lambda: service.in_graph(len(SPOTS)), what="the spots in the graph")
+    laptop.open("sparql", key=KEY)
+    page = laptop.page
+    page.wait_for_selector("#query-examples option:nth-child(2)", state="attached")
+    page.select_option(
+        "#query-examples", option_for(laptop, "#query-examples", "spots-on-a-map", "test parking spots, and")
+    )
+    laptop.wait_until("() => document.querySelector('#query-editor textarea').value.includes('?lat ?long')")
+    page.click("#run-query")
+    page.wait_for_selector("#results table tbody tr td")
+    head = page.eval_on_selector_all("#results thead th", "all => all.map(th => th.textContent)")
+    assert head == ["spot", "status", "lat", "long"]
+    rows = page.eval_on_selector_all(
+        "#results tbody tr", "all => all.map(tr => [...tr.children].map(td => td.textContent))"
+    )
+    assert [row[0] for row in rows] == [f"{PREFIX}p{n}" for n in range(len(SPOTS))]
+    assert [row[1] for row in rows] == ["free" if n % 2 == 0 else "occupied" for n in range(len(SPOTS))]
+    assert abs(float(rows[3][2]) - SPOTS[3]["lat"]) < 1e-9
+    assert page.text_content("#query-summary").startswith(f"{len(SPOTS)} rows")
+    assert (
+        page.locator("#results-map svg.geomap circle.point").count() == len(SPOTS) + 2
+    )  # and the legend's two
+    assert page.is_visible("#results-map")
+    assert page.text_content("#results-map h3") == f"Map: {len(SPOTS)} points"
+    laptop.screenshot("sparql-1280")
+
+    page.select_option("#query-examples", option_for(laptop, "#query-examples", "spots-as-wkt", "as WKT"))
+    page.focus("#query-editor textarea")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#results thead th:text-is('where')")
+    assert page.locator("#results-map .points circle.point").count() == len(SPOTS)
+    titles = page.eval_on_selector_all(
+        "#results-map .points circle title", "all => all.map(t => t.textContent)"
+    )
+    assert any(f"{PREFIX}p0" in title for title in titles)
+
+    page.fill("#query-editor textarea", "SELECT ?s WHERE { ?s ?p }")  # a syntax error: said, not thrown
+    page.click("#run-query")
+    error = page.wait_for_selector("#sparql-error:not([hidden])")
+    assert "failed" in error.text_content()
+    assert page.is_hidden("#results-map")
+    # Chromium logs every refused fetch ("the server responded with a status of 400"): expected here
+    laptop.problems = [p for p in laptop.problems if not ("status of 400" in p and "/sparql" in p)]
+    laptop.check_layout("sparql")
+
+
+def test_a_refused_entity_is_replayed_from_the_console_and_delivered(
+    service: Service, laptop: ConsolePage
+) -> None:
+    refused = f"{PREFIX}refused"
+    service.double.refuse_ids.add(refused)
+    service.push([spot("refused")])
+    wait_for(lambda: service.get("/dead-letters")["count"] == 1, what="the dead letter")
+    laptop.open("dead-letters", key=KEY)
+    page = laptop.page
+    row = page.wait_for_selector(f"#letter-rows tr[data-entity='{refused}']")
+    assert "refused by the test" in row.text_content()  # the broker's ProblemDetails
+    assert "BadRequestData" in row.text_content()
+    assert "spots" in page.text_content("#filter-feed") and "broker" in page.text_content("#filter-sink")
+    page.select_option("#filter-type", option_for(laptop, "#filter-type", "BadRequestData"))
+    page.locator(
+        f"#letter-rows tr[data-entity='{refused}'] button.link"
+    ).click()  # a locator: rows are redrawn
+    page.wait_for_selector("#letter-dialog[open]")
+    assert json.loads(page.text_content("#letter-data") or "")["id"] == refused
+    assert json.loads(page.text_content("#letter-reason") or "")["title"] == "refused by the test"
+    laptop.screenshot("dead-letter-1280")
+    page.click("#letter-dialog button:text('Close')")
+
+    service.double.refuse_ids.discard(refused)  # the broker is fixed: replay
+    assert refused not in service.double.entities("")
+    page.check(f"#letter-rows tr[data-entity='{refused}'] input[type=checkbox]")
+    page.click("#replay")
+    assert (
+        "Replayed 1, stale 0"
+        in page.wait_for_selector("#letters-result.ok:has-text('Replayed')").text_content()
+    )
+    wait_for(lambda: refused in service.double.entities(""), what="the replayed entity at the broker")
+    assert service.double.entities("")[refused]["status"]["value"] == "free"
+    page.click("#letters-refresh")
+    page.wait_for_selector("#letter-rows td.empty")
+
+    doomed = f"{PREFIX}doomed"
+    service.double.refuse_ids.add(doomed)
+    service.push([spot("doomed")])
+    wait_for(lambda: service.get("/dead-letters")["count"] == 1, what="the second dead letter")
+    page.select_option("#filter-type", "")
+    page.wait_for_selector(f"#letter-rows tr[data-entity='{doomed}']")
+    page.check("#select-all")
+    page.click("#purge")
+    page.wait_for_selector("#confirm-dialog[open]")
+    page.click("#confirm-yes")
+    assert page.wait_for_selector("#letters-result.ok:has-text('Purged')").text_content() == "Purged 1."
+    assert service.get("/dead-letters")["count"] == 0
+    assert doomed not in service.double.entities("")
+    laptop.check_layout("dead letters")
+
+
+def test_the_dashboard_is_live(service: Service, laptop: ConsolePage) -> None:
+    laptop.open("feeds", key=KEY)
+    page = laptop.page
+    page.wait_for_selector("#live-mode.on")  # the server-sent events, not the polling fallback
+    records = page.wait_for_selector(".card.feed[data-feed='spots'] [data-field='records']")
+    before = int((records.text_content() or "").replace(",", ""))
+    service.push([spot(f"live-{n}", lat=43.47, lon=-3.80) for n in range(5)])
+    laptop.wait_until(
+        "n => Number(document.querySelector(\".card.feed[data-feed='spots'] [data-field='records']\")"
+        ".textContent.replace(/,/g, '')) === n",
+        before + 5,
+    )
+    page.wait_for_selector("#sink-rows tr[data-sink='broker']")
+    assert page.text_content(".health[data-check='broker'] .state") == "ok"
+    laptop.screenshot("feeds-live-1280")
+    laptop.check_layout("feeds")
+
+
+@pytest.mark.parametrize("size", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_every_page_fits_and_logs_no_errors(chromium: Any, service: Service, size: dict[str, int]) -> None:
+    # something to show on the dead-letter page: a refused entity and a rejected record (no state)
+    service.double.refuse_ids.add(f"{PREFIX}left-over")
+    service.push(
+        [spot("left-over"), {key: value for key, value in spot("stateless").items() if key != "state"}]
+    )
+    wait_for(lambda: service.get("/dead-letters")["count"] >= 2, what="two dead letters")
+    console = ConsolePage(chromium, service.url, width=size["width"])
+    try:
+        page = console.page
+        page.goto(service.url + "/")  # a first visit: the key form, nothing else called
+        page.wait_for_selector("#auth-form.open #api-key:focus")
+        console.check_layout("key form")
+        console.screenshot(f"key-{size['width']}")
+        console.open("playground", key=KEY)
+        page.select_option("#mapping-picker", option_for(console, "#mapping-picker", "spots"))
+        page.fill("#payload-editor textarea", json.dumps(SPOTS[:3], indent=2))
+        page.wait_for_selector("#playground-summary .stat")
+        console.go("feeds")
+        page.wait_for_selector(".card.feed[data-feed='spots']")
+        console.go("sparql")
+        page.select_option(
+            "#query-examples", option_for(console, "#query-examples", "spots-on-a-map", "and which")
+        )
+        page.click("#run-query")
+        page.wait_for_selector("#results-map svg.geomap")
+        console.go("dead-letters")
+        page.wait_for_selector("#letter-rows tr[data-entity]")
+        for view in ("playground", "feeds", "sparql", "dead-letters"):
+            console.go(view)
+            console.check_layout(f"{view} at {size['width']} px")
+            console.screenshot(f"{view}-{size['width']}")
+    finally:
+        console.close()
+
+
+def test_the_dashboard_polls_when_the_stream_cannot_be_opened(service: Service, laptop: ConsolePage) -> None:
+    laptop.page.route("**/status/events*", lambda route: route.abort())  # a proxy that buffers or refuses SSE
+    laptop.open("feeds", key=KEY)
+    page = laptop.page
+    page.wait_for_selector("#live-mode.poll")
+    records = page.wait_for_selector(".card.feed[data-feed='spots'] [data-field='records']")
+    before = int((records.text_content() or "").replace(",", ""))
+    service.push([spot("polled")])
+    laptop.wait_until(
+        "n => Number(document.querySelector(\".card.feed[data-feed='spots'] [data-field='records']\")"
+        ".textContent.replace(/,/g, '')) === n",
+        before + 1,
+    )
+
+
+def test_a_read_key_may_look_but_not_replay(service: Service, laptop: ConsolePage) -> None:
+    service.double.refuse_ids.add(f"{PREFIX}read-only")
+    service.push([spot("read-only")])
+    wait_for(lambda: service.get("/dead-letters")["count"] >= 1, what="a dead letter")
+    laptop.open("dead-letters", key=READER)
+    page = laptop.page
+    page.reload()  # the key is kept in the tab's sessionStorage
+    page.wait_for_selector("#who.ok")
+    page.wait_for_selector("#letter-rows tr[data-entity]")
+    page.locator("#letter-rows tr[data-entity] input[type=checkbox]").first.check()
+    page.click("#replay")
+    refused = page.wait_for_selector("#letters-result.error")
+    assert "Forbidden" in refused.text_content() and "reader" in refused.text_content()
+    assert page.is_visible("#auth-form.open")  # asks for a key that may do this
+    assert "Enter a key that may do this" in page.text_content("#auth-message")
+    page.click("#forget-key")
+    assert page.text_content("#who") == "No key"
+    assert page.evaluate("() => sessionStorage.getItem('contextbridge.key')") is None
