@@ -195,6 +195,8 @@ class EmbeddedStore:
             if tenant is None
             else {"default_graph": graphs, "named_graphs": graphs}
         )
+        answer: Any = None
+        item: Any = None
         try:
             answer = self._store.query(sparql, **dataset)
             if isinstance(answer, QueryBoolean):
@@ -208,14 +210,18 @@ class EmbeddedStore:
                 if cancel.is_set() or time.monotonic() > deadline:
                     raise QueryTimeout("the query ran longer than its timeout")
                 items.append(tuple(item) if isinstance(answer, QuerySolutions) else item)
+            if isinstance(answer, QuerySolutions):
+                names = tuple(v.value for v in answer.variables)
+                return QueryResult("select", names, tuple(items), truncated=truncated, limit=limit)
+            return QueryResult("graph", triples=tuple(items), truncated=truncated, limit=limit)
         except SyntaxError as exc:
             raise QueryError(f"invalid SPARQL query: {exc}") from exc
         except OSError as exc:
             raise DeliveryError(f"cannot read the graph store: {exc}", url=str(self.path)) from exc
-        if isinstance(answer, QuerySolutions):
-            names = tuple(v.value for v in answer.variables)
-            return QueryResult("select", names, tuple(items), truncated=truncated, limit=limit)
-        return QueryResult("graph", triples=tuple(items), truncated=truncated, limit=limit)
+        finally:
+            # pyoxigraph's solutions belong to this thread: an error carries this frame to the
+            # event loop's thread, which must not be where they are dropped.
+            answer = item = None
 
     def dump(self, *, tenant: str | None = None) -> bytes:
         """The tenant's graph as N-Triples (for exports and tests)."""
