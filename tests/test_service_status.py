@@ -150,6 +150,13 @@ def test_status_shows_each_feed_and_sink_to_the_keys_of_its_tenant(tmp_path: Pat
             assert_problem(await console.client.get("/status"), 401, "unauthorized")
             assert_problem(await console.client.get("/status", headers=headers(SANTANDER)), 403, "forbidden")
 
+            # A sink serves every tenant: its last error, which may name anyone's entity, is the operator's.
+            console.service.adapter.delivery["broker"].last_error = "urn:ngsi-ld:ParkingSpot:porto:1: 400"  # type: ignore[union-attr]
+            errors = {sink["sink"]: sink["last_error"] for sink in (await console.status())["sinks"]}
+            assert errors["broker"] == "urn:ngsi-ld:ParkingSpot:porto:1: 400"
+            mine = await console.status(SANTANDER, "santander")
+            assert [sink["last_error"] for sink in mine["sinks"]] == [None, None]
+
     asyncio.run(scenario())
 
 

@@ -142,7 +142,8 @@ class StatusBoard:
                         "dead_letters": found.dead_letters if found else 0,
                         "oldest_pending": found.oldest_pending if found else None,
                         "retries": delivery.retries,
-                        "last_error": delivery.last_error,
+                        # It may name an entity of any tenant: for keys of every tenant only.
+                        "last_error": delivery.last_error if key.tenants is None else None,
                         "delivered_since_start": delivery.delivered,
                     }
                 )
