@@ -295,12 +295,20 @@ def _interpolate(
     return value
 
 
+def in_project(relative: Path) -> Path | None:
+    """A file or directory of the project's examples (``examples/...``, ``mappings``), looked up
+    from the working directory, then the source tree; None when neither has it (an installed package)."""
+    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (base / relative).exists():
+            return base / relative
+    return None
+
+
 def default_config_path() -> Path:
     """The Santander example configuration, looked up from the working directory, then the source tree."""
     relative = Path("examples/santander/contextbridge.yaml")
-    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        if (base / relative).is_file():
-            return base / relative
+    if (found := in_project(relative)) is not None:
+        return found
     raise ConfigError(
         f"no configuration given and {relative} was not found; run from a clone of the repository or pass CONFIG"
     )

@@ -23,7 +23,7 @@ import orjson
 
 from .errors import ConfigError, RecordError
 from .mapping import Mapping, Sample
-from .mapping.compiler import EXPECTED_SUFFIX, SAMPLES_DIR
+from .mapping.compiler import EXPECTED_SUFFIX, samples_folder
 from .translator import Translator
 
 
@@ -64,8 +64,7 @@ def save_sample(mapping: Mapping, name: str, payload: bytes) -> tuple[Sample, in
     """
     if not SAMPLE_NAME.match(name):
         raise ConfigError(f"sample name {name!r}: up to 64 letters, digits, '-' or '_'", key="sample")
-    path = Path(mapping.path)
-    folder = path.parent / SAMPLES_DIR / path.stem
+    folder = samples_folder(mapping.path)
     extension = mapping.document.data["source"].get("format", "txt")
     extension = extension if isinstance(extension, str) and extension.isalnum() else "txt"
     sample = Sample(folder / f"{name}.{extension}", folder / f"{name}{EXPECTED_SUFFIX}")

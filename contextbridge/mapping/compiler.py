@@ -142,6 +142,12 @@ SAMPLES_DIR = "samples"  # next to a mapping: samples/<mapping file stem>/<name>
 EXPECTED_SUFFIX = ".expected.ndjson"
 
 
+def samples_folder(mapping_path: str | Path) -> Path:
+    """Where a mapping's golden samples are kept by convention: ``samples/<file stem>/`` beside it."""
+    path = Path(mapping_path)
+    return path.parent / SAMPLES_DIR / path.stem
+
+
 def discover_samples(mapping_path: str | Path) -> list[Sample]:
     """The golden samples kept by convention next to a mapping (``samples:`` need not list them).
 
@@ -151,8 +157,7 @@ def discover_samples(mapping_path: str | Path) -> list[Sample]:
 
     Each ``NAME.expected.ndjson`` pairs with the one other file ``NAME.EXT`` beside it.
     """
-    path = Path(mapping_path)
-    folder = path.parent / SAMPLES_DIR / path.stem
+    folder = samples_folder(mapping_path)
     try:
         names = sorted(entry.name for entry in folder.iterdir() if entry.is_file())
     except OSError:  # no such directory (or not readable): no samples by convention

@@ -275,7 +275,8 @@ def _narrowed(
     """``where`` with the ``ids`` and ``sink`` given as arguments too (both must hold)."""
     found = where or DeadLetterFilter()
     if ids is not None:
-        kept = tuple(ids) if found.ids is None else tuple(i for i in ids if i in set(found.ids))
+        allowed = None if found.ids is None else set(found.ids)
+        kept = tuple(ids) if allowed is None else tuple(i for i in ids if i in allowed)
         found = dataclasses.replace(found, ids=kept)
     if sink:
         # Two different sinks select nothing.

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from contextbridge.config import in_project
 from contextbridge.documents import Document, load_document, packaged_schema
 from contextbridge.errors import ConfigError, ContextBridgeError, MappingError
 from contextbridge.golden import save_sample
@@ -64,15 +65,6 @@ class KnownMapping:
         return bool(self.feeds)
 
 
-def example_dir(relative: Path) -> Path | None:
-    """A directory of the examples, from the working directory or the source tree (as
-    ``contextbridge run`` finds its default configuration); None in an installed package."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (base / relative).is_dir():
-            return (base / relative).resolve()
-    return None
-
-
 def known_mappings(service: Service) -> dict[str, KnownMapping]:
     """The configured feeds' mappings, then the example ones, by name (a repeated stem gets ``-2``)."""
     found: dict[Path, KnownMapping] = {}
@@ -83,9 +75,9 @@ def known_mappings(service: Service) -> dict[str, KnownMapping]:
         found[path] = dataclasses.replace(
             known, feeds=(*known.feeds, feed.id), tenants=(*known.tenants, feed.tenant or DEFAULT_TENANT)
         )
-    examples = example_dir(EXAMPLE_MAPPINGS)
+    examples = in_project(EXAMPLE_MAPPINGS)
     if examples is not None:
-        for path in sorted(examples.glob("*.yaml")):
+        for path in sorted(examples.resolve().glob("*.yaml")):  # keyed like the feeds' (resolved)
             found.setdefault(path, KnownMapping(path.stem, path))
     named: dict[str, KnownMapping] = {}
     for known in found.values():
@@ -250,7 +242,7 @@ def known_queries(service: Service) -> list[Path]:
     """The configuration's example questions, or the source tree's when it names none."""
     if service.config is not None and service.config.queries:
         return list(service.config.queries)
-    examples = example_dir(EXAMPLE_QUERIES)
+    examples = in_project(EXAMPLE_QUERIES)
     return sorted(examples.glob("*.rq")) if examples is not None else []
 
 
