@@ -35,7 +35,7 @@ from contextbridge.ontology import default_ontology
 from contextbridge.rdf import Converter
 
 ROOT = Path(__file__).resolve().parent.parent
-SDM = ROOT.parent / "shared" / "sdm"
+SDM = ROOT / "tests" / "data" / "sdm"
 MODELS = {  # entity type → (SDM example, share of the city)
     "WeatherObserved": ("dataModel.Weather/WeatherObserved", 0.15),
     "AirQualityObserved": ("dataModel.Environment/AirQualityObserved", 0.15),

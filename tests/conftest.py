@@ -17,7 +17,6 @@ from services import ServiceUnavailable, mosquitto_server, postgres_server
 from contextbridge.mapping import Mapping, load_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from contextbridge.cli import app
 from contextbridge.context import CORE_CONTEXT_URL
 
-SDM = Path(__file__).resolve().parent.parent.parent / "shared" / "sdm"
+SDM = Path(__file__).resolve().parent / "data" / "sdm"
 runner = CliRunner()
 
 

@@ -27,7 +27,7 @@ from contextbridge.context import (
 from contextbridge.errors import ConfigError, OntologyError
 from contextbridge.ontology import Ontology, default_ontology
 
-SDM_DIR = Path("/work/shared/sdm")
+SDM_DIR = Path(__file__).resolve().parent / "data" / "sdm"
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
 DEFAULT_VOCAB = NGSI_LD + "default-context/"
 ATTRIBUTE_KEYS = {

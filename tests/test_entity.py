@@ -16,7 +16,7 @@ from pyoxigraph import NamedNode
 from contextbridge.entity import check_entity, is_uri, is_valid_name, validate_entity
 from contextbridge.errors import EntityError
 
-SDM = Path(__file__).resolve().parent.parent.parent / "shared" / "sdm"
+SDM = Path(__file__).resolve().parent / "data" / "sdm"
 ID = "urn:ngsi-ld:AirQualityObserved:santander:1"
 
 

@@ -15,10 +15,10 @@ import pytest
 from contextbridge.errors import ConfigError, FormatError
 from contextbridge.formats import FORMATS, Format, get_format
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-SANTANDER = SHARED / "datasets" / "santander"
+DATA = Path(__file__).resolve().parent / "data"
+SANTANDER = DATA / "santander"
 ENVIRONMENT = SANTANDER / "sensores_smart_env_monitoring_2016-04-11_excerpt.json"
-SENML_EXAMPLES = SHARED / "datasets" / "formats" / "senml" / "rfc8428_examples.json"
+SENML_EXAMPLES = DATA / "formats" / "senml" / "rfc8428_examples.json"
 
 
 def parse(name: str, data: bytes, **options: Any) -> list[Any]:

@@ -22,7 +22,7 @@ from contextbridge.graph import (
     tenant_graph,
 )
 
-SDM = Path(__file__).resolve().parent.parent.parent / "shared" / "sdm"
+SDM = Path(__file__).resolve().parent / "data" / "sdm"
 WEATHER = json.loads(
     (SDM / "dataModel.Weather/WeatherObserved/examples/example-normalized.jsonld").read_text()
 )

@@ -18,7 +18,7 @@ from contextbridge.errors import EntityError
 from contextbridge.ontology import default_ontology
 from contextbridge.rdf import Converter, entity_to_quads, to_wkt
 
-SDM = Path(__file__).resolve().parent.parent.parent / "shared" / "sdm"
+SDM = Path(__file__).resolve().parent / "data" / "sdm"
 EXAMPLES = sorted(SDM.glob("*/*/examples/example-normalized.jsonld"))
 ONTOLOGY = default_ontology()
 CONVERTER = Converter(ONTOLOGY)

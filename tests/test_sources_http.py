@@ -35,7 +35,7 @@ from contextbridge.sources import (
     records_with_metadata,
 )
 
-SANTANDER = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "santander"
+SANTANDER = Path(__file__).resolve().parent / "data" / "santander"
 RECORDS: list[dict[str, Any]] = json.loads(
     (SANTANDER / "sensores_smart_env_monitoring_2016-04-11_excerpt.json").read_bytes()
 )["resources"]

@@ -35,8 +35,8 @@ from contextbridge.sources import (
     records_with_metadata,
 )
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "formats" / "lorawan"
-UPLINK = (SHARED / "tts_v3_uplink_example.json").read_bytes()
+LORAWAN = Path(__file__).resolve().parent / "data" / "formats" / "lorawan"
+UPLINK = (LORAWAN / "tts_v3_uplink_example.json").read_bytes()
 T = TypeVar("T")
 
 
