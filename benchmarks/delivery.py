@@ -14,7 +14,8 @@ against the baseline of the same run, and reported as the median of ``--runs`` r
               and the drain into a sink that takes everything at once (the outbox's own capacity);
 - PostgreSQL: the same with one worker, then with two workers (two outboxes on one schema, each
               with its own drainer, the concurrency split between them so that the requests in
-              flight are as many as the baseline's) — when the server is reachable.
+              flight are as many as the baseline's) — on a throwaway server the benchmark starts
+              (tests/services.py), or the one ``CONTEXTBRIDGE_TEST_POSTGRES`` names.
 Ratios are time relative to the baseline measured just before each path, on a shared machine
 whose load varies (target: within 1.5×); the CPU time per entity of this process is steadier.
 ``--sweep`` also measures batch sizes and concurrencies (how the defaults were chosen).
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(Path(__file__).resolve().parent)]
 
 from loopback import broker_double  # noqa: E402
+from services import ServiceUnavailable, postgres_server  # noqa: E402
 
 from contextbridge.broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient  # noqa: E402
 from contextbridge.broker.problems import BatchResult  # noqa: E402
@@ -47,7 +51,7 @@ from contextbridge.outbox import Outbox  # noqa: E402
 from contextbridge.outbox.postgres import PostgresOutbox  # noqa: E402
 from contextbridge.outbox.sqlite import SqliteOutbox  # noqa: E402
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "")  # else a throwaway server, see __main__
 CHUNK = 1000  # entities per put
 Items = list[dict[str, Any]]
 Rate = tuple[float, float]  # entities/s, and CPU µs per entity in this process (all its threads)
@@ -191,6 +195,8 @@ async def drain_alone(items: Items, batch: int, concurrency: int, outbox: Outbox
 
 def postgres_outboxes(count: int) -> list[Outbox] | None:
     schema = f"cb_bench_{time.time_ns()}"
+    if not POSTGRES:
+        return None
     try:
         return [PostgresOutbox(POSTGRES, schema=schema) for _ in range(count)]
     except Exception as error:  # the benchmark runs without PostgreSQL too
@@ -303,5 +309,11 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sweep", action="store_true")
     args = parser.parse_args()
-    with broker_double() as url:
+    with contextlib.ExitStack() as stack:
+        if not POSTGRES:
+            try:
+                POSTGRES = stack.enter_context(postgres_server())
+            except ServiceUnavailable as error:  # the benchmark runs without PostgreSQL too
+                print(f"(PostgreSQL outbox skipped: {error})")
+        url = stack.enter_context(broker_double())
         asyncio.run(main(args.entities, args.runs, args.sweep, url))

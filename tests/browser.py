@@ -7,8 +7,9 @@
 
 We drive the distribution's Chromium (``/usr/bin/chromium``), not a browser playwright downloads:
 it is what a CI image or a developer's machine has, and it needs no network at test time. When it
-is missing and we are root with apt-get (a CI container), the fixture installs it; otherwise the
-test fails and says how to install it. Screenshots go to ``build/screenshots/`` (or
+is missing and we are root with apt-get (a CI container), the fixture installs it and says so (on
+the terminal at once, and as a warning in pytest's summary); otherwise the test fails and says how to
+install it. Screenshots go to ``build/screenshots/`` (or
 ``$CONTEXTBRIDGE_SCREENSHOTS``).
 """
 
@@ -18,7 +19,9 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,13 @@ def screenshot_dir() -> Path:
     return folder
 
 
+def announce(message: str) -> None:
+    """Say what the tests install on the machine: on the terminal now (past pytest's capture) and in
+    the warnings summary at the end."""
+    print(f"\n[contextbridge tests] {message}", file=sys.__stderr__, flush=True)
+    warnings.warn(message, stacklevel=3)
+
+
 def ensure_chromium() -> Path:
     """The Chromium binary; installed with apt-get when missing and we may (root, apt-get present)."""
     if CHROMIUM.exists():
@@ -50,6 +60,7 @@ def ensure_chromium() -> Path:
     if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
         command = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        announce(f"{CHROMIUM} is missing: installing it for the console tests with `{' '.join(command)}`")
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
         if done.returncode != 0:  # a fresh container has no package lists yet
             subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)

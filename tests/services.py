@@ -95,15 +95,20 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def mosquitto_binary() -> str | None:
+    """The broker: on PATH, else where Debian puts it (sbin, often not on a user's PATH)."""
+    return shutil.which("mosquitto") or next(
+        (path for path in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(path).exists()), None
+    )
+
+
 @contextmanager
 def mosquitto_server(home: Path, *, settings: str = "") -> Iterator[tuple[str, int]]:
     """A Mosquitto listening on a free loopback port, anonymous, in memory; yields ``(host, port)``.
 
     ``settings`` adds lines to its configuration (``max_queued_messages 0``...).
     """
-    binary = shutil.which("mosquitto") or next(
-        (path for path in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(path).exists()), None
-    )
+    binary = mosquitto_binary()
     if binary is None:
         raise ServiceUnavailable(f"the `mosquitto` broker is missing: {INSTALL_MOSQUITTO}")
     port = free_port()

@@ -11,7 +11,7 @@ import aiomqtt
 import orjson
 from broker_double import BrokerDouble
 from prometheus_client import generate_latest
-from test_feeds import SENSOR_MAPPING, mosquitto, reading
+from test_feeds import SENSOR_MAPPING, reading
 
 from contextbridge.adapter import Adapter
 from contextbridge.broker import BrokerClient
@@ -83,10 +83,10 @@ def test_once_the_feeds_run_to_their_end_and_every_sink_gets_everything(tmp_path
 
 
 def test_stopping_during_a_burst_loses_nothing_taken(
-    tmp_path: Path, make_mapping: Callable[[str], Mapping]
+    tmp_path: Path, make_mapping: Callable[[str], Mapping], mqtt_broker: tuple[str, int]
 ) -> None:
     """Stop while messages pour in: every message acked to Mosquitto is in the outbox or delivered."""
-    host, port = mosquitto()
+    host, port = mqtt_broker
     base = f"contextbridge-test/{uuid.uuid4().hex}"
     double = BrokerDouble()
 

@@ -1,5 +1,5 @@
 """Chaos, feed side: the connection between contextbridge's MQTT source and Mosquitto
-(127.0.0.1:1883, through a loopback TCP proxy that resets it and refuses new ones for a while) is
+(the test session's Mosquitto, through a loopback TCP proxy that resets it and refuses new ones for a while) is
 cut again and again in the middle of a burst of QoS 1 messages, published straight to Mosquitto.
 
 MQTT decides what survives a cut (MQTT 5 §4.1, §4.4): with a session that outlives the connection
@@ -24,7 +24,7 @@ from chaos.profile import scale
 from chaos.proxy import TcpProxy
 from chaos.seeds import reported, seeds
 from chaos.state import assert_broker, assert_graph
-from test_feeds import SENSOR_MAPPING, mosquitto
+from test_feeds import SENSOR_MAPPING
 
 from contextbridge.mapping import Mapping, load_mapping
 from contextbridge.outbox import open_outbox
@@ -51,21 +51,24 @@ def load(tmp_path: Path) -> Mapping:
     return load_mapping(path)
 
 
-def test_a_lasting_session_survives_every_cut_with_every_message(tmp_path: Path) -> None:
-    mosquitto()
+def test_a_lasting_session_survives_every_cut_with_every_message(
+    tmp_path: Path, mqtt_broker: tuple[str, int]
+) -> None:
     for index, seed in enumerate(seeds("mqtt-cuts", rounds=ROUNDS)):
         with reported(seed):
             asyncio.run(
-                asyncio.wait_for(lasting(tmp_path / f"round-{index}", random.Random(seed)), scale(60, 600))
+                asyncio.wait_for(
+                    lasting(mqtt_broker, tmp_path / f"round-{index}", random.Random(seed)), scale(60, 600)
+                )
             )
 
 
-async def lasting(state: Path, rng: random.Random) -> None:
+async def lasting(mqtt: tuple[str, int], state: Path, rng: random.Random) -> None:
     mapping = load(state.parent)
     base = f"contextbridge-chaos/{uuid.uuid4().hex}"
     double = BrokerDouble()
     during: list[int] = []  # published while the source was cut off
-    with TcpProxy(("127.0.0.1", 1883)) as proxy:
+    with TcpProxy(mqtt) as proxy:
         source = MqttSource(
             f"mqtt://127.0.0.1:{proxy.port}", [f"{base}/+device/attrs"], qos=1,
             client_id=f"cb-chaos-{uuid.uuid4().hex[:8]}", session_expiry=600, backoff=QUICK,
@@ -88,7 +91,7 @@ async def lasting(state: Path, rng: random.Random) -> None:
                             await asyncio.sleep(0.01)
 
                 cutting = asyncio.create_task(cutter())
-                async with aiomqtt.Client("127.0.0.1", 1883) as publisher:
+                async with aiomqtt.Client(*mqtt) as publisher:
                     for number in range(MESSAGES):
                         topic, payload, _ = message(base, number)
                         await publisher.publish(topic, payload, qos=1)
@@ -110,26 +113,27 @@ async def lasting(state: Path, rng: random.Random) -> None:
     assert double.duplicate_ids == 0
 
 
-def test_a_clean_session_misses_exactly_what_was_published_while_cut_off(tmp_path: Path) -> None:
-    mosquitto()
+def test_a_clean_session_misses_exactly_what_was_published_while_cut_off(
+    tmp_path: Path, mqtt_broker: tuple[str, int]
+) -> None:
     [seed] = seeds("mqtt-clean-session")[:1]
     with reported(seed):
-        asyncio.run(asyncio.wait_for(clean(tmp_path, random.Random(seed)), 60))
+        asyncio.run(asyncio.wait_for(clean(mqtt_broker, tmp_path, random.Random(seed)), 60))
 
 
-async def clean(state: Path, rng: random.Random) -> None:
+async def clean(mqtt: tuple[str, int], state: Path, rng: random.Random) -> None:
     mapping = load(state)
     base = f"contextbridge-chaos/{uuid.uuid4().hex}"
     double = BrokerDouble()
     first, cut_off, second = range(0, 100), range(100, 150), range(150, 250)
-    with TcpProxy(("127.0.0.1", 1883)) as proxy:
+    with TcpProxy(mqtt) as proxy:
         source = MqttSource(f"mqtt://127.0.0.1:{proxy.port}", [f"{base}/+device/attrs"], qos=1, backoff=QUICK)
         outbox = open_outbox(state / "state", sinks=("broker", "graph"))
         try:
             async with Pipeline(outbox, source, mapping, double) as pipeline:
 
                 async def publish(numbers: range) -> None:
-                    async with aiomqtt.Client("127.0.0.1", 1883) as publisher:
+                    async with aiomqtt.Client(*mqtt) as publisher:
                         for number in numbers:  # each one acknowledged by Mosquitto (PUBACK) before the next
                             topic, payload, _ = message(base, number)
                             await publisher.publish(topic, payload, qos=1)

@@ -1,5 +1,5 @@
 """Chaos, outbox side: the PostgreSQL outbox loses its connections (a loopback TCP proxy in front
-of 127.0.0.1:5432 resets them all, and refuses new ones for a moment) again and again while
+of the test session's PostgreSQL resets them all, and refuses new ones for a moment) again and again while
 entities are put and drained, in one process that is never restarted.
 
 A put caught by an outage fails with ``OutboxError`` and stores nothing (the sender keeps its data
@@ -14,6 +14,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -24,7 +25,6 @@ from chaos.proxy import TcpProxy
 from chaos.seeds import reported, seeds
 from chaos.state import assert_broker, assert_graph, assert_in_order
 from test_chaos_broker import entity
-from test_outbox import POSTGRES
 
 from contextbridge.broker import BrokerClient
 from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
@@ -37,16 +37,12 @@ FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)
 
 
 @pytest.fixture
-def schema() -> Iterator[str]:
+def schema(postgres_url: str) -> Iterator[str]:
     """A schema name of this test's own in the test database; every schema it begins with is
     dropped afterwards."""
-    try:
-        psycopg.connect(POSTGRES, connect_timeout=5).close()
-    except psycopg.OperationalError as error:
-        pytest.fail(f"the PostgreSQL chaos test needs a server at {POSTGRES}: {error}")
     name = f"cb_chaos_{uuid.uuid4().hex[:12]}"
     yield name
-    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
         found = connection.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (name + "%",)
         ).fetchall()
@@ -54,11 +50,17 @@ def schema() -> Iterator[str]:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
 
 
-def through(proxy: TcpProxy) -> str:
+def server(url: str) -> tuple[str, int]:
+    """The ``(host, port)`` of the database at ``url``."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def through(proxy: TcpProxy, url: str) -> str:
     """The test database's URL, through the proxy."""
-    rest = POSTGRES.split("@", 1)[1].split("/", 1)[1]
-    user = POSTGRES.split("//", 1)[1].split("@", 1)[0]
-    return f"postgresql://{user}@127.0.0.1:{proxy.port}/{rest}"
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}").geturl()
 
 
 async def put_until_stored(outbox: Outbox, batch: list[dict[str, Any]]) -> int:
@@ -82,20 +84,20 @@ async def pending(outbox: Outbox) -> int | None:
         return None
 
 
-def test_lost_postgres_connections_lose_and_duplicate_nothing(schema: str) -> None:
+def test_lost_postgres_connections_lose_and_duplicate_nothing(schema: str, postgres_url: str) -> None:
     for index, seed in enumerate(seeds("postgres-cuts", rounds=ROUNDS)):
         with reported(seed):
-            scenario(schema + f"_{index}", random.Random(seed))
+            scenario(postgres_url, schema + f"_{index}", random.Random(seed))
 
 
-def scenario(schema: str, rng: random.Random) -> None:
+def scenario(url: str, schema: str, rng: random.Random) -> None:
     double = BrokerDouble()
     double.faults.latency = 0.002
 
     async def main() -> None:
-        with TcpProxy(("127.0.0.1", 5432)) as proxy:
+        with TcpProxy(server(url)) as proxy:
             outbox = await asyncio.to_thread(
-                open_outbox, through(proxy), sinks=("broker", "graph"), schema=schema
+                open_outbox, through(proxy, url), sinks=("broker", "graph"), schema=schema
             )
             store = EmbeddedStore()
             try:
@@ -154,13 +156,15 @@ def scenario(schema: str, rng: random.Random) -> None:
     asyncio.run(asyncio.wait_for(main(), scale(60, 900)))
 
 
-def test_one_outage_the_outbox_and_its_drainer_recover_by_themselves(schema: str) -> None:
+def test_one_outage_the_outbox_and_its_drainer_recover_by_themselves(schema: str, postgres_url: str) -> None:
     """The smallest case, for a quick diagnosis: one outage between two puts."""
     double = BrokerDouble()
 
     async def main() -> None:
-        with TcpProxy(("127.0.0.1", 5432)) as proxy:
-            outbox = await asyncio.to_thread(open_outbox, through(proxy), sinks=("broker",), schema=schema)
+        with TcpProxy(server(postgres_url)) as proxy:
+            outbox = await asyncio.to_thread(
+                open_outbox, through(proxy, postgres_url), sinks=("broker",), schema=schema
+            )
             try:
                 async with BrokerClient("http://orion", transport=double.transport()) as client:
                     drainer = Drainer(outbox, client, DrainSettings(retry=FAST))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -29,14 +28,6 @@ SENSOR_MAPPING = """
         attributes:
           temperature: {from: t, cast: float, unitCode: CEL}
 """
-
-
-def mosquitto() -> tuple[str, int]:
-    try:
-        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
-    except OSError:
-        pytest.fail("these tests need Mosquitto on 127.0.0.1:1883 (apt-get install mosquitto; mosquitto -d)")
-    return "127.0.0.1", 1883
 
 
 async def pending(outbox: Outbox) -> int:
@@ -123,9 +114,9 @@ def test_messages_are_acked_once_stored_and_nacked_when_the_outbox_fails(
 
 
 def test_mqtt_messages_reach_the_outbox_with_their_topic_levels(
-    tmp_path: Path, make_mapping: Callable[[str], Mapping]
+    tmp_path: Path, make_mapping: Callable[[str], Mapping], mqtt_broker: tuple[str, int]
 ) -> None:
-    host, port = mosquitto()
+    host, port = mqtt_broker
     base = f"contextbridge-test/{uuid.uuid4().hex}"
     count = 2000
 
@@ -157,10 +148,10 @@ def test_mqtt_messages_reach_the_outbox_with_their_topic_levels(
     asyncio.run(main())
 
 
-def test_a_slow_consumer_pauses_reading_instead_of_filling_memory() -> None:
+def test_a_slow_consumer_pauses_reading_instead_of_filling_memory(mqtt_broker: tuple[str, int]) -> None:
     """While nothing is taken, at most a thousand messages (BUFFERED) wait in the process; none is lost."""
 
-    host, port = mosquitto()
+    host, port = mqtt_broker
     base = f"contextbridge-test/{uuid.uuid4().hex}"
     count = 1500  # beyond the buffer, within what the stock Mosquitto queues for a client (1,000 more)
 

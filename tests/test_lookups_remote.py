@@ -3,13 +3,13 @@ and reloads that swap tables while translation goes on."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -23,8 +23,6 @@ from contextbridge.errors import ConfigError, DeliveryError
 from contextbridge.lookups import HttpSource, SqlSource
 from contextbridge.mapping import Mapping, load_mapping
 from contextbridge.translator import Translator
-
-POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 class Inventory:
@@ -205,12 +203,9 @@ def test_reloads_during_translation_swap_whole_tables(
 
 
 @pytest.fixture
-def pg_table() -> Iterator[tuple[str, psycopg.Connection[Any]]]:
+def pg_table(postgres_url: str) -> Iterator[tuple[str, psycopg.Connection[Any]]]:
     schema = f"lookup_{uuid.uuid4().hex[:10]}"
-    try:
-        conn = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES}: {error}")
+    conn = psycopg.connect(postgres_url, autocommit=True, connect_timeout=5)
     conn.execute(f"CREATE SCHEMA {schema}")
     conn.execute(
         f"CREATE TABLE {schema}.sensors (network text, sensor integer, street text, lat numeric, lon numeric,"
@@ -228,7 +223,7 @@ def pg_table() -> Iterator[tuple[str, psycopg.Connection[Any]]]:
 
 
 def test_sql_lookup_on_postgresql(
-    pg_table: tuple[str, psycopg.Connection[Any]], write_mapping: Callable[..., Path]
+    pg_table: tuple[str, psycopg.Connection[Any]], write_mapping: Callable[..., Path], postgres_url: str
 ) -> None:
     schema, conn = pg_table
     mapping = load_mapping(
@@ -237,7 +232,7 @@ def test_sql_lookup_on_postgresql(
         source: {{format: ndjson}}
         lookups:
           sensors:
-            sql: {{url: "{POSTGRES}", query: "SELECT * FROM {schema}.sensors", interval: 0.05}}
+            sql: {{url: "{postgres_url}", query: "SELECT * FROM {schema}.sensors", interval: 0.05}}
             key: [network, sensor]
         entity:
           id: "urn:ngsi-ld:ParkingSpot:{{sensor}}"
@@ -265,15 +260,17 @@ def test_sql_lookup_on_postgresql(
         mapping.lookups.stop()
 
 
-def test_sql_errors_are_delivery_errors_without_the_password() -> None:
-    source = SqlSource("postgresql://postgres:secret@127.0.0.1:5432/test", "SELECT * FROM no_such_table_here")
+def test_sql_errors_are_delivery_errors_without_the_password(postgres_url: str) -> None:
+    url = urlsplit(postgres_url)
+    with_password = urlunsplit(url._replace(netloc=f"{url.username}:secret@{url.hostname}:{url.port}"))
+    source = SqlSource(with_password, "SELECT * FROM no_such_table_here")
     with pytest.raises(DeliveryError, match="lookup query failed") as caught:
         list(source.fetch())
     assert "secret" not in str(caught.value)
 
 
 def test_a_query_past_max_rows_is_refused_and_the_old_table_kept(
-    pg_table: tuple[str, psycopg.Connection[Any]], write_mapping: Callable[..., Path]
+    pg_table: tuple[str, psycopg.Connection[Any]], write_mapping: Callable[..., Path], postgres_url: str
 ) -> None:
     schema, conn = pg_table
     mapping = load_mapping(
@@ -282,7 +279,7 @@ def test_a_query_past_max_rows_is_refused_and_the_old_table_kept(
         source: {{format: ndjson}}
         lookups:
           sensors:
-            sql: {{url: "{POSTGRES}", query: "SELECT * FROM {schema}.sensors WHERE network = 'parking'"}}
+            sql: {{url: "{postgres_url}", query: "SELECT * FROM {schema}.sensors WHERE network = 'parking'"}}
             key: sensor
             max_rows: 3
         entity:

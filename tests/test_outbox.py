@@ -1,13 +1,12 @@
 """The outbox contract, one test class run against every backend: SQLite and PostgreSQL.
 
-PostgreSQL is the real server at 127.0.0.1:5432 (``CONTEXTBRIDGE_TEST_POSTGRES`` to change); each
-test gets its own schema, dropped afterwards. If the server cannot be reached the tests fail.
+PostgreSQL is a real server the test session starts (the ``postgres_url`` fixture;
+``CONTEXTBRIDGE_TEST_POSTGRES`` names another); each test gets its own schema, dropped afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -25,7 +24,6 @@ from contextbridge.errors import ConfigError, TransformError
 from contextbridge.outbox import TRANSLATE, DeadLetterFilter, Outbox, open_outbox
 from contextbridge.outbox.sql import VERSION, Tx
 
-POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 
 
@@ -42,14 +40,10 @@ def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     """A factory of outboxes on one store (several connections = several workers)."""
     opened: list[Outbox] = []
     schema = f"cb_test_{uuid.uuid4().hex[:12]}"
-    if request.param == "postgres":
-        try:
-            psycopg.connect(POSTGRES, connect_timeout=5).close()
-        except psycopg.OperationalError as error:
-            pytest.fail(f"PostgreSQL outbox tests need a server at {POSTGRES}: {error}")
+    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
 
     def make(**options: Any) -> Outbox:
-        location = POSTGRES if request.param == "postgres" else str(tmp_path / "state")
+        location = postgres or str(tmp_path / "state")
         outbox = open_outbox(location, schema=schema, **options)
         opened.append(outbox)
         return outbox
@@ -58,7 +52,7 @@ def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     for outbox in opened:
         asyncio.run(outbox.close())
     if request.param == "postgres":
-        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        with psycopg.connect(postgres, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 

@@ -26,7 +26,6 @@ from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
 from contextbridge.translator import Translator
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 runner = CliRunner()
 
 
@@ -42,13 +41,11 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeviceR
         found.close()
         return
     schema = f"cb_registry_{uuid.uuid4().hex[:10]}"
-    try:
-        found = open_registry(POSTGRES, schema=schema)
-    except Exception as error:
-        pytest.fail(f"these tests need PostgreSQL on 127.0.0.1:5432 (database test): {error}")
+    postgres = request.getfixturevalue("postgres_url")
+    found = open_registry(postgres, schema=schema)
     yield found
     found.close()
-    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+    with psycopg.connect(postgres, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 

@@ -13,7 +13,7 @@ import aiomqtt
 import httpx
 from broker_double import BrokerDouble, serve
 from processes import Served
-from test_feeds import SENSOR_MAPPING, mosquitto, reading
+from test_feeds import SENSOR_MAPPING, reading
 
 from contextbridge.config import load_config
 
@@ -31,7 +31,7 @@ HOOK_MAPPING = """
 """
 
 
-def config(tmp_path: Path, broker: str, topic: str, client_id: str) -> Path:
+def config(tmp_path: Path, broker: str, mqtt: tuple[str, int], topic: str, client_id: str) -> Path:
     (tmp_path / "mqtt.yaml").write_text(SENSOR_MAPPING)
     (tmp_path / "hook.yaml").write_text(HOOK_MAPPING)
     path = tmp_path / "contextbridge.yaml"
@@ -40,7 +40,7 @@ feeds:
   - id: sensors
     mapping: mqtt.yaml
     # a fixed client id and a session that outlives the connection: what was not acked is sent again
-    source: {{mqtt: {{url: "mqtt://127.0.0.1:1883", topic: "{topic}", qos: 1,
+    source: {{mqtt: {{url: "mqtt://{mqtt[0]}:{mqtt[1]}", topic: "{topic}", qos: 1,
                       client_id: {client_id}, session_expiry: 600}}}}
   - id: hook
     mapping: hook.yaml
@@ -62,21 +62,24 @@ def wait_for(condition: object, seconds: float = 30) -> None:
         time.sleep(0.1)
 
 
-def test_serve_stopped_mid_burst_loses_nothing_and_resumes(tmp_path: Path) -> None:
-    mosquitto()
+def test_serve_stopped_mid_burst_loses_nothing_and_resumes(
+    tmp_path: Path, mqtt_broker: tuple[str, int]
+) -> None:
     base = f"contextbridge-test/{uuid.uuid4().hex}"
     count = 1200  # what arrives while the service is down stays under the 1,000 Mosquitto queues per session
     double = BrokerDouble()
     env = {"CB_TEST_SERVICE_KEY": SERVICE_KEY, "CB_TEST_HOOK_KEY": HOOK_KEY}
 
     async def publish(start: int, stop: int) -> None:
-        async with aiomqtt.Client("127.0.0.1", 1883) as client:
+        async with aiomqtt.Client(*mqtt_broker) as client:
             for number in range(start, stop):
                 await client.publish(f"{base}/s{number}/attrs", reading(number), qos=1)
                 await asyncio.sleep(0.003)  # a steady flow, so that the stop falls in the middle
 
     with serve(double) as broker_url:
-        path = config(tmp_path, broker_url, f"{base}/+device/attrs", f"cb-test-{uuid.uuid4().hex[:8]}")
+        path = config(
+            tmp_path, broker_url, mqtt_broker, f"{base}/+device/attrs", f"cb-test-{uuid.uuid4().hex[:8]}"
+        )
         served = Served(path, tmp_path / "state", env)
         try:
             hook = httpx.post(

@@ -86,7 +86,7 @@ def test_ack_and_nack_call_the_source() -> None:
 
 
 CONFIGS: list[tuple[dict[str, Any], type]] = [
-    ({"mqtt": {"url": "mqtt://127.0.0.1:1883", "topic": "santander/+device/attrs", "qos": 1, "share": "workers"}},
+    ({"mqtt": {"url": "mqtt://mosquitto.city.example", "topic": "santander/+device/attrs", "qos": 1, "share": "workers"}},
      MqttSource),
     ({"http": {"url": "https://datos.santander.es/api/rest/datasets/sensores_smart_env_monitoring.json",
                "interval": 60, "pagination": {"style": "page", "size_param": "items", "size": 80,

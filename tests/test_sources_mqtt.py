@@ -1,4 +1,4 @@
-"""The MQTT source against the real Mosquitto on 127.0.0.1:1883.
+"""The MQTT source against a real Mosquitto, the one the test session starts (``mqtt_broker``).
 
 Named topic levels reach the metadata (and a mapping, through ``_source``); two workers of one
 shared subscription split 1,000 messages, none lost or doubled; a connection taken over by
@@ -24,18 +24,16 @@ from contextbridge.mapping import Mapping
 from contextbridge.sources import Backoff, Message, MqttSource, build_source, records_with_metadata
 from contextbridge.translator import Translator
 
-HOST, PORT = "127.0.0.1", 1883
-URL = f"mqtt://{HOST}:{PORT}"
+HOST, PORT, URL = "", 0, ""  # the test session's Mosquitto, set by the `mosquitto` fixture
 FAST = Backoff(initial=0.05, maximum=0.2, jitter=0.05, attempts=None)
 T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True, scope="module")
-def mosquitto() -> None:
-    try:
-        socket.create_connection((HOST, PORT), timeout=2).close()
-    except OSError as error:
-        pytest.fail(f"Mosquitto is not reachable at {HOST}:{PORT} ({error}); start it to run the MQTT tests")
+def mosquitto(mqtt_broker: tuple[str, int]) -> None:
+    global HOST, PORT, URL
+    HOST, PORT = mqtt_broker
+    URL = f"mqtt://{HOST}:{PORT}"
 
 
 def run(coroutine: Awaitable[T], timeout: float = 30) -> T:

@@ -1,7 +1,7 @@
 """A loopback TCP proxy that cuts connections on demand: the network failing between contextbridge
 and a service it needs (Mosquitto, PostgreSQL).
 
-    >>> with TcpProxy(("127.0.0.1", 1883)) as proxy:        # listens on proxy.port
+    >>> with TcpProxy(mqtt_broker) as proxy:                # listens on proxy.port
     ...     proxy.cut()                                     # every open connection reset at once
     ...     proxy.refuse(True); ...; proxy.refuse(False)    # new connections closed at once meanwhile
     ...     proxy.outage(1.5)                               # cut, refuse for 1.5 s, restore
