@@ -16,12 +16,8 @@ sink (``BrokerClient`` for Orion-LD, ``GraphSink`` for the city graph). Live fee
 
 from __future__ import annotations
 
-from .adapter import Adapter, open_adapter
-from .broker import BrokerClient
-from .config import Config, load_config
-from .context import context_document
-from .delivery import Drainer, DrainSettings, RetryPolicy
-from .entity import validate_entity
+from typing import TYPE_CHECKING
+
 from .errors import (
     BrokerError,
     ConfigError,
@@ -43,18 +39,52 @@ from .errors import (
     RecordError,
     TransformError,
 )
-from .expressions import compile_expression
-from .feeds import FeedRunner
-from .formats import FORMATS, Format, get_format
-from .graph import GraphSink, GraphStore, format_result, open_store
-from .lint import lint_mapping
-from .mapping import Mapping, load_mapping
-from .ontology import Ontology, default_ontology
-from .outbox import Outbox, open_outbox
-from .rdf import Converter
-from .registry import Device, open_registry
-from .sources import Source, build_source
-from .translator import TranslationStats, Translator
+from .lazy import lazy_exports
+
+if TYPE_CHECKING:  # the names for type checkers and editors; at run time they load on first use
+    from .adapter import Adapter, open_adapter
+    from .broker import BrokerClient
+    from .config import Config, load_config
+    from .context import context_document
+    from .delivery import Drainer, DrainSettings, RetryPolicy
+    from .entity import validate_entity
+    from .expressions import compile_expression
+    from .feeds import FeedRunner
+    from .formats import FORMATS, Format, get_format
+    from .graph import GraphSink, GraphStore, format_result, open_store
+    from .lint import lint_mapping
+    from .mapping import Mapping, load_mapping
+    from .ontology import Ontology, default_ontology
+    from .outbox import Outbox, open_outbox
+    from .rdf import Converter
+    from .registry import Device, open_registry
+    from .sources import Source, build_source
+    from .translator import TranslationStats, Translator
+
+# Imported on first use (PEP 562): module → the public names it defines.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "adapter": ("Adapter", "open_adapter"),
+        "broker": ("BrokerClient",),
+        "config": ("Config", "load_config"),
+        "context": ("context_document",),
+        "delivery": ("DrainSettings", "Drainer", "RetryPolicy"),
+        "entity": ("validate_entity",),
+        "expressions": ("compile_expression",),
+        "feeds": ("FeedRunner",),
+        "formats": ("FORMATS", "Format", "get_format"),
+        "graph": ("GraphSink", "GraphStore", "format_result", "open_store"),
+        "lint": ("lint_mapping",),
+        "mapping": ("Mapping", "load_mapping"),
+        "ontology": ("Ontology", "default_ontology"),
+        "outbox": ("Outbox", "open_outbox"),
+        "rdf": ("Converter",),
+        "registry": ("Device", "open_registry"),
+        "sources": ("Source", "build_source"),
+        "translator": ("TranslationStats", "Translator"),
+    },
+)
 
 __version__ = "0.1.0"
 

@@ -26,15 +26,9 @@ import orjson
 
 from ..errors import BrokerError, DeliveryError
 from .batches import Batch, link_header, pack
+from .options import DEFAULT_BATCH_SIZE, MAX_BATCH_BYTES
 from .problems import BatchResult, as_problem, batch_result
 
-# Measured with benchmarks/delivery.py against the broker double on loopback: entities/s grow
-# until ~200 per batch and flatten after; 4 batches in flight hide the round trip without piling
-# work on a single Orion-LD (its default thread pool is small).
-DEFAULT_BATCH_SIZE = 200
-DEFAULT_CONCURRENCY = 4
-# Orion-LD refuses bodies over 1 MB (413); stay clearly under it, headers and all.
-MAX_BATCH_BYTES = 900_000
 RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
 API = "/ngsi-ld/v1"
 

@@ -15,22 +15,22 @@ import datetime
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import httpx
 import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient
-from ..config import broker_auth
-from ..delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy
+from ..broker.options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from ..errors import ConfigError, RecordError
-from ..mapping import load_mapping
-from ..outbox import Outbox, open_outbox
-from ..translator import Translator
 from .app import DELIVERY, app, echo_err
+
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `--help` stays fast
+    import httpx
+
+    from ..delivery import DeliveryStats
+    from ..outbox import Outbox
 
 T = TypeVar("T")
 PUT_CHUNK = 1000  # entities per outbox transaction while translating
@@ -51,6 +51,8 @@ app.add_typer(dlq_app, name="dlq", rich_help_panel=DELIVERY)
 
 
 def _with_outbox(state: Path, url: str | None, work: Callable[[Outbox], Awaitable[T]], **options: Any) -> T:
+    from ..outbox import open_outbox
+
     async def run() -> T:
         outbox = open_outbox(url or state, **options)
         try:
@@ -62,6 +64,8 @@ def _with_outbox(state: Path, url: str | None, work: Callable[[Outbox], Awaitabl
 
 
 def _auth(token: str | None, api_key: str | None, api_key_header: str, oauth: list[str]) -> httpx.Auth | None:
+    from ..config import broker_auth
+
     if oauth:
         if len(oauth) != 3:
             raise ConfigError("--oauth takes TOKEN_URL,CLIENT_ID,CLIENT_SECRET")
@@ -115,6 +119,11 @@ def sync(
     output_format: Format = "table",
 ) -> None:
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
+    from ..broker import BrokerClient
+    from ..delivery import Drainer, DrainSettings, RetryPolicy
+    from ..mapping import load_mapping
+    from ..translator import Translator
+
     mapping = load_mapping(mapping_path)
     if options not in ("update", "replace"):
         raise ConfigError(f"--options: {options!r} is not update or replace")

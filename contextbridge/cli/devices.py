@@ -12,15 +12,17 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import orjson
 import typer
 
 from ..errors import DeviceError
-from ..registry import DeviceRegistry, devices_from_csv, open_registry, parse_device
 from .app import RUN, app, echo_err
 from .delivery import OutboxUrl
+
+if TYPE_CHECKING:
+    from ..registry import DeviceRegistry
 
 T = TypeVar("T")
 
@@ -33,6 +35,8 @@ State = Annotated[Path, typer.Option("--state", help="State directory holding th
 
 
 def _with_registry(state: Path, url: str | None, work: Callable[[DeviceRegistry], T]) -> T:
+    from ..registry import open_registry  # psycopg and the registry load when a command uses them
+
     registry = open_registry(url or state)
     try:
         return work(registry)
@@ -53,6 +57,8 @@ def add(
     outbox: OutboxUrl = None,
 ) -> None:
     """Add a device, or replace the one with this id."""
+    from ..registry import parse_device
+
     attributes = {}
     for item in values or ():
         name, sep, text = item.partition("=")
@@ -78,6 +84,8 @@ def import_csv(
     outbox: OutboxUrl = None,
 ) -> None:
     """Add or replace every device of a CSV inventory (all of them, or none when one is invalid)."""
+    from ..registry import devices_from_csv
+
     with file.open(encoding="utf-8-sig", newline="") as stream:
         try:
             devices = list(devices_from_csv(csv.DictReader(stream)))

@@ -8,7 +8,6 @@ from typing import Annotated
 import orjson
 import typer
 
-from ..entity import validate_entity
 from .app import MAPPINGS, app, echo_err
 from .mappings import OntologyOption, load_ontology
 
@@ -20,6 +19,8 @@ def validate(
     no_ontology: Annotated[bool, typer.Option("--no-ontology", help="Check the NGSI-LD rules only.")] = False,
 ) -> None:
     """Check entities against the NGSI-LD rules Orion-LD enforces and the ontology; one line per problem."""
+    from ..entity import validate_entity
+
     ontology = None if no_ontology else load_ontology(ontology_paths)
     entities = problems = 0
     for path in files:

@@ -15,16 +15,17 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
 
 from ..errors import ConfigError
-from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open_store
-from ..graph.base import GraphStore
-from ..graph.sparql import query_form, with_prefixes
+from ..graph.options import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS
 from .app import GRAPH, app, echo_err
+
+if TYPE_CHECKING:  # the store loads when a command runs: `--help` stays fast
+    from ..graph.base import GraphStore
 
 T = TypeVar("T")
 BATCH = 1000  # entities per upsert (one transaction each)
@@ -49,6 +50,8 @@ TenantOption = Annotated[str | None, typer.Option("--tenant", help="A tenant's g
 def _with_store(
     state: Path | None, endpoint: str | None, work: Callable[[GraphStore], Awaitable[T]], **options: Any
 ) -> T:
+    from ..graph import open_store
+
     async def run() -> T:
         directory = None if endpoint else (state or Path(".contextbridge"))
         store = open_store(state_dir=directory, endpoint=endpoint, **options)
@@ -78,6 +81,9 @@ def sparql(
     limit: Annotated[int, typer.Option(help="Rows (or triples) at most; the rest is cut.")] = DEFAULT_LIMIT,
 ) -> None:
     """Ask the city graph a SPARQL question (read-only: updates are refused)."""
+    from ..graph import format_result
+    from ..graph.sparql import query_form, with_prefixes
+
     if (state or store) and endpoint:
         raise ConfigError("give --state/--store or --endpoint, not both", key="endpoint")
     path = Path(query)

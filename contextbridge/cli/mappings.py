@@ -5,19 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import orjson
 import typer
 
-from ..context import context_document, dumps
 from ..errors import MappingError, RecordError
-from ..golden import run_samples
-from ..lint import lint_mapping
-from ..mapping import Mapping, load_mapping
-from ..ontology import BUNDLED, Ontology, default_ontology
-from ..translator import TranslationStats, Translator
 from .app import MAPPINGS, app, echo_err
+
+if TYPE_CHECKING:  # each command imports what it uses when it runs: `--help` stays fast
+    from ..mapping import Mapping
+    from ..ontology import Ontology
+    from ..translator import TranslationStats
 
 
 def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -30,6 +29,8 @@ def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def _load_or_exit(path: Path) -> Mapping:
+    from ..mapping import load_mapping
+
     try:
         return load_mapping(path)
     except MappingError as error:
@@ -74,6 +75,8 @@ def translate(
     strict: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected.")] = False,
 ) -> None:
     """Translate INPUT files into NDJSON of normalized NGSI-LD entities."""
+    from ..translator import Translator
+
     mapping = _load_or_exit(mapping_path)
     translator = Translator(mapping)
     out = output.open("wb") if output else sys.stdout.buffer
@@ -98,6 +101,9 @@ def test_samples(
     update: Annotated[bool, typer.Option(help="Rewrite the expected files from the translation.")] = False,
 ) -> None:
     """Run each mapping's golden samples (input → expected entities); show a diff on mismatch."""
+    from ..golden import run_samples
+    from ..mapping import load_mapping
+
     failed = checked = 0
     for path in mapping_files(paths):
         try:
@@ -131,6 +137,8 @@ OntologyOption = Annotated[
 
 
 def load_ontology(extra: list[Path] | None) -> Ontology:
+    from ..ontology import BUNDLED, Ontology, default_ontology
+
     return Ontology.load(BUNDLED, *extra) if extra else default_ontology()
 
 
@@ -140,6 +148,9 @@ def check(
     ontology_paths: OntologyOption = None,
 ) -> None:
     """Lint mappings: schema, expressions, templates, units, times, and against the ontology."""
+    from ..lint import lint_mapping
+    from ..mapping import load_mapping
+
     ontology = load_ontology(ontology_paths)
     problems = count = 0
     for path in mapping_files(paths):
@@ -165,6 +176,8 @@ def context(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it to a file.")] = None,
 ) -> None:
     """The JSON-LD @context generated from the ontology (the core NGSI-LD context last)."""
+    from ..context import context_document, dumps
+
     text = dumps(context_document(load_ontology(ontology_paths), entity_type=type_name))
     if output:
         output.write_text(text, encoding="utf-8")

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ..adapter import Adapter, open_adapter
-from ..config import default_config_path, load_config
-from ..graph import format_result, question
 from .app import RUN, app
+
+if TYPE_CHECKING:
+    from ..adapter import Adapter
 
 StateOption = Annotated[
     Path, typer.Option("--state", help="State directory: outbox, dead letters, embedded graph.")
@@ -58,6 +58,10 @@ def run(
     """Run every feed of CONFIG once, into the city graph (and Orion-LD when configured).
 
     Prints a summary per feed and the answers of the configuration's example questions."""
+    from ..adapter import open_adapter
+    from ..config import default_config_path, load_config
+    from ..graph import format_result, question
+
     console = Console(highlight=False, soft_wrap=True)  # long lines stay whole (logs, pipes)
     config = load_config(config_path or default_config_path())
     console.print(f"contextbridge run: {len(config.feeds)} feeds from {config.path}")

@@ -18,18 +18,16 @@ import asyncio
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
-import uvicorn
 
-from ..broker import BearerToken, BrokerClient
-from ..config import load_config
 from ..errors import ConfigError
-from ..logs import configure_logging
-from ..service import Service, create_app
 from .app import GRAPH, RUN, app, echo_err
+
+if TYPE_CHECKING:
+    from ..broker import BearerToken
 
 FORMATS = ("normalized", "keyValues", "concise")
 
@@ -48,6 +46,12 @@ def serve(
     """Run the service: every feed continuously, delivered to Orion-LD and the city graph.
 
     Serves the HTTP API: webhooks, SPARQL, notifications, health, metrics, @context."""
+    import uvicorn  # the server and the service load when it runs, not for every command
+
+    from ..config import load_config
+    from ..logs import configure_logging
+    from ..service import Service, create_app
+
     config = load_config(config_path)
     if log_format not in ("json", "text"):
         raise ConfigError(f"--log-format: {log_format!r} is not json or text", key="log-format")
@@ -140,6 +144,8 @@ def subscribe(
     delete: Annotated[str | None, typer.Option(help="Delete this subscription instead.")] = None,
 ) -> None:
     """Create the Orion-LD subscription that notifies the service of entity changes; print its id."""
+    from ..broker import BearerToken, BrokerClient
+
     token = _secret(broker_token_env, "broker-token-env") if broker_token_env else None
     auth = BearerToken(token) if token else None
     if list_all or delete:
@@ -168,6 +174,8 @@ def subscribe(
 
 
 async def _manage(broker: str, tenant: str | None, auth: BearerToken | None, delete: str | None) -> None:
+    from ..broker import BrokerClient
+
     async with BrokerClient(broker, tenant=tenant, auth=auth) as client:
         if delete:
             await client.delete_subscription(delete)

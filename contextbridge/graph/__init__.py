@@ -12,7 +12,7 @@ entities become triples.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contextbridge.errors import (
     ConfigError,
@@ -22,21 +22,43 @@ from contextbridge.errors import (
     QueryRefused,
     QueryTimeout,
 )
-from contextbridge.graph.base import (
-    DEFAULT_LIMIT,
-    DEFAULT_TENANT,
-    DEFAULT_TIMEOUT,
-    ONTOLOGY_GRAPH,
-    GraphStore,
-    QueryResult,
-    UpsertReport,
-    question,
-    tenant_graph,
+from contextbridge.graph.options import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS
+from contextbridge.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from contextbridge.graph.base import (
+        DEFAULT_TENANT,
+        ONTOLOGY_GRAPH,
+        GraphStore,
+        QueryResult,
+        UpsertReport,
+        question,
+        tenant_graph,
+    )
+    from contextbridge.graph.embedded import EmbeddedStore
+    from contextbridge.graph.endpoint import EndpointStore
+    from contextbridge.graph.results import format_result
+    from contextbridge.graph.sink import GraphSink
+
+# Imported on first use (PEP 562): pyoxigraph, the ontology and pyld load with the store, not before.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "base": (
+            "DEFAULT_TENANT",
+            "ONTOLOGY_GRAPH",
+            "GraphStore",
+            "QueryResult",
+            "UpsertReport",
+            "question",
+            "tenant_graph",
+        ),
+        "embedded": ("EmbeddedStore",),
+        "endpoint": ("EndpointStore",),
+        "results": ("format_result",),
+        "sink": ("GraphSink",),
+    },
 )
-from contextbridge.graph.embedded import EmbeddedStore
-from contextbridge.graph.endpoint import EndpointStore
-from contextbridge.graph.results import FORMATS, format_result
-from contextbridge.graph.sink import GraphSink
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -66,6 +88,9 @@ def open_store(
     state_dir: Path | None = None, endpoint: str | None = None, **options: Any
 ) -> EmbeddedStore | EndpointStore:
     """The graph store of a state directory (``<state>/graph``) or of a SPARQL endpoint URL."""
+    from contextbridge.graph.embedded import EmbeddedStore
+    from contextbridge.graph.endpoint import EndpointStore
+
     if endpoint is not None and state_dir is not None:
         raise ConfigError("give a state directory or a SPARQL endpoint, not both", key="endpoint")
     if endpoint is not None:

@@ -26,19 +26,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pyoxigraph import BlankNode, NamedNode, Triple
 from pyoxigraph import Literal as RdfLiteral
 
 from contextbridge.errors import ConfigError, EntityError
-from contextbridge.ontology import Ontology
+from contextbridge.graph.options import DEFAULT_LIMIT, DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from contextbridge.ontology import Ontology
 
 ONTOLOGY_GRAPH = "urn:contextbridge:graph:ontology"
 TENANT_GRAPH = "urn:contextbridge:graph:tenant:"
 DEFAULT_TENANT = "default"
-DEFAULT_TIMEOUT = 30.0  # seconds per query
-DEFAULT_LIMIT = 10_000  # result rows (or triples) per query
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 Term = NamedNode | BlankNode | RdfLiteral | Triple

@@ -22,9 +22,9 @@ from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat
 
 from contextbridge.errors import ConfigError
 from contextbridge.graph.base import QueryResult, Term
+from contextbridge.graph.options import FORMATS
 from contextbridge.graph.sparql import PREFIXES
 
-FORMATS = ("table", "json", "xml", "csv", "tsv", "turtle", "ntriples")
 GRAPH_FORMATS = ("turtle", "ntriples", "table")
 _MAX_CELL = 60
 

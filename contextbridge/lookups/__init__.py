@@ -16,14 +16,22 @@ entity's binding renders the key and applies the miss policy (:mod:`.binding`); 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 from .base import LookupSource
 from .binding import MISS_POLICIES, compile_binding
 from .files import FileSource
-from .http import HttpSource
 from .loader import SOURCES, compile_lookup
 from .lookup_set import LookupSet, LookupStatus
-from .sql import SqlSource
 from .table import LookupTable
+
+if TYPE_CHECKING:
+    from .http import HttpSource
+    from .sql import SqlSource
+
+# httpx and psycopg load when a mapping has an HTTP or SQL lookup, not with every mapping.
+__getattr__, __dir__ = lazy_exports(__name__, {"http": ("HttpSource",), "sql": ("SqlSource",)})
 
 __all__ = [
     "MISS_POLICIES",

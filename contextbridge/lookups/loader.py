@@ -19,9 +19,6 @@ from typing import Any
 from ..errors import ConfigError
 from .base import LookupSource
 from .files import FileSource
-from .http import HttpSource
-from .registry import RegistrySource
-from .sql import SqlSource
 from .table import LookupTable
 
 DEFAULT_MAX_ROWS = 1_000_000
@@ -37,7 +34,10 @@ def _file(fmt: str) -> Build:
     return build
 
 
+# The remote sources import their client (httpx, psycopg) when a mapping uses them.
 def _http(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
+    from .http import HttpSource
+
     if isinstance(value, str):
         value = {"url": value}
     return HttpSource(
@@ -51,6 +51,8 @@ def _http(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
 
 
 def _sql(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
+    from .sql import SqlSource
+
     return SqlSource(
         value["url"],
         value["query"],
@@ -60,6 +62,8 @@ def _sql(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
 
 
 def _registry(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
+    from .registry import RegistrySource
+
     text = str(value)
     location: str | Path = text if text.startswith(("postgresql://", "postgres://")) else base / text
     return RegistrySource(location, interval=spec.get("interval", DEFAULT_INTERVAL))
