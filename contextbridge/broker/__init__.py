@@ -10,6 +10,7 @@ from .auth import ApiKeyHeader, BearerToken, ClientCredentials
 from .batches import CORE_CONTEXT, Batch, pack
 from .client import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, MAX_BATCH_BYTES, BrokerClient, QueryPage
 from .problems import BatchFailure, BatchResult
+from .url import BrokerUrl
 
 __all__ = [
     "CORE_CONTEXT",
@@ -22,6 +23,7 @@ __all__ = [
     "BatchResult",
     "BearerToken",
     "BrokerClient",
+    "BrokerUrl",
     "ClientCredentials",
     "QueryPage",
     "pack",

@@ -27,6 +27,7 @@ import orjson
 from ..errors import BrokerError, DeliveryError
 from .batches import Batch, link_header, pack
 from .problems import BatchResult, as_problem, batch_result
+from .url import BrokerUrl
 
 # Measured with benchmarks/delivery.py against the broker double on loopback: entities/s grow
 # until ~200 per batch and flatten after; 4 batches in flight hide the round trip without piling
@@ -86,7 +87,7 @@ class BrokerClient:
             raise ValueError(f"options must be 'update' or 'replace', not {options!r}")
         if batch_size < 1 or max_batch_bytes < 1024:
             raise ValueError("batch_size must be ≥ 1 and max_batch_bytes ≥ 1024")
-        self.url = url.rstrip("/")
+        self.url = str(BrokerUrl(url))  # a malformed URL is refused here, not retried
         self.tenant = tenant
         self.context_url = context_url
         self.options = options

@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient
+from ..broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BrokerClient, BrokerUrl
 from ..config import broker_auth
 from ..delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy
 from ..errors import ConfigError, RecordError
@@ -115,6 +115,7 @@ def sync(
     output_format: Format = "table",
 ) -> None:
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
+    BrokerUrl(broker)  # a malformed URL stops here, before anything is translated or queued
     mapping = load_mapping(mapping_path)
     if options not in ("update", "replace"):
         raise ConfigError(f"--options: {options!r} is not update or replace")

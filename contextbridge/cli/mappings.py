@@ -12,7 +12,7 @@ import typer
 
 from ..context import context_document, dumps
 from ..errors import MappingError, RecordError
-from ..golden import run_samples
+from ..golden import run_samples, sample_problems
 from ..lint import lint_mapping
 from ..mapping import Mapping, load_mapping
 from ..ontology import BUNDLED, Ontology, default_ontology
@@ -145,7 +145,8 @@ def check(
     for path in mapping_files(paths):
         count += 1
         try:
-            found = lint_mapping(load_mapping(path), ontology)
+            mapping = load_mapping(path)
+            found = lint_mapping(mapping, ontology) + sample_problems(mapping)
         except MappingError as error:
             found = error.problems
         problems += len(found)
