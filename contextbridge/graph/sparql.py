@@ -34,7 +34,7 @@ UPDATES = frozenset({"insert", "delete", "load", "clear", "create", "drop", "cop
 # Comments, strings, IRIs, variables and prefixed names are skipped: only bare keywords count.
 _TOKENS = re.compile(
     r"""\#[^\n]*|'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|<[^<>"{}|^`\\\s]*>"""
-    r"""|[?$][\w]+|(?P<prefix>[\w.-]*):[\w.:%-]*|@[\w-]+|\^\^|(?P<word>[A-Za-z]+)""",
+    r"""|[?$][\w]+|[\w.-]*:[\w.:%-]*|@[\w-]+|\^\^|([A-Za-z]+)""",
     re.DOTALL,
 )
 
@@ -64,9 +64,10 @@ def check_prefixes(query: str) -> None:
     declared = set(PREFIXES)
     declaring = False
     for match in _TOKENS.finditer(query):
-        prefix = match.group("prefix")
-        if match.group("word"):
-            declaring = match.group("word").lower() == "prefix"
+        token = match.group(0)  # a prefixed name is the one token with a ':' outside <>, quotes, comments
+        prefix = token.partition(":")[0] if ":" in token and token[0] not in "<'\"#" else None
+        if match.group(1):
+            declaring = match.group(1).lower() == "prefix"
         elif prefix is not None and declaring:
             declared.add(prefix)
             declaring = False
@@ -128,7 +129,7 @@ async def ask(store: GraphStore, query: str, **options: Any) -> QueryResult:
 
 def query_form(sparql: str) -> str:
     """``select``, ``construct``, ``ask`` or ``describe``; updates raise ``QueryRefused``."""
-    words = [m.group("word").lower() for m in _TOKENS.finditer(sparql) if m.group("word")]
+    words = [m.group(1).lower() for m in _TOKENS.finditer(sparql) if m.group(1)]
     changes = sorted(UPDATES.intersection(words))
     if changes:
         raise QueryRefused(
