@@ -103,12 +103,12 @@ def sparql(
 
 
 def _query_text(argument: str) -> str:
-    """The query: the argument, or the file it names. A single word without braces cannot be a
-    query: it is taken for a file name, and a missing file is said so (not sent to the store)."""
+    """The query: the argument, or the file it names. One word with a ``.`` or a ``/`` and no
+    braces (``questions/parking.rq``) cannot be a query: a missing file of that name is said so."""
     path = Path(argument)
     if len(argument) < 4096 and path.is_file():
         return path.read_text(encoding="utf-8")
-    if argument.strip() and not re.search(r"[\s{}]", argument.strip()):
+    if re.fullmatch(r"[^\s{}]*[./\\][^\s{}]*", argument.strip()):
         raise ConfigError(
             f"no such file: {argument} (give a SPARQL query, or a file holding one)", key="query"
         )
