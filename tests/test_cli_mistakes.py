@@ -142,6 +142,8 @@ def test_a_query_file_that_does_not_exist_is_said_so(
             code == 1
             and err.strip() == f"error: no such file: {name} (give a SPARQL query, or a file holding one)"
         )
+    code, _, err = contextbridge(monkeypatch, capsys, "sparql", "SELECT", "--state", str(tmp_path))
+    assert code == 1 and err.startswith("error: invalid SPARQL query: line 1")  # a word is a (bad) query
     (tmp_path / "q.rq").write_text("ASK { ?s ?p ?o }")
     code, out, _ = contextbridge(
         monkeypatch, capsys, "sparql", str(tmp_path / "q.rq"), "--state", str(tmp_path)
