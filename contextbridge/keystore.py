@@ -31,6 +31,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .config import ApiKey
 from .errors import ConfigError
@@ -162,10 +163,10 @@ def _tenants_text(tenants: frozenset[str] | None) -> str | None:
     return None if tenants is None else json.dumps(sorted(tenants))
 
 
-def _stored(row: tuple[object, ...]) -> StoredKey:
+def _stored(row: tuple[Any, ...]) -> StoredKey:
     name, prefix, tenants, write, created = row
-    allowed = None if tenants is None else frozenset(json.loads(str(tenants)))
-    return StoredKey(str(name), str(prefix), allowed, bool(write), float(created))  # type: ignore[arg-type]
+    allowed = None if tenants is None else frozenset(json.loads(tenants))
+    return StoredKey(name, prefix, allowed, bool(write), created)
 
 
 def console_key(state: Path) -> str:
