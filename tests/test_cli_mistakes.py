@@ -58,6 +58,7 @@ def test_test_names_the_mapping_line_and_path_of_a_missing_sample(
     assert code == 1
     assert f"{moved_mapping}:{line}: samples[0].input: no such file: " in out
     assert "../examples/santander/air-quality.csv" in out and "1 samples, 1 failed" in out
+    assert f"{moved_mapping}: air-quality.csv: FAILED\n" in out  # it did not run: no count of rejects
 
 
 def test_check_reports_missing_sample_files(

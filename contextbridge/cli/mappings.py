@@ -111,9 +111,8 @@ def test_samples(
         for result in run_samples(mapping, update=update):
             checked += 1
             status = "updated" if update else ("ok" if result.ok else "FAILED")
-            typer.echo(
-                f"{path}: {result.sample.input.name}: {status} ({len(result.rejected)} rejected records)"
-            )
+            ran = f" ({len(result.rejected)} rejected records)" if result.sample.input.is_file() else ""
+            typer.echo(f"{path}: {result.sample.input.name}: {status}{ran}")
             if not result.ok:
                 failed += 1
                 typer.echo(result.diff)
