@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .errors import ConfigError, RecordError
+from .errors import ConfigError, Problem, RecordError
 from .mapping import Mapping, Sample
 from .mapping.compiler import EXPECTED_SUFFIX, samples_folder
 from .translator import Translator
@@ -86,9 +86,25 @@ def _pretty(entities: list[Any]) -> list[str]:
     return orjson.dumps(entities, option=orjson.OPT_INDENT_2).decode().splitlines(keepends=True)
 
 
+def sample_problems(mapping: Mapping, sample: Sample | None = None) -> list[Problem]:
+    """The sample files of ``mapping`` (or only ``sample``'s) that are missing, at their lines."""
+    found = []
+    for each in mapping.samples if sample is None else (sample,):
+        if not each.input.is_file():
+            found.append(mapping.document.problem((*each.key, "input"), f"no such file: {each.input}"))
+        if not each.expected.is_file():
+            message = f"no such file: {each.expected} (`contextbridge test --update` writes it)"
+            found.append(mapping.document.problem((*each.key, "expected"), message))
+    return found
+
+
 def run_samples(mapping: Mapping, *, update: bool = False) -> Iterator[SampleResult]:
-    """Check (or, with ``update``, rewrite) every golden sample of ``mapping``."""
+    """Check (or, with ``update``, rewrite) every golden sample of ``mapping``; a sample whose
+    input is missing fails with the mapping's line that names it."""
     for sample in mapping.samples:
+        if not sample.input.is_file():
+            yield SampleResult(sample, False, "\n".join(map(str, sample_problems(mapping, sample)[:1])))
+            continue
         entities, errors = translate_file(mapping, sample.input)
         rejected = tuple(str(error) for error in errors)
         if update:

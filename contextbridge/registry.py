@@ -200,16 +200,23 @@ def _device(row: tuple[Any, ...]) -> Device:
     return Device(row[0], row[1], row[2], json.loads(row[3]))
 
 
+def open_sqlite(state: Path | None, file: str) -> sqlite3.Connection:
+    """The SQLite database ``file`` of the state directory (created with it), in WAL mode, usable
+    from any thread (one at a time); ``state=None``: in memory. Transactions: ``with connection:``."""
+    if state is not None:
+        state.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(
+        ":memory:" if state is None else state / file, timeout=30, check_same_thread=False
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    return connection
+
+
 class SqliteRegistry(_SqlRegistry):
     """The registry in ``state/registry.sqlite3`` (``state=None``: in memory, for the life of the object)."""
 
     def __init__(self, state: Path | None) -> None:
-        if state is not None:
-            state.mkdir(parents=True, exist_ok=True)
-        where = ":memory:" if state is None else state / FILE
-        connection = sqlite3.connect(where, timeout=30, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        super().__init__(connection, "devices")
+        super().__init__(open_sqlite(state, FILE), "devices")
 
 
 class PostgresRegistry(_SqlRegistry):

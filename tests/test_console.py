@@ -422,3 +422,55 @@ def test_a_read_key_may_look_but_not_replay(service: Service, laptop: ConsolePag
     page.click("#forget-key")
     assert page.text_content("#who") == "No key"
     assert page.evaluate("() => sessionStorage.getItem('contextbridge.key')") is None
+
+
+def test_a_key_in_the_url_fragment_is_taken_and_leaves_the_address_bar(
+    service: Service, laptop: ConsolePage
+) -> None:
+    page = laptop.page
+    page.goto(f"{service.url}/#key={KEY}")  # as `contextbridge serve` prints it on loopback
+    page.wait_for_selector("#who.ok")
+    assert page.text_content("#who") == "Key set · default tenant"
+    assert page.evaluate("() => sessionStorage.getItem('contextbridge.key')") == KEY
+    assert KEY not in page.url and "key=" not in page.url
+    assert KEY not in page.evaluate("() => location.href + history.state")
+    assert page.is_hidden("#auth-form.open")
+    option_for(laptop, "#mapping-picker", "spots")  # the playground reads the service with it
+    laptop.check_layout("key from the fragment")
+
+
+def test_a_refused_key_says_why_and_clears_the_badge(service: Service, laptop: ConsolePage) -> None:
+    laptop.open("feeds", key=KEY)
+    page = laptop.page
+    page.click("#change-key")
+    page.fill("#api-key", "not-a-key-of-this-service")
+    page.click("#save-key")
+    message = page.wait_for_selector("#auth-form.open #auth-message:has-text('this key is not valid')")
+    assert "Enter a valid key" in message.text_content()
+    assert page.text_content("#who") == "No key"
+    assert page.evaluate("() => sessionStorage.getItem('contextbridge.key')") is None
+    assert page.is_hidden("#forget-key")
+
+
+def test_the_console_url_serve_prints_opens_the_console(
+    chromium: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No key configured, on loopback: the URL on serve's stderr opens a working console."""
+    folder = tmp_path_factory.mktemp("no-keys")
+    (folder / "contextbridge.yaml").write_text("service: {port: 8080}\n")
+    served = Served(folder / "contextbridge.yaml", folder / "state", {})
+    console = ConsolePage(chromium, served.url)
+    try:
+        assert served.process.stderr is not None
+        url = next(line for line in iter(served.process.stderr.readline, b"") if b"/#key=" in line)
+        console.page.goto(url.decode().strip())
+        console.page.wait_for_selector("#who.ok")
+        assert "key=" not in console.page.url
+        console.go("feeds")
+        console.page.wait_for_selector(".health[data-check='graph'] .state")
+        assert console.page.text_content(".health[data-check='graph'] .state") == "ok"
+        console.check_layout("console from serve's URL")
+    finally:
+        console.close()
+        code, stderr = served.stop()
+    assert code == 0, stderr

@@ -12,6 +12,7 @@ from ..lazy import lazy_exports
 from .batches import CORE_CONTEXT, Batch, pack
 from .options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, MAX_BATCH_BYTES
 from .problems import BatchFailure, BatchResult
+from .url import BrokerUrl
 
 if TYPE_CHECKING:
     from .auth import ApiKeyHeader, BearerToken, ClientCredentials
@@ -34,6 +35,7 @@ __all__ = [
     "BatchResult",
     "BearerToken",
     "BrokerClient",
+    "BrokerUrl",
     "ClientCredentials",
     "QueryPage",
     "pack",

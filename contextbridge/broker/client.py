@@ -28,6 +28,7 @@ from ..errors import BrokerError, DeliveryError
 from .batches import Batch, link_header, pack
 from .options import DEFAULT_BATCH_SIZE, MAX_BATCH_BYTES
 from .problems import BatchResult, as_problem, batch_result
+from .url import BrokerUrl
 
 RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
 API = "/ngsi-ld/v1"
@@ -80,7 +81,7 @@ class BrokerClient:
             raise ValueError(f"options must be 'update' or 'replace', not {options!r}")
         if batch_size < 1 or max_batch_bytes < 1024:
             raise ValueError("batch_size must be ≥ 1 and max_batch_bytes ≥ 1024")
-        self.url = url.rstrip("/")
+        self.url = str(BrokerUrl(url))  # a malformed URL is refused here, not retried
         self.tenant = tenant
         self.context_url = context_url
         self.options = options

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -20,6 +21,24 @@ RUN = "Run the city's feeds"
 MAPPINGS = "Write and check mappings"
 GRAPH = "The city graph"
 DELIVERY = "Delivery to Orion-LD"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"contextbridge {version('contextbridge')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """The options of ``contextbridge`` itself (the help shown is the app's)."""
 
 
 def echo_err(message: str = "") -> None:

@@ -119,11 +119,12 @@ def sync(
     output_format: Format = "table",
 ) -> None:
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
-    from ..broker import BrokerClient
+    from ..broker import BrokerClient, BrokerUrl
     from ..delivery import Drainer, DrainSettings, RetryPolicy
     from ..mapping import load_mapping
     from ..translator import Translator
 
+    BrokerUrl(broker)  # a malformed URL stops here, before anything is translated or queued
     mapping = load_mapping(mapping_path)
     if options not in ("update", "replace"):
         raise ConfigError(f"--options: {options!r} is not update or replace")

@@ -12,6 +12,7 @@ xsd, owl, sosa, ngsi-ld, geo) need no PREFIX line.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,7 +31,10 @@ if TYPE_CHECKING:  # the store loads when a command runs: `--help` stays fast
 T = TypeVar("T")
 BATCH = 1000  # entities per upsert (one transaction each)
 
-graph_app = typer.Typer(help="The city graph: load entities, inspect it.", no_args_is_help=True)
+graph_app = typer.Typer(
+    help="The city graph: load NGSI-LD entities into it (ask it questions with `contextbridge sparql`).",
+    no_args_is_help=True,
+)
 app.add_typer(graph_app, name="graph", rich_help_panel=GRAPH)
 
 StateOption = Annotated[
@@ -82,31 +86,39 @@ def sparql(
 ) -> None:
     """Ask the city graph a SPARQL question (read-only: updates are refused)."""
     from ..graph import format_result
-    from ..graph.sparql import query_form, with_prefixes
+    from ..graph.sparql import ask, check_prefixes, query_form
 
     if (state or store) and endpoint:
         raise ConfigError("give --state/--store or --endpoint, not both", key="endpoint")
-    path = Path(query)
-    text = path.read_text(encoding="utf-8") if len(query) < 4096 and path.is_file() else query
+    text = _query_text(query)
     query_form(text)  # an update is refused before the store is even opened
+    check_prefixes(text)
     fmt = result_format or ("table" if sys.stdout.isatty() else "tsv")
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", key="format")
     result = _with_store(
         state or store,
         endpoint,
-        lambda s: s.query(
-            with_prefixes(text),
-            tenant=tenant,
-            timeout=timeout,
-            limit=limit,
-        ),
+        lambda s: ask(s, text, tenant=tenant, timeout=timeout, limit=limit),
     )
     if result.kind == "graph" and result_format is None:
         fmt = "turtle"
     typer.echo(format_result(result, fmt), nl=False)
     if result.truncated:
         echo_err(f"truncated: more than {limit:,} results; only the first {limit:,} are shown (--limit)")
+
+
+def _query_text(argument: str) -> str:
+    """The query: the argument, or the file it names. One word with a ``.`` or a ``/`` and no
+    braces (``questions/parking.rq``) cannot be a query: a missing file of that name is said so."""
+    path = Path(argument)
+    if len(argument) < 4096 and path.is_file():
+        return path.read_text(encoding="utf-8")
+    if re.fullmatch(r"[^\s{}]*[./\\][^\s{}]*", argument.strip()):
+        raise ConfigError(
+            f"no such file: {argument} (give a SPARQL query, or a file holding one)", key="query"
+        )
+    return argument
 
 
 @graph_app.command("load")

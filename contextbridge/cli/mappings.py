@@ -117,9 +117,8 @@ def test_samples(
         for result in run_samples(mapping, update=update):
             checked += 1
             status = "updated" if update else ("ok" if result.ok else "FAILED")
-            typer.echo(
-                f"{path}: {result.sample.input.name}: {status} ({len(result.rejected)} rejected records)"
-            )
+            ran = f" ({len(result.rejected)} rejected records)" if result.sample.input.is_file() else ""
+            typer.echo(f"{path}: {result.sample.input.name}: {status}{ran}")
             if not result.ok:
                 failed += 1
                 typer.echo(result.diff)
@@ -148,6 +147,7 @@ def check(
     ontology_paths: OntologyOption = None,
 ) -> None:
     """Lint mappings: schema, expressions, templates, units, times, and against the ontology."""
+    from ..golden import sample_problems
     from ..lint import lint_mapping
     from ..mapping import load_mapping
 
@@ -156,7 +156,8 @@ def check(
     for path in mapping_files(paths):
         count += 1
         try:
-            found = lint_mapping(load_mapping(path), ontology)
+            mapping = load_mapping(path)
+            found = lint_mapping(mapping, ontology) + sample_problems(mapping)
         except MappingError as error:
             found = error.problems
         problems += len(found)

@@ -15,6 +15,8 @@ service's own ``/context.jsonld`` (so the entity types and attributes mean the c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import os
 import signal
 from pathlib import Path
@@ -28,6 +30,7 @@ from .app import GRAPH, RUN, app, echo_err
 
 if TYPE_CHECKING:
     from ..broker import BearerToken
+    from ..config import Config
 
 FORMATS = ("normalized", "keyValues", "concise")
 
@@ -56,14 +59,16 @@ def serve(
     if log_format not in ("json", "text"):
         raise ConfigError(f"--log-format: {log_format!r} is not json or text", key="log-format")
     configure_logging(log_format, log_level)  # type: ignore[arg-type]
+    settings = config.service
+    host, port = host or settings.host, settings.port if port is None else port
+    config = _with_console_key(config, state, host, port)
     service = Service.from_config(config, state_dir=state)
     # Live feeds run beside the server as named background tasks: service.tasks[name] = coroutine factory.
-    settings = config.service
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(service),
-            host=host or settings.host,
-            port=settings.port if port is None else port,
+            host=host,
+            port=port,
             log_level=log_level.lower(),
             log_config=None,  # uvicorn's records go through the handler configured above
             lifespan="on",
@@ -78,6 +83,50 @@ def serve(
     if not server.started:
         echo_err("error: the service did not start (see the log above)")
         raise typer.Exit(1)
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` (an address to listen on) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def console_url(host: str, port: int, key: str) -> str:
+    """The console's URL with ``key`` in its fragment (never sent to the server, nor logged)."""
+    name = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{name}:{port}/#key={key}"
+
+
+def _with_console_key(config: Config, state: Path, host: str, port: int) -> Config:
+    """``config`` with an admin key for the console when it has none and the service listens on
+    loopback (a developer's machine), printed as Jupyter prints its token URL; else unchanged."""
+    from ..config import ApiKey
+    from ..keystore import CONSOLE_FILE, KeyStore, console_key
+
+    stored = KeyStore(state)
+    try:
+        if config.service.api_keys or stored.count():
+            return config
+    finally:
+        stored.close()
+    if not loopback(host):
+        echo_err(
+            f"warning: no API key is configured: every route but the console's page, health and @context"
+            f" refuses. Create one: contextbridge keys create NAME --state {state} (see docs/service.md)"
+        )
+        return config
+    secret = console_key(state)
+    echo_err(
+        f"No API key is configured: this run's admin key (kept in {state / CONSOLE_FILE}) opens the console:\n"
+        f"    {console_url(host, port, secret)}\n"
+        f"API key (X-API-Key): {secret}"
+    )
+    admin = ApiKey("console", secret, tenants=None, write=True)
+    return dataclasses.replace(config, service=dataclasses.replace(config.service, api_keys=(admin,)))
 
 
 def _context_for(notify: str) -> str:

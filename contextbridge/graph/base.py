@@ -32,14 +32,13 @@ from pyoxigraph import BlankNode, NamedNode, Triple
 from pyoxigraph import Literal as RdfLiteral
 
 from contextbridge.errors import ConfigError, EntityError
-from contextbridge.graph.options import DEFAULT_LIMIT, DEFAULT_TIMEOUT
+from contextbridge.graph.options import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from contextbridge.ontology import Ontology
 
 ONTOLOGY_GRAPH = "urn:contextbridge:graph:ontology"
 TENANT_GRAPH = "urn:contextbridge:graph:tenant:"
-DEFAULT_TENANT = "default"
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 Term = NamedNode | BlankNode | RdfLiteral | Triple

@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from contextbridge.errors import QueryError, QueryRefused
 from contextbridge.rdf.converter import GENID
 from contextbridge.rdf.literals import iri
 from contextbridge.rdf.terms import RDF_TYPE, TermTable
+
+if TYPE_CHECKING:
+    from contextbridge.graph.base import GraphStore, QueryResult
 
 FORMS = ("select", "construct", "ask", "describe")
 UPDATES = frozenset({"insert", "delete", "load", "clear", "create", "drop", "copy", "move", "add", "with"})
@@ -52,6 +56,75 @@ def with_prefixes(query: str) -> str:
     declared = query.lower()
     lines = [f"PREFIX {p}: <{iri}>" for p, iri in PREFIXES.items() if f"prefix {p}:" not in declared]
     return "\n".join([*lines, query])
+
+
+def check_prefixes(query: str) -> None:
+    """Raise ``QueryError`` at the first prefixed name whose prefix neither ``query`` nor the common
+    ``PREFIXES`` declare: "line 3, column 12: unknown prefix 'foo:' (declared: ...)"."""
+    declared = set(PREFIXES)
+    declaring = False
+    for match in _TOKENS.finditer(query):
+        token = match.group(0)  # a prefixed name is the one token with a ':' outside <>, quotes, comments
+        prefix = token.partition(":")[0] if ":" in token and token[0] not in "<'\"#" else None
+        if match.group(1):
+            declaring = match.group(1).lower() == "prefix"
+        elif prefix is not None and declaring:
+            declared.add(prefix)
+            declaring = False
+        elif prefix is not None and prefix not in declared and prefix != "_":  # _: a blank node
+            known = ", ".join(f"{name}:" for name in sorted(declared))
+            raise QueryError(
+                f"invalid SPARQL query: {_place(query, match.start())}: unknown prefix {prefix + ':'!r}"
+                f" (declared: {known})"
+            )
+
+
+def _place(text: str, offset: int) -> str:
+    start = text.rfind("\n", 0, offset) + 1
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line}, column {offset - start + 1}"
+
+
+# Where a store's parser says an error is: Oxigraph's "error at 9:26", Jena's "line 9, column 26".
+_AT = re.compile(r"error at (\d+):(\d+)|line (\d+), column (\d+)")
+# The items of the parser's "expected one of" list: quoted tokens, words, character classes ([...]).
+_EXPECTED = re.compile(r"expected one of (.*)$", re.DOTALL)
+_ITEM = re.compile(r"""\"(?:[^"\\]|\\.)*"|\[(?:'(?:[^'\\]|\\.)*'|[^\]'])*\]|[^,\s][^,]*""")
+
+
+def _relocate(message: str, added: int) -> str:
+    """``message`` with its line counted in the author's query (``added`` lines were put before it),
+    and without the parser's lists of character classes."""
+
+    def shift(match: re.Match[str]) -> str:
+        line, column = (
+            (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        )
+        return f"line {max(1, int(line) - added)}, column {column}"
+
+    text = _AT.sub(shift, message, count=1)
+    expected = _EXPECTED.search(text)
+    if expected is None:
+        return text
+    items = [i for i in _ITEM.findall(expected.group(1)) if not i.startswith("[") and i != "Prefix not found"]
+    return text[: expected.start()] + ("expected one of " + ", ".join(items) if items else "unexpected text")
+
+
+async def ask(store: GraphStore, query: str, **options: Any) -> QueryResult:
+    """``query`` as its author wrote it, on ``store``, with the common prefixes it does not declare
+    (``with_prefixes``); an unknown prefix or a syntax error is reported at the author's line and
+    column, not at those of the text the store was sent.
+
+        result = await ask(store, "SELECT ?s WHERE { ?s a sosa:Observation }", tenant=None)
+    """
+    check_prefixes(query)
+    text = with_prefixes(query)
+    try:
+        return await store.query(text, **options)
+    except QueryError as error:
+        if type(error) is not QueryError:  # refused, timed out, busy: nothing to relocate
+            raise
+        raise QueryError(_relocate(str(error), text.count("\n") - query.count("\n"))) from error
 
 
 def query_form(sparql: str) -> str:

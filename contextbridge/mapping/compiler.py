@@ -49,6 +49,7 @@ class Sample:
 
     input: Path
     expected: Path
+    key: Key = field(default=(), compare=False)  # where the mapping declares it (``samples[0]``)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ def compile_mapping(document: Document) -> Mapping:
             entities.append(entity)
 
     samples = tuple(
-        Sample(base / sample["input"], base / sample["expected"]) for sample in data.get("samples", ())
+        Sample(base / sample["input"], base / sample["expected"], ("samples", number))
+        for number, sample in enumerate(data.get("samples", ()))
     )
     samples += tuple(found for found in discover_samples(document.path) if found not in samples)
     if problems:

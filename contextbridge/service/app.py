@@ -33,6 +33,7 @@ from contextbridge.adapter import Adapter, open_adapter
 from contextbridge.config import Config, GraphConfig, ServiceConfig
 from contextbridge.context import context_document, dumps
 from contextbridge.graph.base import GraphStore
+from contextbridge.keystore import KeyStore
 from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.registry import DeviceRegistry, SqliteRegistry, open_registry
 
@@ -80,7 +81,8 @@ class Service:
     playground: Playground | None = field(default=None, init=False)  # made at the first trial
 
     def __post_init__(self) -> None:
-        self.authenticator = Authenticator(self.settings.api_keys)
+        self.keys = KeyStore(self.state_dir)  # `contextbridge keys create`'s, beside the configured ones
+        self.authenticator = Authenticator(self.settings.api_keys, stored=self.keys)
         self.contexts = ContextResolver(
             self.ontology, allowed=self.settings.allowed_contexts, transport=self.context_transport
         )
@@ -128,6 +130,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             service.store = service.open_store()
             stack.push_async_callback(_close_store, service)
         await service.graph.load_ontology()
+        stack.callback(service.keys.close)
         if service.registry is None:  # in the outbox's database; without a configuration, in memory
             config = service.config
             registry = (

@@ -3,7 +3,9 @@
 A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. It is compared with
 every configured key in constant time (SHA-256 digests compared with ``hmac.compare_digest``,
 all of them, whatever matches), so neither the timing nor the order of the keys tells anything
-about the secrets. Answers: 401 without a known key, 403 when the key may not use the tenant
+about the secrets. Keys kept in the state directory (``contextbridge keys create``,
+``contextbridge.keystore``) are found by their digest beside them. Answers: 401 without a known key
+(saying whether no key is configured at all, or this one is not valid), 403 when the key may not use the tenant
 (``NGSILD-Tenant``, the default tenant when absent) or may not write. With no key configured
 every protected request is refused: the service never runs open by accident.
 
@@ -21,11 +23,13 @@ from starlette.requests import Request
 from contextbridge.config import ApiKey
 from contextbridge.errors import ConfigError
 from contextbridge.graph.base import DEFAULT_TENANT, tenant_graph
+from contextbridge.keystore import KeyStore
 
 from .problems import HTTPProblem
 
 TENANT_HEADER = "NGSILD-Tenant"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="contextbridge"'}
+NO_KEY_CONFIGURED = "no key is configured: see docs/service.md"
 
 
 def _digest(secret: str) -> bytes:
@@ -43,10 +47,17 @@ def request_tenant(request: Request) -> str:
 
 
 class Authenticator:
-    """The configured keys, as digests; ``authorize`` answers the key and tenant of a request."""
+    """The configured keys, as digests, and those of a ``KeyStore``; ``authorize`` answers the key
+    and tenant of a request."""
 
-    def __init__(self, keys: Iterable[ApiKey]) -> None:
+    def __init__(self, keys: Iterable[ApiKey], *, stored: KeyStore | None = None) -> None:
         self._keys = [(_digest(key.key), key) for key in keys]
+        self._stored = stored
+
+    def _refuse(self, detail: str) -> HTTPProblem:
+        if not self._keys and (self._stored is None or not self._stored.count()):
+            detail = NO_KEY_CONFIGURED
+        return HTTPProblem(401, "unauthorized", "Unauthorized", detail, headers=_CHALLENGE)
 
     def identify(self, request: Request) -> ApiKey:
         presented = request.headers.get("x-api-key")
@@ -54,16 +65,16 @@ class Authenticator:
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             presented = token.strip() if scheme.lower() == "bearer" else None
         if not presented:
-            raise HTTPProblem(
-                401, "unauthorized", "Unauthorized", "an API key is needed (X-API-Key)", headers=_CHALLENGE
-            )
+            raise self._refuse("an API key is needed (X-API-Key)")
         digest = _digest(presented)
         found: ApiKey | None = None
         for known, key in self._keys:
             if hmac.compare_digest(known, digest):
                 found = key
+        if found is None and self._stored is not None:
+            found = self._stored.find(digest)
         if found is None:
-            raise HTTPProblem(401, "unauthorized", "Unauthorized", "unknown API key", headers=_CHALLENGE)
+            raise self._refuse("this key is not valid")
         return found
 
     def authorize(self, request: Request, *, write: bool = False) -> tuple[ApiKey, str]:

@@ -36,7 +36,7 @@ from contextbridge.errors import (
 )
 from contextbridge.graph.results import format_result
 from contextbridge.graph.sparql import _TOKENS as KEYWORDS  # bare keywords, outside strings/IRIs
-from contextbridge.graph.sparql import query_form, with_prefixes
+from contextbridge.graph.sparql import ask, query_form
 
 from .bodies import media_type, read_body
 from .negotiation import choose
@@ -142,8 +142,8 @@ async def sparql_endpoint(request: Request) -> Response:
         )
     settings = service.settings
     try:
-        result = await service.graph.query(
-            with_prefixes(text), tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
+        result = await ask(
+            service.graph, text, tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
         )
     except QueryRefused:
         raise _refuse_update() from None

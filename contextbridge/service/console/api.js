@@ -6,7 +6,8 @@
 //   await api("/dead-letters/replay", { method: "POST", json: { ids: [1] } });
 //
 // Errors come back as ApiError carrying the service's ProblemDetails (RFC 9457); a 401 or 403
-// also fires an "auth-needed" event on `credentials`, so that the page asks for a key.
+// also fires an "auth-needed" event on `credentials`, so that the page asks for a key. A 401
+// (no key configured, or this key not valid) also forgets the key: the badge says "No key".
 
 const KEY = "contextbridge.key";
 const TENANT = "contextbridge.tenant";
@@ -88,9 +89,12 @@ export async function api(path, { method = "GET", json, form, accept, signal, ra
   } else if (form !== undefined) {
     body = new URLSearchParams(form);
   }
+  const sent = credentials.key;
   const response = await fetch(path, { method, headers: credentials.headers(extra), body, signal });
   if (!response.ok) {
     const problem = await problemOf(response);
+    // Forget a refused key, unless another was entered while this request was on its way.
+    if (response.status === 401 && credentials.key === sent) credentials.forget();
     if (response.status === 401 || response.status === 403) {
       credentials.dispatchEvent(new CustomEvent("auth-needed", { detail: describe(problem, response.status) }));
     }

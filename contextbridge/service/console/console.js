@@ -1,7 +1,9 @@
 // The console's entry point: the key and tenant form, the tabs (and the URL hash), the four views.
 //
 // The key lives in sessionStorage (this tab only, gone when it closes); every request of every
-// view carries it with the tenant (api.js). A 401 or 403 anywhere opens the key form again.
+// view carries it with the tenant (api.js). A 401 or 403 anywhere opens the key form again with
+// the service's reason (a 401 also forgets the key). A URL whose fragment carries a key
+// (`/#key=...`, as `contextbridge serve` prints it on loopback) sets it, and leaves the address bar.
 
 import { credentials } from "./api.js";
 import { Dashboard } from "./dashboard.js";
@@ -92,12 +94,33 @@ credentials.addEventListener("change", () => {
 });
 
 credentials.addEventListener("auth-needed", (event) => {
-  showAuth(`${event.detail} Enter a key that may do this.`, "error");
+  const reason = event.detail.replace(/[.\s]*$/, ".");
+  // After a 403 the key is kept (it may do other things); a refused key (401) is already forgotten.
+  const next = credentials.key ? "Enter a key that may do this." : "Enter a valid key.";
+  showAuth(reason.startsWith("Enter") ? reason : `${reason} ${next}`, "error");
 });
 
-window.addEventListener("hashchange", route);
+/** Take a key from the URL's fragment (`#key=...`), then remove it from the address bar and history. */
+function keyFromFragment() {
+  const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const key = (fragment.get("key") || "").trim();
+  if (!fragment.has("key")) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  if (key) credentials.save(key, credentials.tenant);
+}
 
+window.addEventListener("hashchange", () => {
+  if (location.hash.startsWith("#key=")) keyFromFragment();
+  route();
+});
+
+keyFromFragment();
 tenantInput.value = credentials.tenant;
 renderWho();
-if (!credentials.key) showAuth("Enter an API key of this service to start. It is kept in this tab only.");
+if (!credentials.key) {
+  showAuth(
+    "Enter an API key of this service to start. It is kept in this tab only. " +
+      "(On your own machine, `contextbridge serve` prints a console URL that carries one.)",
+  );
+}
 route();
