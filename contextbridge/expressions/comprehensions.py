@@ -87,7 +87,7 @@ class _Collections:
         else:
             get = self.compile(node.elt).run
 
-            def emit(scope: Scope, value: Any, out: Any) -> None:  # type: ignore[misc]
+            def emit(scope: Scope, value: Any, out: Any) -> None:
                 out.append(get(scope, value))
 
             make = list
@@ -99,7 +99,9 @@ class _Collections:
         names = []
         for element in elements:
             if not isinstance(element, ast.Name):
-                raise self.refuse(element, "a comprehension binds names only: 'for x in ...', 'for k, v in ...'")
+                raise self.refuse(
+                    element, "a comprehension binds names only: 'for x in ...', 'for k, v in ...'"
+                )
             if element.id in _RESERVED or element.id.startswith("__"):
                 raise self.refuse(element, f"a comprehension cannot bind the name {element.id!r}")
             names.append(element.id)

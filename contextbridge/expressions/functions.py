@@ -151,7 +151,7 @@ def _substr(s: Any, start: Any, end: Any = None) -> str:
 
 def _list(x: Any, what: str = "a list") -> list[Any] | tuple[Any, ...]:
     _need(x, (list, tuple), what)
-    return x  # type: ignore[no-any-return]
+    return x
 
 
 def _sum(items: Any) -> Any:

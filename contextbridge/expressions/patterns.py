@@ -31,7 +31,9 @@ def compile_pattern_call(name: str, args: list[_Node], refuse: Callable[[str], C
     """The node of ``re_search(...)`` or ``re_sub(...)``, its pattern compiled now."""
     pattern_node = args[0]
     if not pattern_node.constant or type(pattern_node.const) is not str:
-        raise refuse(f"{name}(): the pattern must be a string literal (it is compiled when the mapping loads)")
+        raise refuse(
+            f"{name}(): the pattern must be a string literal (it is compiled when the mapping loads)"
+        )
     try:
         pattern = regex.compile(pattern_node.const)
     except regex.error as error:
@@ -52,7 +54,9 @@ def _text(name: str, text: Any, node: _Node, record: Any) -> str:
     if type(text) is not str:
         raise _failure(f"{name}(): needs a string, not {_kind(text)}", [(node, text)], record)
     if len(text) > MAX_ITEMS:
-        raise _failure(f"{name}(): text of {len(text)} characters is above {MAX_ITEMS}", [(node, text)], record)
+        raise _failure(
+            f"{name}(): text of {len(text)} characters is above {MAX_ITEMS}", [(node, text)], record
+        )
     return text
 
 
@@ -91,7 +95,9 @@ def _sub(pattern: Any, args: list[_Node]) -> _Node:
     def sub(record: Any, value: Any) -> str:
         repl = get_repl(record, value)
         if type(repl) is not str:
-            raise _failure(f"re_sub(): needs a string replacement, not {_kind(repl)}", [(repl_node, repl)], record)
+            raise _failure(
+                f"re_sub(): needs a string replacement, not {_kind(repl)}", [(repl_node, repl)], record
+            )
         text = _text("re_sub", get_text(record, value), text_node, record)
         size = [len(text)]
 
