@@ -94,10 +94,8 @@ def _lint_target(
     type_name: str, rule: AttributeRule, prop: OntologyProperty, ontology: Ontology, where: str
 ) -> list[str]:
     spec = rule.spec["relationship"]
-    if isinstance(spec, str):
-        match = _NGSI_URN.match(spec)
-    else:  # {expr: "'urn:ngsi-ld:Device:' + ..."}: the literal the expression starts its URI with
-        match = _NGSI_URN_LITERAL.search(spec["expr"])
+    # {expr: "'urn:ngsi-ld:Device:' + ..."}: the type is in the literal the expression's URI starts with
+    match = _NGSI_URN.match(spec) if isinstance(spec, str) else _NGSI_URN_LITERAL.search(spec["expr"])
     if match is None:
         return []  # an object that is not a urn:ngsi-ld:<Type>: URI cannot be checked statically
     target = match.group(1)
