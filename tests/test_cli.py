@@ -61,8 +61,9 @@ def test_test_passes_on_the_examples_and_shows_a_diff_on_mismatch(tmp_path: Path
     mapping.write_text(text, encoding="utf-8")
     result = runner.invoke(app, ["test", str(mapping)])
     assert result.exit_code == 1
-    assert '-      "value": "occupied",' in result.stdout
-    assert '+      "value": "taken",' in result.stdout
+    assert "~ changed entity urn:ngsi-ld:ParkingSpot:santander:" in result.stdout
+    assert '-    "value": "occupied",' in result.stdout
+    assert '+    "value": "taken",' in result.stdout
 
 
 def test_test_update_writes_the_expected_file(tmp_path: Path) -> None:
