@@ -34,7 +34,7 @@ def _slug(text: str) -> str:
     # "Calle Río" -> "calle-rio", "Straße" -> "strasse", "Ørsted" -> "orsted": letters are
     # transliterated (anyascii: Unicode's own decompositions leave ß, ø, æ, ł... with no ASCII
     # form), then runs of other characters collapse to "-".
-    plain = anyascii(unicodedata.normalize("NFC", text))
+    plain = text if text.isascii() else anyascii(unicodedata.normalize("NFC", text))
     return _SLUG_RUN.sub("-", plain.lower()).strip("-")
 
 
