@@ -403,3 +403,17 @@ def test_the_vendor_examples_translate_without_rejects() -> None:
         outcomes = list(translator.translate_stream(io.BytesIO(sample.input.read_bytes())))
         assert not [outcome for outcome in outcomes if isinstance(outcome, RecordError)], name
         assert translator.stats.entities > 0
+
+
+def test_structured_value_members_read_numbers_as_the_source_writes_them(make_mapping: MakeMapping) -> None:
+    mapping = make_mapping("""\
+        id: legacy
+        source: {format: json, decimal: ","}
+        entity:
+          id: "urn:ngsi-ld:Thing:{id}"
+          type: Thing
+          attributes:
+            position: {object: {lat: {from: lat, cast: float}, lon: {from: lon, cast: float}}}
+        """)
+    [entity] = translated(mapping, {"id": "1", "lat": "43,4623", "lon": "-3,8099"})
+    assert entity["position"]["value"] == {"lat": 43.4623, "lon": -3.8099}

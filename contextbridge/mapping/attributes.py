@@ -23,7 +23,7 @@ from ..templates import compile_template, to_text
 from ..units import converter
 from .casts import float_cast, make_cast, time_parser
 from .computed import compile_uri_expression
-from .steps import bins_step, linear_step, source_getter
+from .steps import bins_step, first_time, linear_step, source_getter, time_field
 
 Record = Mapping[str, Any]
 Build = Callable[[Record, "str | None"], "dict[str, Any] | None"]
@@ -115,7 +115,7 @@ def time_getter(spec: Mapping[str, Any] | list[Mapping[str, Any]]) -> Callable[[
     A list of them is tried in order: the first whose field is present gives the time.
     """
     if isinstance(spec, list):
-        return _first_time([time_getter(one) for one in spec], [_time_field(one) for one in spec])
+        return first_time([time_getter(one) for one in spec], [time_field(one) for one in spec])
     if "template" in spec:
         template = compile_template(spec["template"])
         get, path = template.render, ",".join(template.fields)
@@ -136,24 +136,9 @@ def time_getter(spec: Mapping[str, Any] | list[Mapping[str, Any]]) -> Callable[[
     return observed
 
 
-def _time_field(spec: Mapping[str, Any]) -> str:
-    return ",".join(compile_template(spec["template"]).fields) if "template" in spec else spec["from"]
-
-
-def _first_time(getters: list[Callable[[Record], str]], fields: list[str]) -> Callable[[Record], str]:
-    def first_observed(record: Record) -> str:
-        for get in getters:
-            try:
-                return get(record)
-            except TransformError as error:
-                if error.reason != "missing time":  # present but unreadable: that is the answer
-                    raise
-        raise TransformError("missing time", field=",".join(fields))
-
-    return first_observed
-
-
-def _raw_getter(spec: Mapping[str, Any], source: str) -> tuple[Callable[[Record], Any], str]:
+def _raw_getter(
+    spec: Mapping[str, Any], source: str, decimal: str = "."
+) -> tuple[Callable[[Record], Any], str]:
     """The function giving the raw value, and the record field to name in errors."""
     if source == "template":
         template = compile_template(spec["template"])
@@ -170,14 +155,14 @@ def _raw_getter(spec: Mapping[str, Any], source: str) -> tuple[Callable[[Record]
             return from_then_expr, field_name
         return (lambda record: expression(record, None)), ",".join(sorted(expression.names)) or "expr"
     if source == "object":
-        return _object_getter(spec["object"]), ",".join(spec["object"])
+        return _object_getter(spec["object"], decimal), ",".join(spec["object"])
     return source_getter(spec["from"])
 
 
-def _object_getter(members: Mapping[str, Any]) -> Callable[[Record], Any]:
+def _object_getter(members: Mapping[str, Any], decimal: str) -> Callable[[Record], Any]:
     """``object: {streetAddress: PATH, postalCode: {from: cp, cast: string}, addressCountry: {value: ES}}``:
     the members present; MISSING when none is."""
-    getters = tuple((name, _member(name, spec)) for name, spec in members.items())
+    getters = tuple((name, _member(name, spec, decimal)) for name, spec in members.items())
 
     def build_object(record: Record) -> Any:
         out = {}
@@ -190,7 +175,7 @@ def _object_getter(members: Mapping[str, Any]) -> Callable[[Record], Any]:
     return build_object
 
 
-def _member(name: str, spec: Any) -> Callable[[Record], Any]:
+def _member(name: str, spec: Any, decimal: str) -> Callable[[Record], Any]:
     """One member: a path (or a template, if it holds ``{``), a constant (a number, true, false, null)
     or ``{from | template | expr | value | object, ...value steps, default}``."""
     if isinstance(spec, str):
@@ -205,8 +190,8 @@ def _member(name: str, spec: Any) -> Callable[[Record], Any]:
     if sources[0] == "value":
         constant = spec["value"]
         return lambda record: constant
-    raw, field_name = _raw_getter(spec, sources[0])
-    run = _chain(_steps(spec, ".")[0])
+    raw, field_name = _raw_getter(spec, sources[0], decimal)
+    run = _chain(_steps(spec, decimal)[0])
     default = spec.get("default", MISSING)
 
     def member(record: Record) -> Any:
@@ -367,7 +352,7 @@ def _property(
         return AttributeRule(
             name, "Property", spec, static_type, None, unit_code, False, lambda r, o: dict(static), (static,)
         )
-    raw, field_name = _raw_getter(spec, source)
+    raw, field_name = _raw_getter(spec, source, decimal)
     steps, value_type, valid = _steps(spec, decimal)
     if source == "template" and value_type is None:
         value_type = "string"

@@ -1,17 +1,18 @@
 """Value steps of an attribute that the mapping language added to the basic chain: fallback
-sources (``from: [a, b]``), ranges to categories (``bins:``), and the rounding that keeps
+sources (``from: [a, b]``, ``observedAt: [...]``), ranges to categories (``bins:``), and the rounding that keeps
 ``scale``/``offset``/unit conversion free of float noise (0.35, not 0.35000000000000003).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from ..errors import ConfigError, TransformError
 from ..paths import MISSING, compile_path
+from ..templates import compile_template
 
 Getter = Callable[[Any], Any]
 Step = Callable[[Any], Any]
@@ -32,6 +33,26 @@ def source_getter(source: str | Sequence[str]) -> tuple[Getter, str]:
         return MISSING
 
     return first_present, ",".join(source)
+
+
+def time_field(spec: Mapping[str, Any]) -> str:
+    """The record field(s) a time spec reads, to name in errors."""
+    return ",".join(compile_template(spec["template"]).fields) if "template" in spec else spec["from"]
+
+
+def first_time(getters: list[Callable[[Any], str]], fields: list[str]) -> Callable[[Any], str]:
+    """``observedAt: [...]``: the first time getter whose field is present."""
+
+    def first_observed(record: Any) -> str:
+        for get in getters:
+            try:
+                return get(record)
+            except TransformError as error:
+                if error.reason != "missing time":  # present but unreadable: that is the answer
+                    raise
+        raise TransformError("missing time", field=",".join(fields))
+
+    return first_observed
 
 
 def bins_step(table: Sequence[Sequence[Any]]) -> tuple[Step, list[Any]]:
