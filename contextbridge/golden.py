@@ -97,6 +97,10 @@ def _keyed(entities: list[Any]) -> dict[tuple[str, int], Any]:
     return keyed
 
 
+def _named(key: tuple[str, int]) -> str:
+    return key[0] if key[1] == 1 else f"{key[0]} (#{key[1]})"
+
+
 def describe_changes(expected: list[Any], translated: list[Any], *, where: str = "expected") -> str:
     """What differs, entity by entity, named by id: added, gone, or changed (with a diff of it)."""
     if expected == translated:
@@ -104,7 +108,7 @@ def describe_changes(expected: list[Any], translated: list[Any], *, where: str =
     before, after = _keyed(expected), _keyed(translated)
     out: list[str] = []
     for key, entity in after.items():
-        name = key[0] if key[1] == 1 else f"{key[0]} (#{key[1]})"
+        name = _named(key)
         if key not in before:
             out.append(f"+ new entity {name}\n")
         elif before[key] != entity:
@@ -115,10 +119,7 @@ def describe_changes(expected: list[Any], translated: list[Any], *, where: str =
                     _pretty(before[key]), _pretty(entity), fromfile=where, tofile="translated", n=1
                 )
             )
-    for key in before:
-        if key not in after:
-            name = key[0] if key[1] == 1 else f"{key[0]} (#{key[1]})"
-            out.append(f"- entity {name} is no longer made\n")
+    out.extend(f"- entity {_named(key)} is no longer made\n" for key in before if key not in after)
     if not out:
         out.append("the same entities, in another order\n")
     return "".join(line if line.endswith("\n") else line + "\n" for line in out)
