@@ -182,6 +182,10 @@ def schema_problems(document: Document, schema: dict[str, Any]) -> list[Problem]
 
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
+    # A schema may say in words what it allows ("errorMessage", as ajv-errors spells it): clearer
+    # than "... is not valid under any of the given schemas".
+    if isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return f"{error.schema['errorMessage']}; got {_shown(error.instance)}"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
@@ -189,3 +193,8 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
     return error.message
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -82,7 +82,7 @@ def dump_ndjson(entities: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(entity, option=orjson.OPT_APPEND_NEWLINE) for entity in entities)
 
 
-def _pretty(entities: list[Any]) -> list[str]:
+def _pretty(entities: Any) -> list[str]:
     return orjson.dumps(entities, option=orjson.OPT_INDENT_2).decode().splitlines(keepends=True)
 
 
@@ -98,32 +98,80 @@ def sample_problems(mapping: Mapping, sample: Sample | None = None) -> list[Prob
     return found
 
 
+def _keyed(entities: list[Any]) -> dict[tuple[str, int], Any]:
+    """Entities by (id, occurrence): a feed may give the same entity once per record."""
+    seen: dict[str, int] = {}
+    keyed = {}
+    for entity in entities:
+        entity_id = str(entity.get("id")) if isinstance(entity, dict) else repr(entity)
+        seen[entity_id] = seen.get(entity_id, 0) + 1
+        keyed[(entity_id, seen[entity_id])] = entity
+    return keyed
+
+
+def _named(key: tuple[str, int]) -> str:
+    return key[0] if key[1] == 1 else f"{key[0]} (#{key[1]})"
+
+
+def describe_changes(expected: list[Any], translated: list[Any], *, where: str = "expected") -> str:
+    """What differs, entity by entity, named by id: added, gone, or changed (with a diff of it)."""
+    if expected == translated:
+        return ""
+    before, after = _keyed(expected), _keyed(translated)
+    out: list[str] = []
+    for key, entity in after.items():
+        name = _named(key)
+        if key not in before:
+            out.append(f"+ new entity {name}\n")
+        elif before[key] != entity:
+            out.append(f"~ changed entity {name}\n")
+            out.extend(
+                "    " + line
+                for line in difflib.unified_diff(
+                    _pretty(before[key]), _pretty(entity), fromfile=where, tofile="translated", n=1
+                )
+            )
+    out.extend(f"- entity {_named(key)} is no longer made\n" for key in before if key not in after)
+    if not out:
+        out.append("the same entities, in another order\n")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+
+def _expected(sample: Sample) -> list[Any] | None:
+    try:
+        lines = sample.expected.read_bytes().splitlines()
+    except FileNotFoundError:
+        return None
+    return [orjson.loads(line) for line in lines if line.strip()]
+
+
 def run_samples(mapping: Mapping, *, update: bool = False) -> Iterator[SampleResult]:
-    """Check (or, with ``update``, rewrite) every golden sample of ``mapping``; a sample whose
-    input is missing fails with the mapping's line that names it."""
+    """Check (or, with ``update``, rewrite) every golden sample of ``mapping``.
+
+    A sample whose input is missing fails with the mapping's line that names it. A mismatch is
+    described entity by entity, by id; with ``update``, the result's ``diff`` says what the rewrite
+    changed ("" when nothing did).
+    """
     for sample in mapping.samples:
         if not sample.input.is_file():
             yield SampleResult(sample, False, "\n".join(map(str, sample_problems(mapping, sample)[:1])))
             continue
         entities, errors = translate_file(mapping, sample.input)
         rejected = tuple(str(error) for error in errors)
+        expected = _expected(sample)
         if update:
-            sample.expected.parent.mkdir(parents=True, exist_ok=True)
-            sample.expected.write_bytes(dump_ndjson(entities))
-            yield SampleResult(sample, True, rejected=rejected)
+            changes = describe_changes(expected or [], entities, where=str(sample.expected))
+            if expected is None or changes:
+                sample.expected.parent.mkdir(parents=True, exist_ok=True)
+                sample.expected.write_bytes(dump_ndjson(entities))
+            yield SampleResult(sample, True, changes, rejected=rejected)
             continue
-        try:
-            lines = sample.expected.read_bytes().splitlines()
-        except FileNotFoundError:
+        if expected is None:
             yield SampleResult(sample, False, f"missing expected file {sample.expected} (run with --update)")
             continue
-        expected = [orjson.loads(line) for line in lines if line.strip()]
         if expected == entities:
             yield SampleResult(sample, True, rejected=rejected)
             continue
-        diff = "".join(
-            difflib.unified_diff(
-                _pretty(expected), _pretty(entities), fromfile=str(sample.expected), tofile="translated"
-            )
+        yield SampleResult(
+            sample, False, describe_changes(expected, entities, where=str(sample.expected)), rejected
         )
-        yield SampleResult(sample, False, diff, rejected)

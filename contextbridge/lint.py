@@ -37,6 +37,7 @@ _ADVICE = {
     "boolean": "cast: bool",
 }
 _NGSI_URN = re.compile(r"^urn:ngsi-ld:([A-Za-z][A-Za-z0-9_]*):")
+_NGSI_URN_LITERAL = re.compile(r"""["']urn:ngsi-ld:([A-Za-z][A-Za-z0-9_]*):""")
 
 
 def lint_mapping(mapping: Mapping, ontology: Ontology) -> list[Problem]:
@@ -92,7 +93,9 @@ def _unknown_attribute(type_name: str, name: str, ontology: Ontology) -> str:
 def _lint_target(
     type_name: str, rule: AttributeRule, prop: OntologyProperty, ontology: Ontology, where: str
 ) -> list[str]:
-    match = _NGSI_URN.match(rule.spec["relationship"])
+    spec = rule.spec["relationship"]
+    # {expr: "'urn:ngsi-ld:Device:' + ..."}: the type is in the literal the expression's URI starts with
+    match = _NGSI_URN.match(spec) if isinstance(spec, str) else _NGSI_URN_LITERAL.search(spec["expr"])
     if match is None:
         return []  # an object that is not a urn:ngsi-ld:<Type>: URI cannot be checked statically
     target = match.group(1)

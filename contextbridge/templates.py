@@ -5,7 +5,7 @@
     'urn:ngsi-ld:Streetlight:calle-rio-de-la-pila-12'
 
 ``{path}`` inserts a field (see :mod:`contextbridge.paths`); ``{{`` and ``}}`` are literal braces;
-``{path|filter}`` applies ``slug``, ``lower``, ``upper`` or ``strip``. With ``uri=True`` (entity ids,
+``{path|filter}`` applies ``slug`` (transliterated: ``Straße`` → ``strasse``), ``lower``, ``upper`` or ``strip``. With ``uri=True`` (entity ids,
 relationship objects, datasetIds) every inserted value is percent-escaped, so no record can
 break out of the URI or smuggle in characters Orion-LD refuses. A field that is missing or
 empty makes the whole template ``MISSING``; a value that is not valid Unicode (a lone surrogate)
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from anyascii import anyascii
+
 from .errors import ConfigError, TransformError
 from .paths import MISSING, compile_path
 
@@ -29,8 +31,10 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
 def _slug(text: str) -> str:
-    # "Calle Río" -> "calle-rio": accents are dropped before non-alphanumerics collapse to "-".
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    # "Calle Río" -> "calle-rio", "Straße" -> "strasse", "Ørsted" -> "orsted": letters are
+    # transliterated (anyascii: Unicode's own decompositions leave ß, ø, æ, ł... with no ASCII
+    # form), then runs of other characters collapse to "-".
+    plain = text if text.isascii() else anyascii(unicodedata.normalize("NFC", text))
     return _SLUG_RUN.sub("-", plain.lower()).strip("-")
 
 

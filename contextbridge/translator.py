@@ -59,6 +59,16 @@ class TranslationStats:
         self.skipped_examples.setdefault(attribute, str(error))
 
 
+def _item_views(record: MappingABC[str, Any], each: Any, lookups: Any) -> list[dict[str, Any]]:
+    """The views of ``record`` an ``each:`` rule runs on, each with its own looked-up rows (a
+    lookup's key may then read the item: ``{item.station_id}``)."""
+    views: list[dict[str, Any]] = each(record)
+    for view in views:
+        for name, bind in lookups:
+            view[name] = bind(view)
+    return views
+
+
 def reason_key(error: RecordError) -> str:
     """Rejects are counted per kind and field: ``transform ayto:temperature``."""
     return f"{error.kind} {error.field}" if error.field else error.kind
@@ -80,6 +90,7 @@ class Translator:
                 rule.when,
                 tuple((a.name, a.build, a.skip_on_error) for a in rule.attributes),
                 rule.lookups,
+                rule.each,
             )
             for rule in mapping.entities
         )
@@ -97,37 +108,43 @@ class Translator:
         entities = []
         bound: tuple[Any, ...] | None = None
         enriched: MappingABC[str, Any] = record
-        for rule, render_id, observed_at, when, attributes, lookups in self._plans:
-            if lookups:
-                # The looked-up rows join a shallow copy of the record under the lookups' names, so
-                # that every path, template and expression of the entity reads them as fields.
-                # Entities with the same lookups share one tuple, so one copy serves them all.
-                if lookups is not bound:
-                    copy = dict(record)
-                    for name, bind in lookups:
-                        copy[name] = bind(record)
-                    enriched, bound = copy, lookups
-                view = enriched
+        for rule, render_id, observed_at, when, attributes, lookups, each in self._plans:
+            views: Iterable[MappingABC[str, Any]]
+            if each is not None:  # one view per item, each with its own looked-up rows
+                views = [view for view in _item_views(record, each, lookups) if when is None or when(view)]
             else:
-                view = record
-            if when is not None and not when(view):
-                continue
-            entity_id = render_id(view)
-            if entity_id is MISSING:
-                raise TransformError(f"{rule.type} id: missing value", field=",".join(rule.id.fields))
-            observed = observed_at(view) if observed_at is not None else None
-            entity: Entity = {"id": entity_id, "type": rule.type}
-            for name, build, skip_on_error in attributes:
-                try:
-                    value = build(view, observed)
-                except TransformError as error:
-                    if not skip_on_error:
-                        raise
-                    self.stats.skip(name, error.located(record=self._number, source=self._source))
+                if lookups:
+                    # The looked-up rows join a shallow copy of the record under the lookups' names,
+                    # so that every path, template and expression of the entity reads them as fields.
+                    # Entities with the same lookups share one tuple, so one copy serves them all.
+                    if lookups is not bound:
+                        copy = dict(record)
+                        for name, bind in lookups:
+                            copy[name] = bind(record)
+                        enriched, bound = copy, lookups
+                    view = enriched
+                else:
+                    view = record
+                if when is not None and not when(view):
                     continue
-                if value is not None:
-                    entity[name] = value
-            entities.append(entity)
+                views = (view,)
+            for view in views:
+                entity_id = render_id(view)
+                if entity_id is MISSING:
+                    raise TransformError(f"{rule.type} id: missing value", field=",".join(rule.id.fields))
+                observed = observed_at(view) if observed_at is not None else None
+                entity: Entity = {"id": entity_id, "type": rule.type}
+                for name, build, skip_on_error in attributes:
+                    try:
+                        value = build(view, observed)
+                    except TransformError as error:
+                        if not skip_on_error:
+                            raise
+                        self.stats.skip(name, error.located(record=self._number, source=self._source))
+                        continue
+                    if value is not None:
+                        entity[name] = value
+                entities.append(entity)
         return entities
 
     def translate(

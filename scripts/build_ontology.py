@@ -34,6 +34,7 @@ CITY = "https://contextbridge.dev/ontology/city#"
 # Entity types of the city, with the SDM subject each one comes from.
 MODELS = {
     "AirQualityObserved": "Environment",
+    "BikeHireDockingStation": "Transportation",  # bike sharing (GBFS feeds)
     "Device": "Device",
     "DeviceMeasurement": "Device",
     "NoiseLevelObserved": "Environment",

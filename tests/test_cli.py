@@ -50,7 +50,7 @@ def test_translate_names_an_input_it_cannot_open(tmp_path: Path) -> None:
 def test_test_passes_on_the_examples_and_shows_a_diff_on_mismatch(tmp_path: Path) -> None:
     result = runner.invoke(app, ["test", str(ROOT / "mappings")])
     assert result.exit_code == 0, result.output
-    assert "10 samples, 0 failed" in result.stdout
+    assert "15 samples, 0 failed" in result.stdout
 
     mapping = tmp_path / "parking.yaml"
     text = PARKING.read_text(encoding="utf-8").replace('"1": occupied', '"1": taken')
@@ -61,8 +61,9 @@ def test_test_passes_on_the_examples_and_shows_a_diff_on_mismatch(tmp_path: Path
     mapping.write_text(text, encoding="utf-8")
     result = runner.invoke(app, ["test", str(mapping)])
     assert result.exit_code == 1
-    assert '-      "value": "occupied",' in result.stdout
-    assert '+      "value": "taken",' in result.stdout
+    assert "~ changed entity urn:ngsi-ld:ParkingSpot:santander:" in result.stdout
+    assert '-    "value": "occupied",' in result.stdout
+    assert '+    "value": "taken",' in result.stdout
 
 
 def test_test_update_writes_the_expected_file(tmp_path: Path) -> None:
@@ -81,7 +82,7 @@ def test_test_update_writes_the_expected_file(tmp_path: Path) -> None:
 def test_check_passes_on_the_examples_and_fails_on_a_wrong_mapping(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(ROOT / "mappings")])
     assert result.exit_code == 0, result.output
-    assert "10 mappings checked, 0 problems" in result.stderr
+    assert "15 mappings checked, 0 problems" in result.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         PARKING.read_text(encoding="utf-8").replace("type: ParkingSpot", "type: ParkingPlace"),

@@ -61,3 +61,53 @@ def test_a_path_splits_into_keys_and_indexes() -> None:
 def test_a_malformed_path_is_a_config_error(path: str) -> None:
     with pytest.raises(ConfigError):
         parse_path(path)
+
+
+MESSAGES = {
+    "messages": [
+        {"type": "Rain Gauge", "measurementValue": 0.2, "id": 4113},
+        {"type": "Air Temperature", "measurementValue": 1.8, "id": 4097},
+        {"type": "Air Temperature", "measurementValue": 9.9, "id": 4097},
+        {"measurementValue": 3, "id": "4097", "ok": True},
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("messages[?type == 'Air Temperature'].measurementValue", 1.8),  # the first match
+        ('messages[?type=="Rain Gauge"].measurementValue', 0.2),
+        ("messages[?id == 4113].measurementValue", 0.2),  # numbers equal numbers...
+        ("messages[?id == 4113.0].measurementValue", 0.2),
+        ("messages[?id == '4097'].measurementValue", 3),  # ...and strings strings
+        ("messages[?type != 'Rain Gauge'].measurementValue", 1.8),
+        ("messages[?type == null].measurementValue", 3),  # a field the item lacks is null
+        ("messages[?ok == true].id", "4097"),
+        ("messages[?type == 'Air Temperature']", MESSAGES["messages"][1]),
+    ],
+)
+def test_a_selection_picks_the_first_item_whose_field_equals_the_literal(path: str, expected: object) -> None:
+    assert compile_path(path)(MESSAGES) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "record"),
+    [
+        ("messages[?type == 'Wind Speed'].measurementValue", MESSAGES),  # no item matches
+        ("messages[?id == 1].measurementValue", {"messages": [{"id": True}]}),  # true is not 1
+        ("messages[?id == 1]", {"messages": {"id": 1}}),  # not a list
+        ("messages[?id == 1]", {}),
+        ("messages[?type == 'Rain Gauge'].unit", MESSAGES),
+    ],
+)
+def test_a_selection_without_a_match_is_missing(path: str, record: object) -> None:
+    assert compile_path(path)(record) is MISSING
+
+
+@pytest.mark.parametrize(
+    "path", ["a[?b = 'x']", "a[?b == x]", "a[?b == 'x'", "a[?b[?c == 1] == 1]", "a[? == 1]"]
+)
+def test_a_malformed_selection_is_a_config_error(path: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_path(path)

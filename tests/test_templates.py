@@ -66,3 +66,18 @@ def test_a_constant_template_needs_no_record() -> None:
 def test_a_malformed_template_is_a_config_error(source: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         compile_template(source)
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("Calle Río de la Pila", "calle-rio-de-la-pila"),
+        ("Straße am Öko-Park", "strasse-am-oko-park"),
+        ("Ørsted Æble", "orsted-aeble"),
+        ("Łódź", "lodz"),
+        ("Crème brûlée", "creme-brulee"),
+        ("Москва", "moskva"),
+    ],
+)
+def test_slug_transliterates_letters_instead_of_dropping_them(text: str, slug: str) -> None:
+    assert compile_template("{name|slug}")({"name": text}) == slug

@@ -98,7 +98,9 @@ def translate(
 @app.command("test", rich_help_panel=MAPPINGS)
 def test_samples(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
-    update: Annotated[bool, typer.Option(help="Rewrite the expected files from the translation.")] = False,
+    update: Annotated[
+        bool, typer.Option(help="Rewrite the expected files from the translation, printing what changed.")
+    ] = False,
 ) -> None:
     """Run each mapping's golden samples (input → expected entities); show a diff on mismatch."""
     from ..golden import run_samples
@@ -116,11 +118,15 @@ def test_samples(
             typer.echo(f"{path}: no samples")
         for result in run_samples(mapping, update=update):
             checked += 1
-            status = "updated" if update else ("ok" if result.ok else "FAILED")
+            if update:
+                status = "updated, changes:" if result.diff else "unchanged"
+            else:
+                status = "ok" if result.ok else "FAILED"
             ran = f" ({len(result.rejected)} rejected records)" if result.sample.input.is_file() else ""
             typer.echo(f"{path}: {result.sample.input.name}: {status}{ran}")
             if not result.ok:
                 failed += 1
+            if result.diff:
                 typer.echo(result.diff)
     typer.echo(f"{checked} samples, {failed} failed")
     if failed or not checked:

@@ -7,20 +7,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from ..errors import ConfigError, TransformError
+from .comprehensions import _Collections
 from .functions import FUNCTIONS, _str
-from .operators import (
-    _ABSENT,
-    _BINARY,
-    _COMPARE,
-    _ERRORS,
-    _LOOKUP_ERRORS,
-    _NOT_CONSTANT,
-    MAX_DEPTH,
-    Run,
-    _bounded,
-    _kind,
-    _mismatch,
-)
+from .nodes import _constant, _failure, _getter, _item, _Node
+from .operators import _BINARY, _COMPARE, _ERRORS, MAX_DEPTH, _bounded, _kind, _mismatch
+from .patterns import PATTERN_FUNCTIONS, compile_pattern_call
 
 
 def _check_depth(tree: ast.AST, source: str) -> None:
@@ -43,112 +34,6 @@ def _column(node: ast.AST, source: str | None = None) -> str:
     return f"line {line}, column {offset + 1}" if line > 1 else f"column {offset + 1}"
 
 
-class _Node:
-    """A compiled subtree: its closure, its value if constant, its field path if a plain look-up."""
-
-    __slots__ = ("const", "path", "run", "steps")
-
-    def __init__(
-        self, run: Run, *, const: Any = _NOT_CONSTANT, steps: tuple[str | int, ...] | None = None
-    ) -> None:
-        self.run = run
-        self.const = const
-        self.steps = steps  # a record path: () is the record itself
-        self.path = _path_text(steps) if steps else None
-
-    @property
-    def constant(self) -> bool:
-        return self.const is not _NOT_CONSTANT
-
-
-def _constant(value: Any) -> _Node:
-    if isinstance(value, list | tuple):  # a fresh copy per call: callers may mutate what they get
-        return _Node(lambda record, _value: _fresh(value), const=value)
-    return _Node(lambda record, _value: value, const=value)
-
-
-def _fresh(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_fresh(item) for item in value]
-    return tuple(_fresh(item) for item in value) if isinstance(value, tuple) else value
-
-
-def _path_text(steps: tuple[str | int, ...]) -> str:
-    """Spell a path the way contextbridge.paths reads it: ``a.b[0]``, ``["ayto:x.y"]``."""
-    text = ""
-    for step in steps:
-        if isinstance(step, int):
-            text += f"[{step}]"
-        elif step and step == step.strip() and not any(char in step for char in ".[]\"'"):
-            text += f".{step}" if text else step
-        else:
-            text += f"[{step!r}]" if '"' in step else f'["{step}"]'
-    return text
-
-
-def _walk(record: Any, steps: tuple[str | int, ...]) -> Any:
-    """Follow ``steps``; ``_ABSENT`` when a key or index is not there (an index needs a list)."""
-    value = record
-    for step in steps:
-        if isinstance(step, int) and not isinstance(value, list | tuple):
-            return _ABSENT
-        try:
-            value = value[step]
-        except _LOOKUP_ERRORS:
-            return _ABSENT
-    return value
-
-
-def _getter(steps: tuple[str | int, ...]) -> Run:
-    # One or two plain keys are nearly every real path: direct look-ups, no loop.
-    if not steps:
-        return lambda record, _value: record
-    if len(steps) == 1 and isinstance(steps[0], str):
-        key = steps[0]
-
-        def get_one(record: Any, _value: Any) -> Any:
-            try:
-                return record[key]
-            except _LOOKUP_ERRORS:
-                return None
-
-        return get_one
-    if len(steps) == 2 and isinstance(steps[0], str) and isinstance(steps[1], str):
-        outer, inner = steps
-
-        def get_two(record: Any, _value: Any) -> Any:
-            try:
-                return record[outer][inner]
-            except _LOOKUP_ERRORS:
-                return None
-
-        return get_two
-
-    def get_many(record: Any, _value: Any) -> Any:
-        found = _walk(record, steps)
-        return None if found is _ABSENT else found
-
-    return get_many
-
-
-def _item(container: Any, key: Any) -> Any:
-    """``container[key]`` computed at run time, with the same rules as a path."""
-    if key is None or not isinstance(key, str | int) or isinstance(key, bool):
-        raise TypeError(f"cannot look up a {_kind(key)} key")
-    found = _walk(container, (key,))
-    return None if found is _ABSENT else found
-
-
-def _failure(reason: str, operands: Sequence[tuple[_Node, Any]], record: Any) -> TransformError:
-    """The error for an operation that failed: blame a missing field first, else the first field read."""
-    for node, value in operands:
-        if value is None and node.steps:
-            absent = _walk(record, node.steps) is _ABSENT
-            return TransformError("missing field" if absent else "null field", field=node.path)
-    field = next((node.path for node, _ in operands if node.path), None)
-    return TransformError(reason, field=field)
-
-
 _REFUSED: Final[dict[type, str]] = {
     ast.BitAnd: "operator '&'",
     ast.BitOr: "operator '|'",
@@ -158,13 +43,9 @@ _REFUSED: Final[dict[type, str]] = {
     ast.MatMult: "operator '@'",
     ast.Invert: "operator '~'",
     ast.Lambda: "lambda",
-    ast.ListComp: "list comprehension",
     ast.SetComp: "set comprehension",
-    ast.DictComp: "dict comprehension",
-    ast.GeneratorExp: "generator expression",
     ast.NamedExpr: "assignment expression ':='",
     ast.Starred: "starred expression",
-    ast.Dict: "dict display",
     ast.Set: "set display",
     ast.Slice: "slice (use substr)",
     ast.Await: "await",
@@ -173,12 +54,13 @@ _REFUSED: Final[dict[type, str]] = {
 }
 
 
-class _Compiler:
+class _Compiler(_Collections):
     """Turns a checked AST into _Nodes, collecting the field paths read."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.names: set[str] = set()
+        self.bound: list[str] = []  # names bound by enclosing comprehensions
 
     def refuse(self, node: ast.AST, message: str) -> ConfigError:
         return ConfigError(f"{_column(node, self.source)}: {message}")
@@ -217,6 +99,8 @@ class _Compiler:
             raise self.refuse(node, f"name {name!r} is not allowed")
         if name == "value":
             return _Node(lambda _record, value: value)
+        if name in self.bound:  # a comprehension's name: its scope holds it
+            return _Node(lambda scope, _value: scope[name])
         steps = () if name == "record" else (name,)
         return _Node(_getter(steps), steps=steps)
 
@@ -441,6 +325,9 @@ class _Compiler:
         args = [self.compile(arg) for arg in node.args]
         if func.id == "coalesce":
             return self.fold(node, _coalesce(args), args)
+        if func.id in PATTERN_FUNCTIONS:
+            pattern = compile_pattern_call(func.id, args, lambda message: self.refuse(node, message))
+            return self.fold(node, pattern, args)
         name, runs = func.id, [arg.run for arg in args]
 
         def fail(error: Exception, values: list[Any], record: Any) -> TransformError:
@@ -469,8 +356,10 @@ class _Compiler:
         return self.fold(node, _Node(call), args)
 
 
-# The node types the language has: those _Compiler has a builder for (_Name, _BinOp...).
-_ALLOWED: Final = frozenset(name[1:] for name in vars(_Compiler) if name[1:2].isupper())
+# The node types the language has: those _Compiler has a builder for (_Name, _BinOp, _Dict...).
+_ALLOWED: Final = frozenset(
+    name[1:] for cls in _Compiler.__mro__ for name in vars(cls) if name[1:2].isupper() and name[0] == "_"
+)
 
 
 def _coalesce(args: list[_Node]) -> _Node:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..errors import TransformError
-from .operators import _items, _kind
+from .operators import MAX_POWER, _items, _kind
 
 # ---- the function table: each checks its arguments and raises TransformError(reason) ----
 
@@ -149,6 +149,39 @@ def _substr(s: Any, start: Any, end: Any = None) -> str:
     return s[start:end]
 
 
+def _list(x: Any, what: str = "a list") -> list[Any] | tuple[Any, ...]:
+    _need(x, (list, tuple), what)
+    return x
+
+
+def _sum(items: Any) -> Any:
+    total: Any = 0
+    for item in _list(items, "a list of numbers"):
+        _need(item, (int, float), "numbers")
+        total += item
+    if type(total) is int and not -MAX_POWER <= total <= MAX_POWER:
+        raise TransformError("result is above 10**300")
+    return total
+
+
+def _sorted(items: Any) -> list[Any]:
+    try:
+        return sorted(_list(items))
+    except TypeError:
+        kinds = sorted({_kind(item) for item in items})
+        raise TransformError(f"cannot compare {' and '.join(kinds)}") from None
+
+
+def _items_of(x: Any) -> list[list[Any]]:
+    _need(x, dict, "a mapping")
+    return [[key, value] for key, value in x.items()]
+
+
+def _values(x: Any) -> list[Any]:
+    _need(x, dict, "a mapping")
+    return list(x.values())
+
+
 def _abs(x: Any) -> Any:
     _need(x, (int, float), "a number")
     return abs(x)
@@ -157,23 +190,31 @@ def _abs(x: Any) -> Any:
 FUNCTIONS: Final[Mapping[str, tuple[Callable[..., Any], int, int | None]]] = {
     # name: (implementation, least arguments, most arguments or None for any number)
     "abs": (_abs, 1, 1),
+    "all": (lambda items: all(_list(items)), 1, 1),
+    "any": (lambda items: any(_list(items)), 1, 1),
     "bool": (bool, 1, 1),
     "coalesce": (lambda *args: None, 1, None),  # compiled lazily by _coalesce
     "endswith": (_affix("endswith"), 2, 2),
     "float": (_float, 1, 1),
     "int": (_int, 1, 1),
+    "items": (_items_of, 1, 1),
     "join": (_join, 1, 2),
     "len": (_len, 1, 1),
     "lower": (_text("lower"), 1, 1),
     "max": (_extreme(max), 1, None),
     "min": (_extreme(min), 1, None),
+    "re_search": (lambda *args: None, 2, 3),  # compiled with its pattern by patterns.py
+    "re_sub": (lambda *args: None, 3, 3),
     "replace": (_replace, 3, 3),
     "round": (_round, 1, 2),
+    "sorted": (_sorted, 1, 1),
     "split": (_split, 1, 2),
     "startswith": (_affix("startswith"), 2, 2),
     "str": (_str, 1, 1),
     "strip": (_strip, 1, 2),
     "substr": (_substr, 2, 3),
+    "sum": (_sum, 1, 1),
     "upper": (_text("upper"), 1, 1),
+    "values": (_values, 1, 1),
 }
 """The functions an expression may call, with how many arguments each takes."""

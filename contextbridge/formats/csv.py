@@ -10,6 +10,8 @@ columns; or a list of column names, and then the first row is data). Values stay
 (``"7,5"`` is kept for the numeric casts, which know the decimal comma). Quoted fields may
 hold line breaks. Blank lines are skipped. A row with more or fewer cells than columns, or
 with bytes the encoding cannot decode, rejects that row only; record numbers count data rows.
+A header that is one column but holds another usual delimiter (``;`` ``,`` tab ``|``) is refused
+with the hint ``did you mean delimiter: ';'?``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,12 @@ class CsvFormat(Format):
             return FormatError(
                 f"header row has bytes not valid in {self.encoding}: {self._readable(row)}", source=source
             )
+        if len(row) == 1 and (other := _other_delimiter(row[0], self.delimiter)):
+            return FormatError(
+                f"the header row {row[0][:60]!r} is one column with delimiter {self.delimiter!r}; "
+                f"did you mean delimiter: {other!r}?",
+                source=source,
+            )
         names = [row[0].removeprefix("\ufeff"), *row[1:]]  # a BOM the encoding left in place
         names = [name.strip() for name in names]
         duplicate = _first_duplicate(names)
@@ -118,6 +126,15 @@ class CsvFormat(Format):
             else cell.encode(self.encoding, "surrogateescape").decode(self.encoding, "backslashreplace")
             for cell in row
         ]
+
+
+_DELIMITERS = (";", ",", "\t", "|")
+
+
+def _other_delimiter(header: str, delimiter: str) -> str | None:
+    """The usual delimiter that would split a one-column header into columns (``id;temp;hum``
+    read with ``,``): a one-column CSV whose column name holds one is not a thing feeds do."""
+    return next((other for other in _DELIMITERS if other != delimiter and other in header), None)
 
 
 def _undecodable(row: list[str]) -> int | None:

@@ -14,15 +14,21 @@ A document nested deeper than ``MAX_JSON_DEPTH`` (512) is refused the same way, 
 parser sees the chunk that goes too deep (see :mod:`contextbridge.formats.nesting`), and so is
 a record over ``MAX_RECORD_BYTES`` (16 MiB): a record is built whole, so memory stays bounded
 only if records are.
+
+A ``records`` path that matches nothing in a document that has no such path is reported as one
+FormatError saying where it stopped: ``records path 'data.station[*]' matched nothing; 'data'
+has keys stations, last_updated`` (a path that leads to an empty list is no error: the feed
+has no records today).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import ijson
+import orjson
 
 from ..errors import FormatError
 from .base import Format, Record, bad_option, text_option
@@ -67,11 +73,17 @@ class JsonFormat(Format):
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
-        self.prefix = records_prefix(text_option(options, "records", None))
+        self.path = text_option(options, "records", None) or ""
+        self.prefix = records_prefix(self.path or None)
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
-        values = iter_json_values(stream, prefix=self.prefix, source=source)
+        recorder = _Recorder(stream) if self.prefix else None
+        values = iter_json_values(cast(BinaryIO, recorder or stream), prefix=self.prefix, source=source)
+        number = 0
         for number, value in enumerate(values, start=1):
+            if recorder is not None:  # a record came out: nothing to explain
+                recorder.stop()
+                recorder = None
             if isinstance(value, FormatError):
                 yield value
                 return
@@ -81,6 +93,64 @@ class JsonFormat(Format):
                 hint = " (end 'records' with '[*]' for its items)" if isinstance(value, list) else ""
                 reason = expected_object(value) + hint
                 yield FormatError(reason, record=number, source=source, data=value)
+        if number == 0 and recorder is not None and self.prefix:
+            explained = unmatched(recorder.data(), self.path, self.prefix)
+            if explained is not None:
+                yield FormatError(explained, source=source)
+
+
+class _Recorder:
+    """Keeps what is read until the first record comes out, to explain a records path that
+    matched nothing. Nothing came out means the input is at most MAX_RECORD_BYTES (the parser
+    refuses more), so memory stays bounded."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.chunks: list[bytes] = []
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.chunks.append(chunk)
+        return chunk
+
+    def stop(self) -> None:
+        self.chunks.clear()
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def unmatched(document: bytes, path: str, prefix: str) -> str | None:
+    """Why the records path ``path`` (ijson ``prefix``) found nothing in ``document``; None when it
+    leads to an empty list (or the document cannot be read: the parser said so already)."""
+    try:
+        value = orjson.loads(document.removeprefix(_BOM))
+    except orjson.JSONDecodeError:
+        return None
+    where = "the top level"
+    for part in prefix.split("."):
+        if part == "item":
+            if not isinstance(value, list):
+                return f"records path {path!r} matched nothing: {where} is {_kind(value)}, not a list"
+            if not value:
+                return None
+            value, where = value[0], f"the first item of {where}"
+            continue
+        if not isinstance(value, dict):
+            return f"records path {path!r} matched nothing: {where} is {_kind(value)}, not an object"
+        if part not in value:
+            keys = ", ".join(list(value)[:12]) + (", ..." if len(value) > 12 else "")
+            return f"records path {path!r} matched nothing; {where} has keys {keys or '(none)'}"
+        value, where = value[part], repr(part)
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    return type(value).__name__
 
 
 def expected_object(value: Any) -> str:

@@ -1,8 +1,9 @@
 """Compile one attribute of a mapping into a function ``(record, observedAt) -> attribute | None``.
 
-The steps of the mapping language (missing → map → cast → scale/offset/unit → round → range)
-are resolved here, once: scale, offset and unit conversion fold into a single ``a * x + b``,
-and only the steps an attribute uses end up in its chain.
+The steps of the mapping language (missing → map → cast → scale/offset/unit → round → range → bins)
+are resolved here, once: scale, offset and unit conversion fold into a single ``a * x + b``
+(rounded to the precision of its inputs unless ``round`` says otherwise), and only the steps an
+attribute uses end up in its chain.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from ..paths import MISSING, compile_path
 from ..templates import compile_template, to_text
 from ..units import converter
 from .casts import float_cast, make_cast, time_parser
+from .computed import compile_uri_expression
+from .steps import bins_step, first_time, linear_step, source_getter, time_field
 
 Record = Mapping[str, Any]
 Build = Callable[[Record, "str | None"], "dict[str, Any] | None"]
 Step = Callable[[Any], Any]
 
-VALUE_SOURCES = ("from", "value", "template", "expr", "relationship", "geo", "language")
+VALUE_SOURCES = ("from", "value", "template", "expr", "object", "relationship", "geo", "language")
 
 
 @dataclass(frozen=True)
@@ -101,13 +104,18 @@ def _observed(spec: Mapping[str, Any], inherit: bool) -> Callable[[Record], str]
     own = spec.get("observedAt")
     if own is False:
         return None
-    if isinstance(own, Mapping):
+    if isinstance(own, Mapping | list):
         return time_getter(own)
     return True if inherit else None
 
 
-def time_getter(spec: Mapping[str, Any]) -> Callable[[Record], str]:
-    """``{from | template, format, tz}`` → ``record -> "...Z"``; a missing time is a TransformError."""
+def time_getter(spec: Mapping[str, Any] | list[Mapping[str, Any]]) -> Callable[[Record], str]:
+    """``{from | template, format, tz}`` → ``record -> "...Z"``; a missing time is a TransformError.
+
+    A list of them is tried in order: the first whose field is present gives the time.
+    """
+    if isinstance(spec, list):
+        return first_time([time_getter(one) for one in spec], [time_field(one) for one in spec])
     if "template" in spec:
         template = compile_template(spec["template"])
         get, path = template.render, ",".join(template.fields)
@@ -128,7 +136,9 @@ def time_getter(spec: Mapping[str, Any]) -> Callable[[Record], str]:
     return observed
 
 
-def _raw_getter(spec: Mapping[str, Any], source: str) -> tuple[Callable[[Record], Any], str]:
+def _raw_getter(
+    spec: Mapping[str, Any], source: str, decimal: str = "."
+) -> tuple[Callable[[Record], Any], str]:
     """The function giving the raw value, and the record field to name in errors."""
     if source == "template":
         template = compile_template(spec["template"])
@@ -136,15 +146,66 @@ def _raw_getter(spec: Mapping[str, Any], source: str) -> tuple[Callable[[Record]
     if source == "expr":
         expression = compile_expression(spec["expr"])
         if "from" in spec:
-            get = compile_path(spec["from"])
+            get, field_name = source_getter(spec["from"])
 
             def from_then_expr(record: Record) -> Any:
                 value = get(record)
                 return MISSING if is_missing(value) else expression(record, value)
 
-            return from_then_expr, spec["from"]
+            return from_then_expr, field_name
         return (lambda record: expression(record, None)), ",".join(sorted(expression.names)) or "expr"
-    return compile_path(spec["from"]), spec["from"]
+    if source == "object":
+        return _object_getter(spec["object"], decimal), ",".join(spec["object"])
+    return source_getter(spec["from"])
+
+
+def _object_getter(members: Mapping[str, Any], decimal: str) -> Callable[[Record], Any]:
+    """``object: {streetAddress: PATH, postalCode: {from: cp, cast: string}, addressCountry: {value: ES}}``:
+    the members present; MISSING when none is."""
+    getters = tuple((name, _member(name, spec, decimal)) for name, spec in members.items())
+
+    def build_object(record: Record) -> Any:
+        out = {}
+        for name, get in getters:
+            value = get(record)
+            if value is not MISSING:
+                out[name] = value
+        return out or MISSING
+
+    return build_object
+
+
+def _member(name: str, spec: Any, decimal: str) -> Callable[[Record], Any]:
+    """One member: a path (or a template, if it holds ``{``), a constant (a number, true, false, null)
+    or ``{from | template | expr | value | object, ...value steps, default}``."""
+    if isinstance(spec, str):
+        spec = {"template": spec} if "{" in spec else {"from": spec}
+    elif not isinstance(spec, Mapping):
+        return lambda record: spec
+    sources = [key for key in ("from", "template", "expr", "value", "object") if key in spec]
+    if "from" in sources and "expr" in sources:
+        sources.remove("from")
+    if len(sources) != 1:
+        raise ConfigError(f"member {name!r} needs exactly one of from, template, expr, value, object")
+    if sources[0] == "value":
+        constant = spec["value"]
+        return lambda record: constant
+    raw, field_name = _raw_getter(spec, sources[0], decimal)
+    run = _chain(_steps(spec, decimal)[0])
+    default = spec.get("default", MISSING)
+
+    def member(record: Record) -> Any:
+        value = raw(record)
+        if value is MISSING or value is None or (type(value) is str and not value.strip()):
+            return default
+        if run is None:
+            return value
+        try:
+            return run(value)
+        except TransformError as error:
+            raise _blame(error, name, field_name) from None
+
+    return member
 
 
 def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | None, bool]:
@@ -156,7 +217,7 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
         steps.append(_enumeration(spec["map"]))
         value_type = _json_type_of(list(spec["map"].values()))
     scale, offset = spec.get("scale", 1), spec.get("offset", 0)
-    numeric = "scale" in spec or "offset" in spec or "unit" in spec or "round" in spec or "range" in spec
+    numeric = any(key in spec for key in ("scale", "offset", "unit", "round", "range", "bins"))
     cast = spec.get("cast") or ("float" if numeric and value_type != "number" else None)
     if cast:
         steps.append(make_cast(cast, decimal=decimal, fmt=spec.get("format"), tz=spec.get("tz")))
@@ -174,7 +235,10 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
     # x * scale + offset, then a * x + b: one multiply-add.
     factor, constant = a * scale, a * offset + b
     if (factor, constant) != (1.0, 0.0):
-        steps.append(lambda value: value * factor + constant)
+        if "round" in spec:
+            steps.append(lambda value: value * factor + constant)
+        else:
+            steps.append(linear_step(factor, constant))
     if "round" in spec:
         digits = spec["round"]
         steps.append((lambda value: round(value)) if digits == 0 else (lambda value: round(value, digits)))
@@ -182,6 +246,10 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
             value_type = "integer"
     if "range" in spec:
         steps.append(_range(*spec["range"]))
+    if "bins" in spec:
+        step, labels = bins_step(spec["bins"])
+        steps.append(step)
+        value_type = _json_type_of(labels)
     return steps, value_type, bool(cast) or "map" in spec
 
 
@@ -284,7 +352,7 @@ def _property(
         return AttributeRule(
             name, "Property", spec, static_type, None, unit_code, False, lambda r, o: dict(static), (static,)
         )
-    raw, field_name = _raw_getter(spec, source)
+    raw, field_name = _raw_getter(spec, source, decimal)
     steps, value_type, valid = _steps(spec, decimal)
     if source == "template" and value_type is None:
         value_type = "string"
@@ -322,6 +390,7 @@ def _property(
         return attribute
 
     values = list(spec["map"].values()) if "map" in spec else ["text"]
+    values += [label for _, label in spec.get("bins", ())]
     samples = tuple(
         _property_sample(value, spec, observed_at)
         for value in [*values, *([spec["default"]] if "default" in spec else [])]
@@ -345,7 +414,11 @@ def _skips(spec: Mapping[str, Any]) -> bool:
 
 
 def _relationship(name: str, spec: Mapping[str, Any]) -> AttributeRule:
-    template = compile_template(spec["relationship"], uri=True)
+    target_spec = spec["relationship"]
+    if isinstance(target_spec, Mapping):
+        template = compile_uri_expression(target_spec["expr"])
+    else:
+        template = compile_template(target_spec, uri=True)
     missing = _on_missing(name, spec, ",".join(template.fields))
     dataset = _dataset(spec)
 
@@ -387,8 +460,7 @@ def _geo(name: str, spec: Mapping[str, Any], *, decimal: str, observed_at: Any) 
     else:
         if "from" not in spec:
             raise ConfigError("geo: geojson needs 'from' (the path of a GeoJSON geometry)")
-        get = compile_path(spec["from"])
-        field_name = spec["from"]
+        get, field_name = source_getter(spec["from"])
 
         def geometry(record: Record) -> Any:
             value = get(record)

@@ -36,7 +36,7 @@ def check_type(type_name: str) -> None:
 def check_attribute(type_name: str, rule: AttributeRule) -> None:
     """Raise ConfigError with what NGSI-LD refuses in the attributes ``rule`` makes, whatever the record."""
     for template in (rule.spec.get("relationship"), rule.spec.get("datasetId")):
-        if template is not None:
+        if isinstance(template, str):  # not {expr: ...}: a computed URI is checked as it is computed
             check_uri_template(template)
     for sample in rule.samples:
         _raise(validate_entity({"id": "urn:ngsi-ld:Sample:1", "type": type_name, rule.name: sample}))

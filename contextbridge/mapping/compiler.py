@@ -25,6 +25,7 @@ from ..lookups.binding import Bind
 from ..templates import Template, compile_template
 from .attributes import AttributeRule, compile_attribute, time_getter
 from .checks import check_attribute, check_type, check_uri_template
+from .computed import compile_each, compile_uri_expression
 
 Record = abc.Mapping[str, Any]
 
@@ -41,6 +42,8 @@ class EntityRule:
     key: Key = ()  # where the entity is declared in the mapping file
     # (lookup name, record -> row): rows the entity's rules read under the lookup's name
     lookups: tuple[tuple[str, Bind], ...] = field(default=(), repr=False)
+    # ``each: PATH``: record -> one view of it per item (``item``, ``index``, ``key``); None: the record
+    each: Callable[[Record], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,9 @@ def _checked_type(name: str) -> bool:
     return True
 
 
-def _uri_template(source: str) -> Template:
+def _uri_template(source: str | abc.Mapping[str, Any]) -> Template:
+    if isinstance(source, abc.Mapping):  # {expr: "..."}: checked per record, as it is computed
+        return compile_uri_expression(source["expr"])
     template = compile_template(source, uri=True)
     check_uri_template(source)
     return template
@@ -234,6 +239,7 @@ def _compile_entity(
     entity_id = attempt((*key, "id"), lambda: _uri_template(spec["id"]))
     type_ok = attempt((*key, "type"), lambda: _checked_type(spec["type"]))
     when = attempt((*key, "when"), lambda: compile_expression(spec["when"])) if "when" in spec else None
+    each = attempt((*key, "each"), lambda: compile_each(spec["each"])) if "each" in spec else None
     observed = spec.get("observedAt")
     observed_at = attempt((*key, "observedAt"), lambda: time_getter(observed)) if observed else None
     attributes = []
@@ -251,4 +257,6 @@ def _compile_entity(
         or len(bindings) != len(spec.get("lookup", {}))
     ):
         return None
-    return EntityRule(spec["type"], entity_id, tuple(attributes), observed_at, when, key, tuple(bindings))
+    return EntityRule(
+        spec["type"], entity_id, tuple(attributes), observed_at, when, key, tuple(bindings), each
+    )
