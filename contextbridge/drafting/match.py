@@ -12,7 +12,7 @@ The score of a field against an attribute (0 to 1) is read off the words alone:
 - then the values weigh in: a text field cannot feed a number; a number feeds a text attribute
   only when it looks like a code (few distinct integers); a unit the field states that cannot be
   converted to the attribute's halves the score; text values none of which is in the attribute's
-  enumeration (``Enum:'on, off'`` in its comment) take 0.8 of it, and each value found adds.
+  enumeration (``Enum:'on, off'`` in its comment) take 0.6 of it, and each value found adds.
 
 Fields are then assigned greedily, best score first, each attribute and each field once.
 """
@@ -113,7 +113,7 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
     texts = {v for v in field.values if isinstance(v, str)} if field.kind == "text" else set()
     if allowed and texts:
         inside = len(texts & allowed) / len(texts)
-        value = value * 0.8 + 0.2 * inside
+        value = value * 0.6 + 0.4 * inside
         why += f"; {len(texts & allowed)} of its {len(texts)} values are in the enumeration"
     return Score(round(value, 3), why)
 

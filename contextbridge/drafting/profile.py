@@ -70,6 +70,7 @@ class FieldProfile:
     distinct: int
     low: float | None
     high: float | None
+    median: float | None  # says the unit better than the range, which holds the faults
     integral: bool
     decimals: int
     time: TimeFormat | None
@@ -102,23 +103,24 @@ def profile_records(records: list[dict[str, Any]], *, decimal: str = ".") -> lis
     return profiles
 
 
-def _leaves(node: Any, path: str, steps: tuple[str, ...], depth: int) -> Iterator[tuple[Any, ...]]:
+def _leaves(
+    node: Any, path: str, steps: tuple[str, ...], depth: int, symbols: dict[str, Any] | None = None
+) -> Iterator[tuple[Any, ...]]:
     if not isinstance(node, dict) or depth > 6:
         return
-    # SenML readings and XML elements write the unit beside the value
-    symbols = node.get("units") if isinstance(node.get("units"), dict) else {}
+    # SenML readings write the units beside the values ({"values": {...}, "units": {...}})
+    units = node.get("units") if isinstance(node.get("units"), dict) else None
     for key, value in node.items():
-        if not isinstance(key, str) or key == "units" and symbols:
+        if not isinstance(key, str) or (key == "units" and units is not None):
             continue
         step = quote_key(key)
         here = f"{path}.{step}" if path and not step.startswith("[") else f"{path}{step}"
-        if isinstance(value, dict) and "#text" in value:
-            text_path = f'{here}["#text"]'
+        if isinstance(value, dict) and value and all(k == "#text" or k.startswith("@") for k in value):
+            # an XML element with attributes: its text is the value, an attribute may say the unit
             unit = _symbol_unit(next((v for k, v in value.items() if k.startswith("@")), None), key)
-            yield text_path, key, steps, value["#text"], unit
-            continue
-        if isinstance(value, dict):
-            yield from _leaves(value, here, (*steps, key), depth + 1)
+            yield f'{here}["#text"]', key, steps, value.get("#text"), unit
+        elif isinstance(value, dict):
+            yield from _leaves(value, here, (*steps, key), depth + 1, units)
         elif isinstance(value, list):
             if value and all(not isinstance(item, dict | list) for item in value) and len(value) <= 3:
                 for index, item in enumerate(value):
@@ -174,6 +176,7 @@ def _profile(
         distinct=len({repr(v) for v in values}),
         low=min(parsed) if kind == "number" and parsed else None,
         high=max(parsed) if kind == "number" and parsed else None,
+        median=sorted(parsed)[len(parsed) // 2] if kind == "number" and parsed else None,
         integral=kind == "number" and all(float(n).is_integer() for n in parsed),
         decimals=decimals,
         time=time,

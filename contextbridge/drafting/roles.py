@@ -105,7 +105,7 @@ def find_id(fields: list[FieldProfile]) -> Choice | None:
 def time_score(field: FieldProfile) -> float:
     """How much a time field looks like the moment of the observation."""
     assert field.time is not None
-    score = max((TIME_WORDS.get(w, 0) for w in field.tokens), default=0)
+    score = float(max((TIME_WORDS.get(w, 0) for w in field.tokens), default=0))
     score += 1.0 if field.time.format == "iso8601" and field.time.zoned else 0.0
     return score - 0.5 * field.depth - 1.0 * field.in_list + 0.1 * min(field.distinct, 10)
 

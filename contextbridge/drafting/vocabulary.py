@@ -228,12 +228,63 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
 }
 
 STOPWORDS = frozenset(
-    "a an and as at by de del el en for from in is it la las los of on or per the this to y".split()
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "by",
+        "de",
+        "del",
+        "el",
+        "en",
+        "for",
+        "from",
+        "in",
+        "is",
+        "it",
+        "la",
+        "las",
+        "los",
+        "of",
+        "on",
+        "or",
+        "per",
+        "the",
+        "this",
+        "to",
+        "y",
+    ]
 )
 # Words in a field name that say "identifier": an id template is built from such a field.
 ID_WORDS = frozenset(
-    "id identifier ident code codigo cod eui serial sensor device dev node nodo station estacion "
-    "punto point vehiculo vehicle matricula plate bn uuid key".split()
+    [
+        "id",
+        "identifier",
+        "ident",
+        "code",
+        "codigo",
+        "cod",
+        "eui",
+        "serial",
+        "sensor",
+        "device",
+        "dev",
+        "node",
+        "nodo",
+        "station",
+        "estacion",
+        "punto",
+        "point",
+        "vehiculo",
+        "vehicle",
+        "matricula",
+        "plate",
+        "bn",
+        "uuid",
+        "key",
+    ]
 )
 # Words that name an observation time (strong) or a record-keeping time (weak).
 TIME_WORDS = {

@@ -29,7 +29,7 @@ from .sample import Sample
 from .vocabulary import PLAUSIBLE
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_YAML_WORDS = frozenset("true false yes no on off null y n".split())
+_YAML_WORDS = frozenset(["true", "false", "yes", "no", "on", "off", "null", "y", "n"])
 _COMMENT_COLUMN = 56
 
 
@@ -123,15 +123,17 @@ def _slope(source: str, target: str) -> float:
 
 
 def _unit_by_range(field: FieldProfile, target: str) -> tuple[str | None, str]:
-    """The unit the values' range says when the field names none (35..92 for a fraction: percent)."""
-    if field.low is None or field.high is None:
-        return None, ""
+    """The unit the values say when the field names none (a median of 61 for a fraction: percent).
+
+    The median decides, not the range: faulty readings (0, -1, -9999) sit at the ends."""
+    middle = field.median
     target_range = PLAUSIBLE.get(target)
-    if target_range is None or target_range[0] <= field.low and field.high <= target_range[1]:
+    if middle is None or target_range is None or target_range[0] <= middle <= target_range[1]:
         return None, ""
     for code, (low, high) in PLAUSIBLE.items():
-        if code != target and convertible(code, target) and low <= max(field.low, 0) and field.high <= high:
-            return code, f"outside {target_range[0]:g}..{target_range[1]:g}, within {low:g}..{high:g}"
+        if code != target and convertible(code, target) and low <= middle <= high:
+            span = f"{target_range[0]:g}..{target_range[1]:g}"
+            return code, f"median {middle:g} outside {span}, within {low:g}..{high:g}"
     return None, ""
 
 
