@@ -9,7 +9,8 @@ The score of a field against an attribute (0 to 1) is read off the words alone:
 - else ``0.6 × field coverage + 0.4 × attribute coverage``: the share of the field's words (or
   their synonyms) found in the attribute's name or label (a word found only in its comment counts
   half), and the share of the attribute's name words found among them;
-- then the values weigh in: a text field cannot feed a number; a number feeds a text attribute
+- then the values weigh in: a text field cannot feed a number; a field that is no URL gets half
+  the score of an attribute that wants one; a field inside a list of objects 0.8 of it; a number feeds a text attribute
   only when it looks like a code (few distinct integers); a unit the field states that cannot be
   converted to the attribute's halves the score; text values none of which is in the attribute's
   enumeration (``Enum:'on, off'`` in its comment) take 0.6 of it, and each value found adds.
@@ -28,7 +29,7 @@ from .profile import FieldProfile
 from .roles import Roles
 from .vocabulary import UNIT_WORDS, fold, synonyms, tokens, words
 
-THRESHOLD = 0.6
+THRESHOLD = 0.7
 _ENUM = re.compile(r"Enum:\s*'([^']*)'")
 _TIME_OF_OBSERVATION = frozenset({"observed", "observation", "reported"})
 
@@ -106,6 +107,11 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
         where = "name" if every & (attr_words | {name}) else "label" if every & strong else "comment"
         why = f"{shown} ~ {prop.name} ({where} {' '.join(found)!r})"
     value *= fit
+    if field.in_list:
+        value *= 0.8  # a field inside a list of objects (gateways, readings) is rarely the entity's
+    if (prop.range == "anyURI" or "url" in words(prop.comment)) and not field.url:
+        value *= 0.5
+        why += "; it wants a URL"
     if field.unit and prop.unit and not convertible(field.unit[0], prop.unit):
         value *= 0.5
         why += f"; unit {field.unit[0]} is not {prop.unit}"

@@ -42,6 +42,7 @@ STRFTIME = (
     "%H:%M:%S",
     "%H:%M",
 )
+_INDEX = re.compile(r"\[\d")
 _SIMPLE_KEY = re.compile(r"[^.\[\]\"'{}|\s][^.\[\]\"'{}|]*")
 
 
@@ -93,7 +94,7 @@ def profile_records(records: list[dict[str, Any]], *, decimal: str = ".") -> lis
     for record in records:
         for path, name, steps, value, unit in _leaves(record, "", (), 0):
             seen.setdefault(path, []).append(value)
-            names.setdefault(path, (name, steps, path.count(".") + path.count("["), "[" in path))
+            names.setdefault(path, (name, steps, len(steps), bool(_INDEX.search(path))))
             if unit is not None:
                 units.setdefault(path, unit)
     profiles = []

@@ -31,6 +31,7 @@ from .vocabulary import PLAUSIBLE
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _YAML_WORDS = frozenset(["true", "false", "yes", "no", "on", "off", "null", "y", "n"])
 _COMMENT_COLUMN = 56
+_UNMATCHED_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -215,11 +216,13 @@ def write_mapping(plan: Plan) -> str:
         out += attribute_lines(plan, match)
     if plan.unmatched:
         out.append("    # not matched (closest attributes of the type, score 0..1):")
-        for field, near in plan.unmatched:
+        for field, near in plan.unmatched[:_UNMATCHED_SHOWN]:
             shown = ", ".join(f"{name} {score.value:.2f}" for name, score in near) or "none"
             example = scalar(field.values[0]) if field.values else "empty"
             words = "_".join(content_words(field))
             out.append(f"    #   {field.path} ({field.kind}, e.g. {example}; '{words}'): {shown}")
+        if len(plan.unmatched) > _UNMATCHED_SHOWN:
+            out.append(f"    #   ... and {len(plan.unmatched) - _UNMATCHED_SHOWN} more fields")
     return "\n".join(out) + "\n"
 
 
