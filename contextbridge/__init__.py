@@ -21,6 +21,7 @@ from .broker import BrokerClient
 from .config import Config, load_config
 from .context import context_document
 from .delivery import Drainer, DrainSettings, RetryPolicy
+from .drafting import Draft, draft_mapping
 from .entity import validate_entity
 from .errors import (
     BrokerError,
@@ -70,6 +71,7 @@ __all__ = [
     "DeliveryError",
     "Device",
     "DeviceError",
+    "Draft",
     "DrainSettings",
     "Drainer",
     "EntityError",
@@ -101,6 +103,7 @@ __all__ = [
     "compile_expression",
     "context_document",
     "default_ontology",
+    "draft_mapping",
     "format_result",
     "get_format",
     "lint_mapping",
