@@ -164,3 +164,26 @@ def test_the_playground_drafts_with_a_read_key() -> None:
         assert_problem(await client.post("/playground/draft", json={}, headers=key), 400, "bad-request")
 
     run(body)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "EntitiesForbidden"),
+        (b"<x><y>", "cannot read the sample"),
+        (b"[" * 100_000, "RecursionError"),
+        (b'{"a": [1, 2', "no record found"),
+    ],
+    ids=["xml-entities", "broken-xml", "deep-json", "broken-json"],
+)
+def test_a_sample_that_cannot_be_read_is_a_clear_error(payload: bytes, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        draft_mapping(payload, name="vendor-export")
+
+
+@pytest.mark.parametrize(
+    "payload", [b"{}", b'[{"x": null}]', b"a,b\n1,2\n"], ids=["empty", "null", "nothing"]
+)
+def test_a_sample_that_matches_nothing_still_gives_a_draft_that_passes_check(payload: bytes) -> None:
+    draft = draft_mapping(payload, name="vendor")
+    assert lint_mapping(load_mapping("vendor.yaml", text=draft.text), default_ontology()) == []

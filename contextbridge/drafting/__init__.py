@@ -72,5 +72,7 @@ def draft_mapping(
     matches = match_fields(fields, type_name, onto, roles)
     used = roles.used() | {m.field.path for m in matches} | ({roles.id.field.path} if roles.id else set())
     unmatched = [(f, closest(f, type_name, onto)) for f in fields if f.path not in used and f.values]
-    plan = Plan(name, sample, type_name, ranking, roles, matches, unmatched, tz)
+    texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
+    placeholder = "name" if "name" in texts else min(texts, default="name")
+    plan = Plan(name, sample, type_name, ranking, roles, matches, unmatched, tz, placeholder)
     return Draft(write_mapping(plan), type_name, ranking, sample, fields, roles, matches)

@@ -5,7 +5,8 @@
 
 The score of a field against an attribute (0 to 1) is read off the words alone:
 
-- *name*: 1 when the field's name, without punctuation, is the attribute's (``PM2,5`` = ``pm25``);
+- *name*: 1 when the field's name, without punctuation, is the attribute's (``PM2,5`` = ``pm25``;
+  a one-letter name only reaches the threshold);
 - else ``0.6 × field coverage + 0.4 × attribute coverage``: the share of the field's words (or
   their synonyms) found in the attribute's name or label (a word found only in its comment counts
   half), and the share of the attribute's name words found among them;
@@ -20,6 +21,7 @@ Fields are then assigned greedily, best score first, each attribute and each fie
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -49,6 +51,7 @@ class Match:
     score: Score
 
 
+@functools.cache
 def compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", fold(text))
 
@@ -82,40 +85,62 @@ def compatible(field: FieldProfile, prop: OntologyProperty) -> float:
     return 1.0
 
 
+@dataclass(frozen=True)
+class _AttributeWords:
+    name: str  # compact: letters and digits
+    own: frozenset[str]  # of the name
+    strong: frozenset[str]  # of the name and the label
+    comment: frozenset[str]
+    wants_url: bool
+    allowed: frozenset[str]  # its enumeration
+
+
+@functools.cache
+def _attribute_words(prop: OntologyProperty) -> _AttributeWords:
+    # read once per attribute: drafting scores every field against every attribute of every type
+    name, own, comment = compact(prop.name), frozenset(tokens(prop.name)), words(prop.comment)
+    wants_url = prop.range == "anyURI" or "url" in comment
+    return _AttributeWords(name, own, own | words(prop.label) | {name}, comment, wants_url, enumeration(prop))
+
+
+@functools.cache
+def _groups(own: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    return tuple(synonyms(w) for w in own)
+
+
 def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
     fit = compatible(field, prop)
     if fit == 0.0:
         return Score(0.0, "")
     own = content_words(field)
-    name = compact(prop.name)
+    attr = _attribute_words(prop)
     shown = "'" + "_".join(own) + "'"
-    if compact("".join(own)) == name:
-        value, why = 1.0, f"{shown} = {prop.name} (same name)"
+    if compact("".join(own)) == attr.name:
+        # one letter alone (b, t, v) names too little to be sure, even when it is the attribute's
+        value = 1.0 if len(attr.name) > 1 else THRESHOLD
+        why = f"{shown} = {prop.name} (same name)"
     else:
-        groups = [synonyms(w) for w in own]
-        attr_words = set(tokens(prop.name))
-        strong = attr_words | words(prop.label) | {name}
-        comment = words(prop.comment)
-        hits = [1.0 if g & strong else 0.5 if g & comment else 0.0 for g in groups]
+        groups = _groups(own)
+        hits = [1.0 if g & attr.strong else 0.5 if g & attr.comment else 0.0 for g in groups]
         if not groups or not any(hits):
             return Score(0.0, "")
-        every = set().union(*groups)
+        every = frozenset().union(*groups)
         field_cover = sum(hits) / len(groups)
-        attr_cover = 1.0 if name in every else len(attr_words & every) / max(1, len(attr_words))
+        attr_cover = 1.0 if attr.name in every else len(attr.own & every) / max(1, len(attr.own))
         value = 0.6 * field_cover + 0.4 * attr_cover
-        found = sorted(every & strong) or sorted(every & comment)
-        where = "name" if every & (attr_words | {name}) else "label" if every & strong else "comment"
+        found = sorted(every & attr.strong) or sorted(every & attr.comment)
+        where = "name" if every & (attr.own | {attr.name}) else "label" if every & attr.strong else "comment"
         why = f"{shown} ~ {prop.name} ({where} {' '.join(found)!r})"
     value *= fit
     if field.in_list:
         value *= 0.8  # a field inside a list of objects (gateways, readings) is rarely the entity's
-    if (prop.range == "anyURI" or "url" in words(prop.comment)) and not field.url:
+    if attr.wants_url and not field.url:
         value *= 0.5
         why += "; it wants a URL"
     if field.unit and prop.unit and not convertible(field.unit[0], prop.unit):
         value *= 0.5
         why += f"; unit {field.unit[0]} is not {prop.unit}"
-    allowed = enumeration(prop)
+    allowed = attr.allowed
     texts = {v for v in field.values if isinstance(v, str)} if field.kind == "text" else set()
     if allowed and texts:
         inside = len(texts & allowed) / len(texts)

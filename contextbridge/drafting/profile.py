@@ -21,6 +21,8 @@ from .vocabulary import tokens, unit_hint, unit_of_symbol
 # Share of the non-empty values that must agree for a field to be numeric or a time: the rest
 # are the faults real feeds carry ("n/d", "-").
 AGREEMENT = 0.8
+# Fields profiled (the first, in record order): drafting scores each against every attribute.
+MAX_FIELDS = 200
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 # strftime formats of legacy exports, day before month first (the European and Latin American
@@ -98,7 +100,7 @@ def profile_records(records: list[dict[str, Any]], *, decimal: str = ".") -> lis
             if unit is not None:
                 units.setdefault(path, unit)
     profiles = []
-    for path, found in seen.items():
+    for path, found in list(seen.items())[:MAX_FIELDS]:
         name, steps, depth, in_list = names[path]
         profiles.append(_profile(path, name, found, decimal, units.get(path), depth, in_list))
     return profiles

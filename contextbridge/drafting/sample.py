@@ -27,6 +27,7 @@ from ..errors import ConfigError, FormatError
 from ..formats import FORMATS, get_format
 
 MAX_RECORDS = 500
+MAX_BYTES = 32 * 1024 * 1024  # a sample, not a whole feed: the JSON and XML guesses read it at once
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
 _EXTENSIONS = {".json": "json", ".geojson": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 _EXTENSIONS |= {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xml": "xml", ".senml": "senml"}
@@ -44,8 +45,18 @@ class Sample:
 
 def read_sample(payload: bytes, *, name: str = "", format: str | None = None) -> Sample:
     """Parse ``payload`` (the bytes of a sample file named ``name``); ``format`` overrides the guess."""
+    where = name or "sample"
     if not payload.strip():
-        raise ConfigError(f"{name or 'sample'}: the sample is empty")
+        raise ConfigError(f"{where}: the sample is empty")
+    if len(payload) > MAX_BYTES:
+        raise ConfigError(f"{where}: {len(payload)} bytes; a sample of at most {MAX_BYTES} bytes is enough")
+    try:
+        return _read(payload, name, format)
+    except (ValueError, SyntaxError, RecursionError) as error:  # json, defusedxml and ElementTree errors
+        raise ConfigError(f"{where}: cannot read the sample: {type(error).__name__}: {error}") from None
+
+
+def _read(payload: bytes, name: str, format: str | None) -> Sample:
     reasons: list[str] = []
     chosen = format or _guess_format(payload, name, reasons)
     if chosen not in FORMATS:

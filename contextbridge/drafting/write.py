@@ -17,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..units import converter, convertible, unit_name
@@ -46,7 +46,7 @@ class Plan:
     matches: list[Match]
     unmatched: list[tuple[FieldProfile, list[tuple[str, Any]]]]
     tz: str
-    notes: list[str] = field(default_factory=list)
+    placeholder: str = "name"  # the text attribute a draft with nothing matched carries
 
 
 def scalar(value: Any) -> str:
@@ -175,12 +175,15 @@ def write_mapping(plan: Plan) -> str:
     out = [f"# Drafted by `contextbridge draft` from {plan.name or 'a sample'}: review every line, then"]
     out.append("# translate the sample, save the entities as a golden sample and run `contextbridge test`.")
     if plan.ranking:
+        if plan.ranking[0].score <= 0:
+            out.append(
+                "# No type of the ontology fits this sample: pass --type (or add the type to the ontology)."
+            )
         out.append(f"# Entity type {plan.type}, ranked first of the ontology's types for this sample:")
         for number, ranked in enumerate(plan.ranking[:3], 1):
             out.append(
                 f"#   {number}. {ranked.type} (score {ranked.score:g}): {'; '.join(ranked.reasons[:3]) or 'no evidence'}"
             )
-    out += [f"# {note}" for note in plan.notes]
     out.append(f"id: {scalar(_mapping_id(plan.name, plan.type))}")
     source = {"format": sample.format, **sample.options}
     out.append(line(0, f"source: {flow(source)}", "; ".join(sample.reasons)))
@@ -209,6 +212,16 @@ def write_mapping(plan: Plan) -> str:
         spec.update({"format": roles.time.fmt} | extra)
         out.append(line(2, f"observedAt: {flow(spec)}", "; ".join(w for w in (roles.time.reason, zone) if w)))
     out.append("  attributes:")
+    if roles.point is None and not plan.matches:
+        # a mapping's entity needs one attribute: a constant that says what to do
+        why = (
+            f"nothing in the sample matched an attribute of {plan.type}: a placeholder, see the fields below"
+        )
+        out.append(
+            line(
+                4, f"{plan.placeholder}: {flow({'value': 'drafted from ' + (plan.name or 'a sample')})}", why
+            )
+        )
     if roles.point is not None:
         spec = {"geo": "point", "lon": roles.point.lon.path, "lat": roles.point.lat.path}
         out.append(line(4, f"location: {flow(spec)}", roles.point.reason))
@@ -219,7 +232,7 @@ def write_mapping(plan: Plan) -> str:
         for field, near in plan.unmatched[:_UNMATCHED_SHOWN]:
             shown = ", ".join(f"{name} {score.value:.2f}" for name, score in near) or "none"
             example = scalar(field.values[0]) if field.values else "empty"
-            words = "_".join(content_words(field))
+            words = "_".join(content_words(field)) or field.name
             out.append(f"    #   {field.path} ({field.kind}, e.g. {example}; '{words}'): {shown}")
         if len(plan.unmatched) > _UNMATCHED_SHOWN:
             out.append(f"    #   ... and {len(plan.unmatched) - _UNMATCHED_SHOWN} more fields")
