@@ -7,7 +7,8 @@ A type's score adds, for each field matched to one of its attributes, the match 
 attribute's rarity (``log((N + 1) / (n + 1))`` for an attribute that n of the N types have):
 ``location`` or ``name``, which every type has, say little; ``fillingLevel`` says a lot. Words of
 the sample that name the type itself (its name or label, found in the file name, the records
-path or a field name) add 1 each.
+path or a field name) add 1 each. The share of the type's attributes matched is added too: of two
+types a sample fits alike, the smaller one, which it covers more, wins.
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ def rank_types(
             for m in match_fields(fields, type_name, ontology, roles)
         )
         score += sum(part for part, _ in matched)
+        if matched:
+            # of two types the sample fits alike, the one it covers more (the smaller) fits better
+            covered = len(matched) / len(ontology.attributes(type_name))
+            score += covered
+            reasons.append(
+                f"{len(matched)} of its {len(ontology.attributes(type_name))} attributes (+{covered:.2f})"
+            )
         for part, m in sorted(matched, key=lambda item: (-item[0], item[1].attribute.name))[:4]:
             reasons.append(
                 f"{m.attribute.name} <- {m.field.path} ({m.score.value:.2f} x rarity {part / max(m.score.value, 1e-9):.2f})"
