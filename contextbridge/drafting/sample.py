@@ -127,23 +127,35 @@ def _guess_options(fmt: str, payload: bytes, reasons: list[str]) -> dict[str, An
 
 
 def _records_path(document: Any) -> str:
-    """``resources[*]`` for the largest list of objects (none: the document is one record)."""
-    best: tuple[int, str] = (0, "")
+    """``resources[*]`` for the largest list of objects, when it holds most of the document (an
+    API page); a list that is a small part of it (the gateways of one LoRaWAN uplink) is a field
+    of one record, and the document is that record."""
+    best: tuple[int, str, Any] = (0, "", None)
 
     def visit(node: Any, path: str, depth: int) -> None:
         nonlocal best
         if isinstance(node, list):
             objects = sum(isinstance(item, dict) for item in node)
             if objects > best[0]:
-                best = (objects, f"{path}[*]")
+                best = (objects, f"{path}[*]", node)
         elif isinstance(node, dict) and depth < 4:
             for key, value in node.items():
                 if isinstance(key, str) and re.fullmatch(r"[A-Za-z_][\w:-]*", key):
                     visit(value, f"{path}.{key}" if path else key, depth + 1)
 
     visit(document, "", 0)
-    # a top-level list is read without a records option; one object alone is one record
-    return "" if best[1] in ("", "[*]") else best[1]
+    _, path, found = best
+    if path in ("", "[*]") or _leaves(found) * 2 < _leaves(document):
+        return ""  # a top-level list is read without a records option; an object is one record
+    return path
+
+
+def _leaves(node: Any) -> int:
+    if isinstance(node, dict):
+        return sum(_leaves(value) for value in node.values())
+    if isinstance(node, list):
+        return sum(_leaves(value) for value in node)
+    return 1
 
 
 def _xml_records(payload: bytes) -> str:
