@@ -64,6 +64,21 @@ def test_the_sample_says_its_format_and_options() -> None:
         read_sample(b"  ", name="x.json")
 
 
+def test_one_message_with_a_list_inside_is_one_record() -> None:
+    uplink = {
+        "end_device_ids": {"device_id": "bin-7", "dev_eui": "70B3D57ED0050412"},
+        "received_at": "2024-05-14T05:00:07Z",
+        "uplink_message": {
+            "decoded_payload": {"fill_percent": 38, "temperature": 11.2},
+            "rx_metadata": [{"gateway_id": "gw-1", "rssi": -97}, {"gateway_id": "gw-2", "rssi": -101}],
+        },
+    }
+    sample = read_sample(json.dumps(uplink).encode(), name="uplink.json")
+    assert (sample.options, len(sample.records)) == ({}, 1)
+    page = {"page": 1, "data": [{"id": n, "temp_c": 20 + n} for n in range(5)]}
+    assert read_sample(json.dumps(page).encode(), name="page.json").options == {"records": "data[*]"}
+
+
 def test_roles_id_time_and_position() -> None:
     fields = profile_records(read_sample(csv_payload(STATIONS), name="s.csv").records, decimal=",")
     roles = find_roles(fields)
