@@ -1,8 +1,8 @@
 """Draft a mapping from a sample payload: the integrator starts from a proposal, not a blank file.
 
-    >>> draft = draft_mapping(open("parking.json", "rb").read(), name="parking.json")
+    >>> draft = draft_mapping(open("traffic.json", "rb").read(), name="traffic.json")
     >>> draft.type, [r.type for r in draft.ranking[:3]]
-    ('ParkingSpot', ['ParkingSpot', 'Device', 'OnStreetParking'])
+    ('TrafficFlowObserved', ['TrafficFlowObserved', 'OffStreetParking', 'Vehicle'])
     >>> print(draft.text)  # YAML, each proposed line with a comment saying why
 
 Deterministic and offline: the sample's fields are profiled (:mod:`.profile`), the id, time and
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..ontology import Ontology, default_ontology
+from ..times import compile_time_parser
 from .match import Match, closest, match_fields
 from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
@@ -61,6 +62,9 @@ def draft_mapping(
         close = difflib.get_close_matches(type_name, types, n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else f" (known types: {', '.join(types)})"
         raise ConfigError(f"type {type_name!r} is not an entity type of the ontology{hint}", key="type")
+    compile_time_parser("iso8601", tz=tz)  # a zone that does not exist is a ConfigError naming close ones
+    if not types:
+        raise ConfigError("the ontology has no entity type to draft a mapping for")
     sample = read_sample(payload, name=name, format=format)
     fields = profile_records(sample.records, decimal=sample.options.get("decimal", "."))
     roles = find_roles(fields)

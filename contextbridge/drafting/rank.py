@@ -1,7 +1,7 @@
 """Rank the ontology's entity types for a sample: which type are these records about?
 
-    >>> [r.type for r in rank_types(fields, roles, ontology, hints=("parking",))[:3]]
-    ['ParkingSpot', 'Device', 'OffStreetParking']
+    >>> [r.type for r in rank_types(fields, roles, ontology, hints=("traffic",))[:3]]
+    ['TrafficFlowObserved', 'OffStreetParking', 'Vehicle']
 
 A type's score adds, for each field matched to one of its attributes, the match score times the
 attribute's rarity (``log((N + 1) / (n + 1))`` for an attribute that n of the N types have):

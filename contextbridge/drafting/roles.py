@@ -1,7 +1,7 @@
 """The fields that play an entity's structural roles: its id, its observation time, its position.
 
     >>> roles = find_roles(profile_records(records))
-    >>> roles.id.path, roles.time.field.path, roles.point.lat.path
+    >>> roles.id.field.path, roles.time.field.path, roles.point.lat.path
     ('ayto:idSensor', 'dc:modified', 'ayto:latitude')
 
 Each choice carries a score and the reason, so the draft's comments (and the tests) can say why.

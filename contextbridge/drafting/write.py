@@ -1,14 +1,15 @@
 """Write a draft mapping as YAML, each proposed line with a comment saying why.
 
     >>> print(write_mapping(plan))
+    # Drafted by `contextbridge draft` from parking.json: review every line, then ...
     id: parking
-    source: {format: json, records: "resources[*]"}  # records resources[*]: the largest list ...
+    source: {format: json, records: "resources[*]"}  # ...; records resources[*]: the largest list ...
     entity:
       id: "urn:ngsi-ld:ParkingSpot:{ayto:idSensor}"  # id-like name (id, sensor); 26 distinct ...
 
 Written by hand rather than through a YAML library: the comments are the point of a draft, and
-PyYAML drops them. Every scalar that is not a plain word is written as a JSON string, which YAML
-reads back as the same string.
+PyYAML drops them. Every scalar that is not a plain word is written quoted (single quotes when it
+holds double quotes, else as a JSON string), which YAML reads back as the same string.
 """
 
 from __future__ import annotations
@@ -57,11 +58,11 @@ def scalar(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(scalar(v) for v in value) + "]"
     text = str(value)
-    return (
-        text
-        if _PLAIN.match(text) and text.lower() not in _YAML_WORDS
-        else json.dumps(text, ensure_ascii=False)
-    )
+    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    if '"' in text and "'" not in text and text.isprintable():
+        return f"'{text}'"  # potencia["#text"] reads better than "potencia[\"#text\"]"
+    return json.dumps(text, ensure_ascii=False)
 
 
 def flow(spec: Mapping[str, Any]) -> str:
