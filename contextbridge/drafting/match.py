@@ -51,7 +51,7 @@ class Match:
     score: Score
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)  # bounded: the service drafts payloads of any field names
 def compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", fold(text))
 
@@ -95,7 +95,7 @@ class _AttributeWords:
     allowed: frozenset[str]  # its enumeration
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _attribute_words(prop: OntologyProperty) -> _AttributeWords:
     # read once per attribute: drafting scores every field against every attribute of every type
     name, own, comment = compact(prop.name), frozenset(tokens(prop.name)), words(prop.comment)
@@ -103,7 +103,7 @@ def _attribute_words(prop: OntologyProperty) -> _AttributeWords:
     return _AttributeWords(name, own, own | words(prop.label) | {name}, comment, wants_url, enumeration(prop))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _groups(own: tuple[str, ...]) -> tuple[frozenset[str], ...]:
     return tuple(synonyms(w) for w in own)
 
