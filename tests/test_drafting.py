@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from test_service import SANTANDER_READ, assert_problem, headers, run
 from typer.testing import CliRunner
 
+import contextbridge.service.drafts as drafts
 from contextbridge.cli import app as cli
 from contextbridge.drafting import draft_mapping
 from contextbridge.drafting.match import score_field
@@ -162,7 +164,7 @@ def test_the_command_writes_a_draft_that_passes_check(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "cannot read" in missing.output
 
 
-def test_the_playground_drafts_with_a_read_key() -> None:
+def test_the_playground_drafts_with_a_read_key(monkeypatch: pytest.MonkeyPatch) -> None:
     async def body(client: httpx.AsyncClient) -> None:
         payload = (EXAMPLES / "traffic.json").read_text()
         assert_problem(await client.post("/playground/draft", json={"payload": payload}), 401, "unauthorized")
@@ -177,6 +179,10 @@ def test_the_playground_drafts_with_a_read_key() -> None:
         bad = await client.post("/playground/draft", json={"payload": payload, "type": "Nope"}, headers=key)
         assert_problem(bad, 400, "bad-request")
         assert_problem(await client.post("/playground/draft", json={}, headers=key), 400, "bad-request")
+        monkeypatch.setattr(drafts, "_RUNNING", threading.BoundedSemaphore(1))
+        drafts._RUNNING.acquire()  # one draft is running: the limit
+        busy = await client.post("/playground/draft", json={"payload": payload}, headers=key)
+        assert_problem(busy, 503, "busy")
 
     run(body)
 

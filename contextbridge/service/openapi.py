@@ -367,7 +367,7 @@ DOCUMENT: dict[str, Any] = {
                     "200": {
                         "description": "{mapping (YAML), type, ranking: [{type, score, reasons}], attributes}"
                     },
-                    **_problems(400, 401, 403, 413),
+                    **_problems(400, 401, 403, 413, 503),
                 },
             }
         },
