@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time they l
     from .config import Config, load_config
     from .context import context_document
     from .delivery import Drainer, DrainSettings, RetryPolicy
+    from .drafting import Draft, draft_mapping
     from .entity import validate_entity
     from .expressions import compile_expression
     from .feeds import FeedRunner
@@ -70,6 +71,7 @@ __getattr__, __dir__ = lazy_exports(
         "config": ("Config", "load_config"),
         "context": ("context_document",),
         "delivery": ("DrainSettings", "Drainer", "RetryPolicy"),
+        "drafting": ("Draft", "draft_mapping"),
         "entity": ("validate_entity",),
         "expressions": ("compile_expression",),
         "feeds": ("FeedRunner",),
@@ -100,6 +102,7 @@ __all__ = [
     "DeliveryError",
     "Device",
     "DeviceError",
+    "Draft",
     "DrainSettings",
     "Drainer",
     "EntityError",
@@ -131,6 +134,7 @@ __all__ = [
     "compile_expression",
     "context_document",
     "default_ontology",
+    "draft_mapping",
     "format_result",
     "get_format",
     "lint_mapping",

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 # Each command module registers its commands on the app when imported: in this order in --help.
-from . import running, devices, keys, mappings, entities, graph, service, delivery  # noqa: F401
+from . import running, devices, keys, mappings, drafting, entities, graph, service, delivery  # noqa: F401
 from .app import app, main
 
 __all__ = ["app", "main"]

@@ -42,6 +42,7 @@ from .context import context_endpoint
 from .contexts import ContextResolver
 from .deadletters import dead_letter_endpoint, dead_letters_endpoint, purge_endpoint, replay_endpoint
 from .devices import device_endpoint, devices_endpoint
+from .drafts import draft_endpoint
 from .feeds import feed_endpoint
 from .health import health_endpoint, ready_endpoint
 from .mappings import mapping_endpoint, mappings_endpoint, queries_endpoint, sample_endpoint
@@ -223,6 +224,7 @@ def create_app(service: Service) -> Starlette:
         Route("/mappings/{name}", mapping_endpoint, methods=["GET"]),
         Route("/mappings/{name}/samples", sample_endpoint, methods=["POST"]),
         Route("/playground", playground_endpoint, methods=["POST"]),
+        Route("/playground/draft", draft_endpoint, methods=["POST"]),
         Route("/queries", queries_endpoint, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers=problem_handlers, lifespan=lifespan)

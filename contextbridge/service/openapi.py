@@ -328,6 +328,49 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/playground/draft": {
+            "post": {
+                "summary": "Draft a mapping from a payload: type ranked, fields matched, each line with why",
+                "description": (
+                    "Nothing is stored. Deterministic and offline: the ontology's names, labels, comments and "
+                    "units against the payload's field names and values (see docs/drafting.md)."
+                ),
+                "security": KEYED,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["payload"],
+                                "properties": {
+                                    "payload": {"type": "string", "description": "a sample of the feed"},
+                                    "name": {
+                                        "type": "string",
+                                        "description": "its file name (format, type hints)",
+                                    },
+                                    "type": {
+                                        "type": "string",
+                                        "description": "the entity type (else ranked)",
+                                    },
+                                    "format": {
+                                        "type": "string",
+                                        "description": "json, ndjson, csv, xml, senml",
+                                    },
+                                    "tz": {"type": "string", "description": "zone of times without offset"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "{mapping (YAML), type, ranking: [{type, score, reasons}], attributes}"
+                    },
+                    **_problems(400, 401, 403, 413, 503),
+                },
+            }
+        },
         "/queries": {
             "get": {
                 "summary": "The example SPARQL questions (the configuration's, or the examples)",

@@ -9,6 +9,7 @@ import { credentials } from "./api.js";
 import { Dashboard } from "./dashboard.js";
 import { DeadLetters } from "./deadletters.js";
 import { message } from "./dom.js";
+import { attachDrafter } from "./drafter.js";
 import { Playground } from "./playground.js";
 import { SparqlPage } from "./sparql.js";
 
@@ -27,6 +28,7 @@ const views = {
   sparql: new SparqlPage(document.querySelector("#sparql")),
   "dead-letters": new DeadLetters(document.querySelector("#dead-letters")),
 };
+attachDrafter(views.playground);
 let current = null;
 
 function currentView() {

@@ -1,0 +1,82 @@
+"""Draft a mapping from a sample payload: the integrator starts from a proposal, not a blank file.
+
+    >>> draft = draft_mapping(open("traffic.json", "rb").read(), name="traffic.json")
+    >>> draft.type, [r.type for r in draft.ranking[:3]]
+    ('TrafficFlowObserved', ['TrafficFlowObserved', 'OffStreetParking', 'Vehicle'])
+    >>> print(draft.text)  # YAML, each proposed line with a comment saying why
+
+Deterministic and offline: the sample's fields are profiled (:mod:`.profile`), the id, time and
+position fields found (:mod:`.roles`), the ontology's types ranked (:mod:`.rank`), the fields
+matched to the type's attributes by their words (:mod:`.match`, :mod:`.vocabulary`), and the
+mapping written with its reasons (:mod:`.write`). No model, no network.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..ontology import Ontology, default_ontology
+from ..times import compile_time_parser
+from .match import Match, closest, match_fields
+from .profile import FieldProfile, profile_records
+from .rank import Ranked, entity_types, rank_types
+from .roles import Roles, find_roles
+from .sample import Sample, read_sample
+from .write import Plan, write_mapping
+
+__all__ = ["Draft", "draft_mapping"]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A drafted mapping: its YAML text, the type it is for, and the evidence behind it."""
+
+    text: str
+    type: str
+    ranking: list[Ranked]
+    sample: Sample
+    fields: list[FieldProfile]
+    roles: Roles
+    matches: list[Match]
+
+
+def draft_mapping(
+    payload: bytes,
+    *,
+    name: str = "",
+    type_name: str | None = None,
+    format: str | None = None,
+    tz: str = "UTC",
+    ontology: Ontology | None = None,
+) -> Draft:
+    """Draft a mapping for the records of ``payload`` (a sample file's bytes, named ``name``).
+
+    ``type_name`` fixes the entity type (else the best-ranked type is used), ``format`` the input
+    format (else guessed), ``tz`` the zone of times written without an offset.
+    """
+    onto = ontology or default_ontology()
+    types = entity_types(onto)
+    if type_name is not None and type_name not in types:
+        close = difflib.get_close_matches(type_name, types, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f" (known types: {', '.join(types)})"
+        raise ConfigError(f"type {type_name!r} is not an entity type of the ontology{hint}", key="type")
+    compile_time_parser("iso8601", tz=tz)  # a zone that does not exist is a ConfigError naming close ones
+    if not types:
+        raise ConfigError("the ontology has no entity type to draft a mapping for")
+    sample = read_sample(payload, name=name, format=format)
+    fields = profile_records(sample.records, decimal=sample.options.get("decimal", "."))
+    roles = find_roles(fields)
+    ranking: list[Ranked] = []
+    if type_name is None:
+        hints = (name.rsplit("/", 1)[-1].rsplit(".", 1)[0], str(sample.options.get("records", "")))
+        ranking = rank_types(fields, roles, onto, hints=hints)
+        type_name = ranking[0].type
+    matches = match_fields(fields, type_name, onto, roles)
+    used = roles.used() | {m.field.path for m in matches} | ({roles.id.field.path} if roles.id else set())
+    unmatched = [(f, closest(f, type_name, onto)) for f in fields if f.path not in used and f.values]
+    texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
+    placeholder = "name" if "name" in texts else min(texts, default="name")
+    plan = Plan(name, sample, type_name, ranking, roles, matches, unmatched, tz, placeholder)
+    return Draft(write_mapping(plan), type_name, ranking, sample, fields, roles, matches)

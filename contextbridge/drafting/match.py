@@ -1,0 +1,189 @@
+"""Match a sample's fields to the attributes of one entity type, with a score and the reason.
+
+    >>> score_field(profile("hum_pct"), ontology.attribute("WeatherObserved", "relativeHumidity"))
+    Score(value=0.8, reason="'hum' ~ relativeHumidity (name 'humidity')")
+
+The score of a field against an attribute (0 to 1) is read off the words alone:
+
+- *name*: 1 when the field's name, without punctuation, is the attribute's (``PM2,5`` = ``pm25``;
+  a one-letter name only reaches the threshold);
+- else ``0.6 × field coverage + 0.4 × attribute coverage``: the share of the field's words (or
+  their synonyms) found in the attribute's name or label (a word found only in its comment counts
+  half), and the share of the attribute's name words found among them;
+- then the values weigh in: a text field cannot feed a number; a field that is no URL gets half
+  the score of an attribute that wants one; a field inside a list of objects 0.8 of it; a number feeds a text attribute
+  only when it looks like a code (few distinct integers); a unit the field states that cannot be
+  converted to the attribute's halves the score; text values none of which is in the attribute's
+  enumeration (``Enum:'on, off'`` in its comment) take 0.6 of it, and each value found adds.
+
+Fields are then assigned greedily, best score first, each attribute and each field once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from ..ontology import Ontology, OntologyProperty
+from ..units import convertible
+from .profile import FieldProfile
+from .roles import Roles
+from .vocabulary import UNIT_WORDS, fold, synonyms, tokens, words
+
+THRESHOLD = 0.7
+_ENUM = re.compile(r"Enum:\s*'([^']*)'")
+_TIME_OF_OBSERVATION = frozenset({"observed", "observation", "reported"})
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """A field proposed for an attribute (``field`` None: filled by the observation time)."""
+
+    attribute: OntologyProperty
+    field: FieldProfile
+    score: Score
+
+
+@functools.lru_cache(maxsize=4096)  # bounded: the service drafts payloads of any field names
+def compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", fold(text))
+
+
+def enumeration(prop: OntologyProperty) -> frozenset[str]:
+    """The values an attribute's comment lists (``Enum:'a, b'``)."""
+    found = _ENUM.search(prop.comment)
+    return frozenset(v.strip() for v in found.group(1).split(",")) if found else frozenset()
+
+
+def content_words(field: FieldProfile) -> tuple[str, ...]:
+    """The words of a field's name that say what it is (a trailing unit word says its unit)."""
+    found = field.tokens
+    return found[:-1] if len(found) > 1 and found[-1] in UNIT_WORDS else found
+
+
+def compatible(field: FieldProfile, prop: OntologyProperty) -> float:
+    """How well the field's values fit the attribute's datatype: 0 (never) to 1."""
+    if prop.kind != "Property" or prop.range in ("json", ""):
+        return 0.0
+    if prop.range in ("dateTime", "date"):
+        return 1.0 if field.kind == "time" else 0.0
+    if field.kind == "time":
+        return 0.0
+    if prop.range in ("double", "integer"):
+        return 1.0 if field.kind == "number" else 0.0
+    if prop.range == "boolean":
+        return 1.0 if field.kind == "bool" else 0.0
+    if field.kind == "number":
+        return 1.0 if field.integral and field.distinct <= 10 else 0.3
+    return 1.0
+
+
+@dataclass(frozen=True)
+class _AttributeWords:
+    name: str  # compact: letters and digits
+    own: frozenset[str]  # of the name
+    strong: frozenset[str]  # of the name and the label
+    comment: frozenset[str]
+    wants_url: bool
+    allowed: frozenset[str]  # its enumeration
+
+
+@functools.lru_cache(maxsize=4096)
+def _attribute_words(prop: OntologyProperty) -> _AttributeWords:
+    # read once per attribute: drafting scores every field against every attribute of every type
+    name, own, comment = compact(prop.name), frozenset(tokens(prop.name)), words(prop.comment)
+    wants_url = prop.range == "anyURI" or "url" in comment
+    return _AttributeWords(name, own, own | words(prop.label) | {name}, comment, wants_url, enumeration(prop))
+
+
+@functools.lru_cache(maxsize=4096)
+def _groups(own: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    return tuple(synonyms(w) for w in own)
+
+
+def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
+    fit = compatible(field, prop)
+    if fit == 0.0:
+        return Score(0.0, "")
+    own = content_words(field)
+    attr = _attribute_words(prop)
+    shown = "'" + "_".join(own) + "'"
+    if compact("".join(own)) == attr.name:
+        # one letter alone (b, t, v) names too little to be sure, even when it is the attribute's
+        value = 1.0 if len(attr.name) > 1 else THRESHOLD
+        why = f"{shown} = {prop.name} (same name)"
+    else:
+        groups = _groups(own)
+        hits = [1.0 if g & attr.strong else 0.5 if g & attr.comment else 0.0 for g in groups]
+        if not groups or not any(hits):
+            return Score(0.0, "")
+        every = frozenset().union(*groups)
+        field_cover = sum(hits) / len(groups)
+        attr_cover = 1.0 if attr.name in every else len(attr.own & every) / max(1, len(attr.own))
+        value = 0.6 * field_cover + 0.4 * attr_cover
+        found = sorted(every & attr.strong) or sorted(every & attr.comment)
+        where = "name" if every & (attr.own | {attr.name}) else "label" if every & attr.strong else "comment"
+        why = f"{shown} ~ {prop.name} ({where} {' '.join(found)!r})"
+    value *= fit
+    if field.in_list:
+        value *= 0.8  # a field inside a list of objects (gateways, readings) is rarely the entity's
+    if attr.wants_url and not field.url:
+        value *= 0.5
+        why += "; it wants a URL"
+    if field.unit and prop.unit and not convertible(field.unit[0], prop.unit):
+        value *= 0.5
+        why += f"; unit {field.unit[0]} is not {prop.unit}"
+    allowed = attr.allowed
+    texts = {v for v in field.values if isinstance(v, str)} if field.kind == "text" else set()
+    if allowed and texts:
+        inside = len(texts & allowed) / len(texts)
+        value = value * 0.6 + 0.4 * inside
+        why += f"; {len(texts & allowed)} of its {len(texts)} values are in the enumeration"
+    return Score(round(value, 3), why)
+
+
+def match_fields(fields: list[FieldProfile], type_name: str, ontology: Ontology, roles: Roles) -> list[Match]:
+    """The proposed (field, attribute) pairs of ``type_name``, best first; deterministic."""
+    attributes = ontology.attributes(type_name)
+    taken_fields = set(roles.used())
+    matches: list[Match] = []
+    if roles.time is not None:
+        for prop in attributes.values():
+            if prop.range == "dateTime" and set(tokens(prop.name)) & _TIME_OF_OBSERVATION:
+                why = f"the observation time fills {prop.name} (name says {'/'.join(sorted(set(tokens(prop.name)) & _TIME_OF_OBSERVATION))})"
+                matches.append(Match(prop, roles.time.field, Score(1.0, why)))
+    taken_attributes = {m.attribute.name for m in matches} | {"location"}
+    candidates = sorted(
+        (
+            (score, index, prop.name, field, prop)
+            for index, field in enumerate(fields)
+            if field.path not in taken_fields
+            for prop in attributes.values()
+            for score in (score_field(field, prop),)
+            if score.value >= THRESHOLD
+        ),
+        key=lambda c: (-c[0].value, c[1], c[2]),
+    )
+    for score, _, _, field, prop in candidates:
+        if prop.name in taken_attributes or field.path in taken_fields:
+            continue
+        taken_attributes.add(prop.name)
+        taken_fields.add(field.path)
+        matches.append(Match(prop, field, score))
+    return matches
+
+
+def closest(
+    field: FieldProfile, type_name: str, ontology: Ontology, *, count: int = 3
+) -> list[tuple[str, Score]]:
+    """The attributes nearest to a field that was not matched (for the draft's comments)."""
+    scored = [(prop.name, score_field(field, prop)) for prop in ontology.attributes(type_name).values()]
+    scored = [item for item in scored if item[1].value > 0]
+    return sorted(scored, key=lambda item: (-item[1].value, item[0]))[:count]

@@ -1,0 +1,245 @@
+"""Write a draft mapping as YAML, each proposed line with a comment saying why.
+
+    >>> print(write_mapping(plan))
+    # Drafted by `contextbridge draft` from parking.json: review every line, then ...
+    id: parking
+    source: {format: json, records: "resources[*]"}  # ...; records resources[*]: the largest list ...
+    entity:
+      id: "urn:ngsi-ld:ParkingSpot:{ayto:idSensor}"  # id-like name (id, sensor); 26 distinct ...
+
+Written by hand rather than through a YAML library: the comments are the point of a draft, and
+PyYAML drops them. Every scalar that is not a plain word is written quoted (single quotes when it
+holds double quotes, else as a JSON string), which YAML reads back as the same string.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..units import converter, convertible, unit_name
+from .match import Match, content_words, enumeration
+from .profile import FieldProfile
+from .rank import Ranked
+from .roles import Roles
+from .sample import Sample
+from .vocabulary import PLAUSIBLE
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_YAML_WORDS = frozenset(["true", "false", "yes", "no", "on", "off", "null", "y", "n"])
+_COMMENT_COLUMN = 56
+_UNMATCHED_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a draft says: the sample, the type and its ranking, the roles, the matches."""
+
+    name: str
+    sample: Sample
+    type: str
+    ranking: list[Ranked]
+    roles: Roles
+    matches: list[Match]
+    unmatched: list[tuple[FieldProfile, list[tuple[str, Any]]]]
+    tz: str
+    placeholder: str = "name"  # the text attribute a draft with nothing matched carries
+
+
+def scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(scalar(v) for v in value) + "]"
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
+        return text
+    if '"' in text and "'" not in text and text.isprintable():
+        return f"'{text}'"  # potencia["#text"] reads better than "potencia[\"#text\"]"
+    return json.dumps(text, ensure_ascii=False)
+
+
+def flow(spec: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{key}: {scalar(value)}" for key, value in spec.items()) + "}"
+
+
+def line(indent: int, text: str, why: str = "") -> str:
+    head = " " * indent + text
+    return f"{head.ljust(_COMMENT_COLUMN)}  # {why}" if why else head
+
+
+def time_spec(plan: Plan, fmt: str, zoned: bool) -> tuple[dict[str, Any], str]:
+    spec: dict[str, Any] = {} if fmt == "iso8601" else {"format": fmt}
+    if not zoned:
+        spec["tz"] = plan.tz
+        return spec, f"times without offset: local time in {plan.tz} (--tz)"
+    return spec, ""
+
+
+def number_spec(match: Match) -> tuple[dict[str, Any], list[str]]:
+    """from, cast, unit conversion (scale, unit/unitCode, round), range: the numeric attribute."""
+    field, prop = match.field, match.attribute
+    spec: dict[str, Any] = {"from": field.path}
+    why: list[str] = []
+    source, source_why = field.unit or (None, "")
+    target = prop.unit
+    if target and source is None:
+        source, source_why = _unit_by_range(field, target)
+    span = f"values {field.low:g}..{field.high:g}" if field.low is not None and field.high is not None else ""
+    converting = bool(target and source and source != target and convertible(source, target))
+    if field.text:
+        spec["cast"] = "int" if field.integral and not converting and prop.range != "double" else "float"
+        why.append("text holding numbers -> cast")
+    if converting and (source, target) == ("P1", "C62"):
+        spec["scale"] = 0.01
+        spec["round"] = field.decimals + 2
+        spec["unitCode"] = "C62"
+        spec["range"] = [0, 1]
+        why.append(f"{span} ({source_why}) -> % -> scale 0.01 to the fraction {prop.name} wants")
+    elif converting:
+        assert source is not None and target is not None
+        spec["unit"], spec["unitCode"] = source, target
+        spec["round"] = field.decimals + max(0, -math.floor(math.log10(abs(_slope(source, target)))))
+        why.append(f"{span} in {unit_name(source)} ({source_why}); the ontology wants {unit_name(target)}")
+    elif target and source and source != target:
+        why.append(
+            f"the field is in {unit_name(source)} ({source_why}), {prop.name} in {unit_name(target)}: not convertible, check"
+        )
+    elif target or source:
+        spec["unitCode"] = target or source
+        why.append(f"{span} in {unit_name(target or source or '')}")
+    if "cast" in spec or "range" in spec:
+        spec["on_error"] = "skip"
+    return spec, why
+
+
+def _slope(source: str, target: str) -> float:
+    convert = converter(source, target)
+    return convert(1.0) - convert(0.0) or 1.0
+
+
+def _unit_by_range(field: FieldProfile, target: str) -> tuple[str | None, str]:
+    """The unit the values say when the field names none (a median of 61 for a fraction: percent).
+
+    The median decides, not the range: faulty readings (0, -1, -9999) sit at the ends."""
+    middle = field.median
+    target_range = PLAUSIBLE.get(target)
+    if middle is None or target_range is None or target_range[0] <= middle <= target_range[1]:
+        return None, ""
+    for code, (low, high) in PLAUSIBLE.items():
+        if code != target and convertible(code, target) and low <= middle <= high:
+            span = f"{target_range[0]:g}..{target_range[1]:g}"
+            return code, f"median {middle:g} outside {span}, within {low:g}..{high:g}"
+    return None, ""
+
+
+def attribute_lines(plan: Plan, match: Match) -> list[str]:
+    field, prop = match.field, match.attribute
+    why = [match.score.reason]
+    if prop.range in ("dateTime", "date"):
+        assert field.time is not None
+        if plan.roles.time and plan.roles.time.field is field and plan.roles.time.clock:
+            clock = plan.roles.time.clock
+            spec: dict[str, Any] = {"template": f"{{{field.path}}} {{{clock.path}}}", "cast": "datetime"}
+            extra, zone = time_spec(plan, plan.roles.time.fmt, False)
+        else:
+            spec = {"from": field.path, "cast": "datetime"}
+            extra, zone = time_spec(plan, field.time.format, field.time.zoned)
+        spec.update(extra)
+        why += [zone] if zone else []
+    elif prop.range in ("double", "integer"):
+        spec, more = number_spec(match)
+        why += more
+    else:
+        spec = {"from": field.path}
+        why += _values_note(field, prop)
+    return [line(4, f"{prop.name}: {flow(spec)}", "; ".join(w for w in why if w))]
+
+
+def _values_note(field: FieldProfile, prop: Any) -> list[str]:
+    allowed = enumeration(prop)
+    values = sorted({str(v) for v in field.values})
+    if not allowed or set(values) <= allowed:
+        return []
+    shown = ", ".join(values[:6]) + (", ..." if len(values) > 6 else "")
+    return [f"values {shown}; the ontology lists {', '.join(sorted(allowed))}: add a map"]
+
+
+def write_mapping(plan: Plan) -> str:
+    sample, roles = plan.sample, plan.roles
+    out = [f"# Drafted by `contextbridge draft` from {plan.name or 'a sample'}: review every line, then"]
+    out.append("# translate the sample, save the entities as a golden sample and run `contextbridge test`.")
+    if plan.ranking:
+        if plan.ranking[0].score <= 0:
+            out.append(
+                "# No type of the ontology fits this sample: pass --type (or add the type to the ontology)."
+            )
+        out.append(f"# Entity type {plan.type}, ranked first of the ontology's types for this sample:")
+        for number, ranked in enumerate(plan.ranking[:3], 1):
+            out.append(
+                f"#   {number}. {ranked.type} (score {ranked.score:g}): {'; '.join(ranked.reasons[:3]) or 'no evidence'}"
+            )
+    out.append(f"id: {scalar(_mapping_id(plan.name, plan.type))}")
+    source = {"format": sample.format, **sample.options}
+    out.append(line(0, f"source: {flow(source)}", "; ".join(sample.reasons)))
+    out.append("entity:")
+    if roles.id is not None:
+        field = roles.id.field
+        needs_slug = any(not re.fullmatch(r"[A-Za-z0-9._-]+", str(v)) for v in field.values)
+        placeholder = f"{{{field.path}|slug}}" if needs_slug else f"{{{field.path}}}"
+        slug_why = "; |slug: values hold spaces or punctuation" if needs_slug else ""
+        out.append(
+            line(2, f"id: {scalar(f'urn:ngsi-ld:{plan.type}:{placeholder}')}", roles.id.reason + slug_why)
+        )
+    else:
+        why = "no id-like field: every record gets this id; write the template by hand"
+        out.append(
+            line(2, f"id: {scalar(f'urn:ngsi-ld:{plan.type}:{_mapping_id(plan.name, plan.type)}')}", why)
+        )
+    out.append(line(2, f"type: {plan.type}", "--type" if not plan.ranking else "ranked first"))
+    if roles.time is not None and roles.time.format.date:
+        spec = (
+            {"template": f"{{{roles.time.field.path}}} {{{roles.time.clock.path}}}"}
+            if roles.time.clock
+            else {"from": roles.time.field.path}
+        )
+        extra, zone = time_spec(plan, roles.time.fmt, roles.time.format.zoned)
+        spec.update({"format": roles.time.fmt} | extra)
+        out.append(line(2, f"observedAt: {flow(spec)}", "; ".join(w for w in (roles.time.reason, zone) if w)))
+    out.append("  attributes:")
+    if roles.point is None and not plan.matches:
+        # a mapping's entity needs one attribute: a constant that says what to do
+        why = (
+            f"nothing in the sample matched an attribute of {plan.type}: a placeholder, see the fields below"
+        )
+        out.append(
+            line(
+                4, f"{plan.placeholder}: {flow({'value': 'drafted from ' + (plan.name or 'a sample')})}", why
+            )
+        )
+    if roles.point is not None:
+        spec = {"geo": "point", "lon": roles.point.lon.path, "lat": roles.point.lat.path}
+        out.append(line(4, f"location: {flow(spec)}", roles.point.reason))
+    for match in plan.matches:
+        out += attribute_lines(plan, match)
+    if plan.unmatched:
+        out.append("    # not matched (closest attributes of the type, score 0..1):")
+        for field, near in plan.unmatched[:_UNMATCHED_SHOWN]:
+            shown = ", ".join(f"{name} {score.value:.2f}" for name, score in near) or "none"
+            example = scalar(field.values[0]) if field.values else "empty"
+            words = "_".join(content_words(field)) or field.name
+            out.append(f"    #   {field.path} ({field.kind}, e.g. {example}; '{words}'): {shown}")
+        if len(plan.unmatched) > _UNMATCHED_SHOWN:
+            out.append(f"    #   ... and {len(plan.unmatched) - _UNMATCHED_SHOWN} more fields")
+    return "\n".join(out) + "\n"
+
+
+def _mapping_id(name: str, type_name: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.rsplit("/", 1)[-1].rsplit(".", 1)[0]).strip("-.")
+    return stem if stem and stem[0].isalnum() else type_name

@@ -1,0 +1,159 @@
+"""How close a draft comes to the hand-written mappings, on every example feed (printed per feed).
+
+For each hand-written mapping of ``mappings/`` (with a sample in ``examples/santander/`` or
+``examples/vendors/``) and each entity type it produces, the sample is drafted with ``--type``
+and both mappings translate it; entities are paired by record. An attribute of a hand-written
+entity counts as matched when the draft's entity has it with the same value (numbers within
+0.1 %). Two scores are printed: over every attribute, and over the attributes the hand-written
+mapping reads from the payload (``from``, ``geo``, ``template``), leaving out those the
+integrator decides (constants, expressions, relationships, lookups in other tables), which no
+sample can tell. Run ``pytest tests/test_drafting_examples.py -s`` to see the table.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from contextbridge.drafting import draft_mapping
+from contextbridge.errors import FormatError, RecordError
+from contextbridge.lint import lint_mapping
+from contextbridge.mapping import Mapping, load_mapping
+from contextbridge.ontology import default_ontology
+from contextbridge.translator import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = (ROOT / "examples" / "santander", ROOT / "examples" / "vendors")
+TZ = "Europe/Madrid"  # the city's zone, one setting for every feed (as `--tz` would give it)
+
+
+def example_mappings() -> list[Path]:
+    found = []
+    for path in sorted((ROOT / "mappings").glob("*.yaml")):
+        mapping = load_mapping(path)
+        if mapping.samples and any(
+            s.input.resolve().is_relative_to(folder) for s in mapping.samples for folder in EXAMPLES
+        ):
+            found.append(path)
+    return found
+
+
+def entities_per_record(mapping: Mapping, payload: bytes, name: str) -> list[list[dict[str, Any]] | None]:
+    translator = Translator(mapping)
+    out: list[list[dict[str, Any]] | None] = []
+    for record in mapping.source_format.parse(io.BytesIO(payload), source=name):
+        if isinstance(record, FormatError):
+            out.append(None)
+            continue
+        try:
+            out.append(translator.translate_record(record))
+        except RecordError:
+            out.append(None)
+    return out
+
+
+def same(hand: Any, draft: Any) -> bool:
+    hand = hand.get("value", hand.get("object")) if isinstance(hand, dict) else hand
+    draft = draft.get("value", draft.get("object")) if isinstance(draft, dict) else draft
+    numbers = (int, float)
+    if isinstance(hand, numbers) and isinstance(draft, numbers) and not isinstance(hand, bool):
+        return math.isclose(hand, draft, rel_tol=1e-3)
+    return bool(hand == draft)
+
+
+def payload_attributes(path: Path, type_name: str) -> set[str]:
+    """The attributes of ``type_name`` the hand-written mapping reads from the payload itself."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    lookups = set(document.get("lookups") or {})
+    names = set()
+    for entity in document.get("entities") or [document["entity"]]:
+        if entity["type"] != type_name:
+            continue
+        for name, spec in entity["attributes"].items():
+            read = [spec.get("from"), spec.get("lon"), spec.get("template")]
+            if any(isinstance(r, str) and r.split(".")[0] not in lookups for r in read):
+                names.add(name)
+    return names
+
+
+def score(path: Path, type_name: str) -> tuple[int, int, int, int, dict[str, int]]:
+    hand = load_mapping(path)
+    sample = hand.samples[0].input
+    payload = sample.read_bytes()
+    draft = draft_mapping(payload, name=sample.name, type_name=type_name, tz=TZ)
+    drafted = load_mapping(f"{sample.stem}-draft.yaml", text=draft.text)
+    assert lint_mapping(drafted, default_ontology()) == []
+    from_payload = payload_attributes(path, type_name)
+    total = hit = payload_total = payload_hit = 0
+    missed: dict[str, int] = {}
+    pairs = zip(  # both translate the same parsed records
+        entities_per_record(hand, payload, sample.name),
+        entities_per_record(drafted, payload, sample.name),
+        strict=True,
+    )
+    for hand_entities, draft_entities in pairs:
+        ours = next((e for e in draft_entities or [] if e["type"] == type_name), {})
+        for entity in (e for e in hand_entities or [] if e["type"] == type_name):
+            for name, value in entity.items():
+                if name in ("id", "type", "@context"):
+                    continue
+                ok = name in ours and same(value, ours[name])
+                total, hit = total + 1, hit + ok
+                if name in from_payload:
+                    payload_total, payload_hit = payload_total + 1, payload_hit + ok
+                if not ok:
+                    missed[name] = missed.get(name, 0) + 1
+    return hit, total, payload_hit, payload_total, missed
+
+
+def test_drafts_match_the_hand_written_mappings() -> None:
+    rows = []
+    sums = [0, 0, 0, 0]
+    for path in example_mappings():
+        for type_name in dict.fromkeys(rule.type for rule in load_mapping(path).entities):
+            hit, total, payload_hit, payload_total, missed = score(path, type_name)
+            sums = [a + b for a, b in zip(sums, (hit, total, payload_hit, payload_total), strict=True)]
+            rows.append(
+                f"{path.stem:28} {type_name:22} all {hit:4}/{total:<4} {hit / max(total, 1):4.0%}   "
+                f"from payload {payload_hit:4}/{payload_total:<4} {payload_hit / max(payload_total, 1):4.0%}   "
+                f"missed {dict(sorted(missed.items()))}"
+            )
+    print("\n" + "\n".join(rows))
+    hit, total, payload_hit, payload_total = sums
+    print(
+        f"all attributes {hit}/{total} = {hit / total:.1%}; read from the payload {payload_hit}/{payload_total} = {payload_hit / payload_total:.1%}"
+    )
+    assert payload_hit / payload_total >= 0.8
+
+
+def test_the_right_type_ranks_first() -> None:
+    rows, first, primary = [], 0, 0
+    paths = example_mappings()
+    for path in paths:
+        mapping = load_mapping(path)
+        types = [rule.type for rule in mapping.entities]
+        sample = mapping.samples[0].input
+        ranking = draft_mapping(sample.read_bytes(), name=sample.name, tz=TZ).ranking
+        top = [r.type for r in ranking[:3]]
+        first += top[0] in types
+        primary += top[0] == types[0]
+        rows.append(
+            f"{path.stem:28} {'ok ' if top[0] in types else 'NO '} ranked {top}, hand-written {types}"
+        )
+    print(
+        "\n" + "\n".join(rows) + f"\na type of the hand-written mapping first on {first}/{len(paths)} feeds; "
+        f"the type of its first entity first on {primary}/{len(paths)}"
+    )
+    assert first / len(paths) >= 0.8
+
+
+@pytest.mark.parametrize("path", example_mappings(), ids=lambda p: p.stem)
+def test_every_draft_passes_check(path: Path) -> None:
+    sample = load_mapping(path).samples[0].input
+    draft = draft_mapping(sample.read_bytes(), name=sample.name)
+    assert lint_mapping(load_mapping("draft.yaml", text=draft.text), default_ontology()) == []
