@@ -109,43 +109,64 @@ class Translator:
         bound: tuple[Any, ...] | None = None
         enriched: MappingABC[str, Any] = record
         for rule, render_id, observed_at, when, attributes, lookups, each in self._plans:
-            views: Iterable[MappingABC[str, Any]]
-            if each is not None:  # one view per item, each with its own looked-up rows
-                views = [view for view in _item_views(record, each, lookups) if when is None or when(view)]
+            if each is not None:
+                for item_view in _item_views(record, each, lookups):
+                    if when is None or when(item_view):
+                        entities.append(self._entity(rule, item_view, render_id, observed_at, attributes))
+                continue
+            if lookups:
+                # The looked-up rows join a shallow copy of the record under the lookups' names, so
+                # that every path, template and expression of the entity reads them as fields.
+                # Entities with the same lookups share one tuple, so one copy serves them all.
+                if lookups is not bound:
+                    copy = dict(record)
+                    for name, bind in lookups:
+                        copy[name] = bind(record)
+                    enriched, bound = copy, lookups
+                view = enriched
             else:
-                if lookups:
-                    # The looked-up rows join a shallow copy of the record under the lookups' names,
-                    # so that every path, template and expression of the entity reads them as fields.
-                    # Entities with the same lookups share one tuple, so one copy serves them all.
-                    if lookups is not bound:
-                        copy = dict(record)
-                        for name, bind in lookups:
-                            copy[name] = bind(record)
-                        enriched, bound = copy, lookups
-                    view = enriched
-                else:
-                    view = record
-                if when is not None and not when(view):
+                view = record
+            if when is not None and not when(view):
+                continue
+            # _entity, inlined: on the hot path a call (or a loop over one view) per entity costs
+            # about 2 % of the translation (measured against the branch point, in one process).
+            entity_id = render_id(view)
+            if entity_id is MISSING:
+                raise TransformError(f"{rule.type} id: missing value", field=",".join(rule.id.fields))
+            observed = observed_at(view) if observed_at is not None else None
+            entity: Entity = {"id": entity_id, "type": rule.type}
+            for name, build, skip_on_error in attributes:
+                try:
+                    value = build(view, observed)
+                except TransformError as error:
+                    if not skip_on_error:
+                        raise
+                    self.stats.skip(name, error.located(record=self._number, source=self._source))
                     continue
-                views = (view,)
-            for view in views:
-                entity_id = render_id(view)
-                if entity_id is MISSING:
-                    raise TransformError(f"{rule.type} id: missing value", field=",".join(rule.id.fields))
-                observed = observed_at(view) if observed_at is not None else None
-                entity: Entity = {"id": entity_id, "type": rule.type}
-                for name, build, skip_on_error in attributes:
-                    try:
-                        value = build(view, observed)
-                    except TransformError as error:
-                        if not skip_on_error:
-                            raise
-                        self.stats.skip(name, error.located(record=self._number, source=self._source))
-                        continue
-                    if value is not None:
-                        entity[name] = value
-                entities.append(entity)
+                if value is not None:
+                    entity[name] = value
+            entities.append(entity)
         return entities
+
+    def _entity(self, rule: Any, view: Any, render_id: Any, observed_at: Any, attributes: Any) -> Entity:
+        """One entity of a rule with ``each:``, from one item's view of the record."""
+        entity_id = render_id(view)
+        if entity_id is MISSING:
+            reason = f"{rule.type} id: missing value (item {view['index']})"
+            raise TransformError(reason, field=",".join(rule.id.fields))
+        observed = observed_at(view) if observed_at is not None else None
+        entity: Entity = {"id": entity_id, "type": rule.type}
+        for name, build, skip_on_error in attributes:
+            try:
+                value = build(view, observed)
+            except TransformError as error:
+                if not skip_on_error:
+                    raise
+                self.stats.skip(name, error.located(record=self._number, source=self._source))
+                continue
+            if value is not None:
+                entity[name] = value
+        return entity
 
     def translate(
         self, records: Iterable[MappingABC[str, Any] | FormatError], *, source: str | None = None
