@@ -52,6 +52,7 @@ class FeedConfig:
     base: Path  # what relative paths of the source are relative to: the configuration's directory
     tenant: str | None = None
     batch_size: int = 1000
+    constraints: str | None = None  # reject, warn or off; None: the mapping's
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     broker: BrokerConfig | None = None
     outbox: str | None = None  # a postgresql:// URL; None: SQLite in the state directory
+    ontologies: tuple[Path, ...] = ()  # vendors' Turtle files added to the bundled ontology
 
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
@@ -175,6 +177,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
                 base,
                 feed.get("tenant"),
                 feed.get("batch_size", 1000),
+                feed.get("constraints"),
             )
         )
     ids = [feed.id for feed in feeds]
@@ -184,6 +187,12 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         if ids.count(i) > 1
     ]
     service = _service(document, data.get("service", {}), problems)
+    ontologies = tuple(base / name for name in data.get("ontologies", ()))
+    problems += [
+        document.problem(("ontologies", index), f"no such ontology file or directory: {path}")
+        for index, path in enumerate(ontologies)
+        if not path.exists()
+    ]
     if problems:
         raise MappingError(problems)
     graph = data.get("graph", {})
@@ -197,6 +206,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         service=service,
         broker=_broker(data["broker"]) if "broker" in data else None,
         outbox=data.get("outbox", {}).get("url"),
+        ontologies=ontologies,
     )
 
 

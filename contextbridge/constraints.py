@@ -93,7 +93,7 @@ class Constraints:
     def __init__(self, shapes: Graph, ontology: Ontology) -> None:
         self.ontology = ontology
         plans: dict[str, list[Constraint]] = {name: [] for name in ontology.classes}
-        for node in sorted(shapes.subjects(SH.targetClass, None)):
+        for node in sorted(set(shapes.subjects(SH.targetClass, None)), key=str):
             for target in shapes.objects(node, SH.targetClass):
                 target_name = next((c.name for c in ontology.classes.values() if c.iri == str(target)), None)
                 if target_name is None:

@@ -26,6 +26,7 @@ from pathlib import Path
 import pysmartdatamodels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sdm_shapes, beside this script
 from contextbridge.context import core_terms
 from contextbridge.ontology import Ontology
 from rdflib import Graph

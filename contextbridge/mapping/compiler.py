@@ -63,6 +63,8 @@ class Mapping:
     filter: Expression | None = None
     samples: tuple[Sample, ...] = ()
     lookups: LookupSet = field(default_factory=LookupSet, repr=False)
+    ontologies: tuple[Path, ...] = ()  # the vendor's Turtle files (``ontology:``), beside the bundled one
+    constraints: str = "warn"  # Smart Data Models constraints: reject, warn or off
 
     @property
     def path(self) -> str:
@@ -124,6 +126,13 @@ def compile_mapping(document: Document) -> Mapping:
         Sample(base / sample["input"], base / sample["expected"]) for sample in data.get("samples", ())
     )
     samples += tuple(found for found in discover_samples(document.path) if found not in samples)
+    named = data.get("ontology", [])
+    ontologies = tuple(base / name for name in ([named] if isinstance(named, str) else named))
+    problems += [
+        document.problem(("ontology",), f"no such ontology file: {path}")
+        for path in ontologies
+        if not path.exists()
+    ]
     if problems:
         raise MappingError(problems)
     return Mapping(
@@ -135,6 +144,8 @@ def compile_mapping(document: Document) -> Mapping:
         filter=row_filter,
         samples=samples,
         lookups=lookups,
+        ontologies=ontologies,
+        constraints=data.get("constraints", "warn"),
     )
 
 
