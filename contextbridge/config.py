@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from .documents import Document, Key, load_document, packaged_schema
 from .errors import ConfigError, MappingError, Problem
 from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from .mapping import load_mapping
+from .ontology import Ontology, union_ontology
 from .sources import source_schema
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -224,6 +226,15 @@ def _broker(data: dict[str, Any]) -> BrokerConfig:
         verify=verify,
         auth=data.get("auth", {}),
     )
+
+
+def config_ontology(config: Config, extra: Iterable[Path] = ()) -> Ontology:
+    """The ontology a configuration runs with: the bundled one, ``extra`` (``--ontology``), the
+    configuration's ``ontologies`` and the ``ontology`` of each feed's mapping."""
+    files = [*extra, *config.ontologies]
+    for feed in config.feeds:
+        files += load_mapping(feed.mapping).ontologies
+    return union_ontology(files)
 
 
 def broker_auth(settings: Mapping[str, Any]) -> httpx.Auth | None:

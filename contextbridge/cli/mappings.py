@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,9 +16,21 @@ from ..errors import MappingError, RecordError
 from ..golden import run_samples
 from ..lint import lint_mapping
 from ..mapping import Mapping, load_mapping
-from ..ontology import BUNDLED, Ontology, default_ontology
+from ..ontology import Ontology, union_ontology
 from ..translator import TranslationStats, Translator
 from .app import MAPPINGS, app, echo_err
+
+
+OntologyOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--ontology", help="Extra ontology files or directories (Turtle), added to the bundled one."
+    ),
+]
+ConstraintsOption = Annotated[
+    str | None,
+    typer.Option(help="Smart Data Models constraints: reject, warn or off (default: the mapping's, warn)."),
+]
 
 
 def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -29,12 +42,17 @@ def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def _load_or_exit(path: Path) -> Mapping:
+def _load_or_exit(path: Path, extra: list[Path] | None = None) -> Mapping:
     try:
-        return load_mapping(path)
+        return with_ontologies(load_mapping(path), extra)
     except MappingError as error:
         echo_err(str(error))
         raise typer.Exit(1) from None
+
+
+def with_ontologies(mapping: Mapping, extra: list[Path] | None) -> Mapping:
+    """``mapping`` reading the ``--ontology`` files too (lint, constraints)."""
+    return dataclasses.replace(mapping, ontologies=(*extra, *mapping.ontologies)) if extra else mapping
 
 
 def print_summary(name: str, stats: TranslationStats) -> None:
@@ -44,6 +62,8 @@ def print_summary(name: str, stats: TranslationStats) -> None:
     )
     for reason, count in stats.reasons.most_common():
         echo_err(f"  rejected {count} × {reason}")
+    for reason, count in stats.warnings.most_common():
+        echo_err(f"  constraint broken {count} × {reason} (first: {stats.warning_examples[reason]})")
     for name, count in stats.skipped_attributes.most_common():
         echo_err(f"  attribute {name!r} left out {count} × (first: {stats.skipped_examples[name]})")
     for error in stats.examples:
@@ -72,10 +92,12 @@ def translate(
     mapping_path: Annotated[Path, typer.Option("--mapping", "-m", help="The mapping file.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write NDJSON here.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected.")] = False,
+    ontology_paths: OntologyOption = None,
+    constraints: ConstraintsOption = None,
 ) -> None:
     """Translate INPUT files into NDJSON of normalized NGSI-LD entities."""
-    mapping = _load_or_exit(mapping_path)
-    translator = Translator(mapping)
+    mapping = _load_or_exit(mapping_path, ontology_paths)
+    translator = Translator(mapping, mode=constraints)
     out = output.open("wb") if output else sys.stdout.buffer
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     try:
@@ -96,12 +118,13 @@ def translate(
 def test_samples(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
     update: Annotated[bool, typer.Option(help="Rewrite the expected files from the translation.")] = False,
+    ontology_paths: OntologyOption = None,
 ) -> None:
     """Run each mapping's golden samples (input → expected entities); show a diff on mismatch."""
     failed = checked = 0
     for path in mapping_files(paths):
         try:
-            mapping = load_mapping(path)
+            mapping = with_ontologies(load_mapping(path), ontology_paths)
         except MappingError as error:
             echo_err(str(error))
             failed += 1
@@ -122,16 +145,8 @@ def test_samples(
         raise typer.Exit(1)
 
 
-OntologyOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--ontology", help="Extra ontology files or directories (Turtle), added to the bundled one."
-    ),
-]
-
-
 def load_ontology(extra: list[Path] | None) -> Ontology:
-    return Ontology.load(BUNDLED, *extra) if extra else default_ontology()
+    return union_ontology(extra or ())
 
 
 @app.command(rich_help_panel=MAPPINGS)
@@ -139,13 +154,14 @@ def check(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
     ontology_paths: OntologyOption = None,
 ) -> None:
-    """Lint mappings: schema, expressions, templates, units, times, and against the ontology."""
-    ontology = load_ontology(ontology_paths)
+    """Lint mappings: schema, expressions, templates, units, times, against the ontology and the
+    Smart Data Models constraints."""
     problems = count = 0
     for path in mapping_files(paths):
         count += 1
         try:
-            found = lint_mapping(load_mapping(path), ontology)
+            mapping = with_ontologies(load_mapping(path), ontology_paths)
+            found = lint_mapping(mapping, union_ontology(mapping.ontologies))
         except MappingError as error:
             found = error.problems
         problems += len(found)
