@@ -31,6 +31,7 @@ from ..mapping import load_mapping
 from ..outbox import Outbox, open_outbox
 from ..translator import Translator
 from .app import DELIVERY, app, echo_err
+from .mappings import ConstraintsOption, OntologyOption, with_ontologies
 
 T = TypeVar("T")
 PUT_CHUNK = 1000  # entities per outbox transaction while translating
@@ -113,9 +114,11 @@ def sync(
     retry_initial: Annotated[float, typer.Option(help="First backoff, seconds.")] = 0.5,
     retry_max: Annotated[float, typer.Option(help="Longest backoff, seconds.")] = 60.0,
     output_format: Format = "table",
+    ontology_paths: OntologyOption = None,
+    constraints: ConstraintsOption = None,
 ) -> None:
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
-    mapping = load_mapping(mapping_path)
+    mapping = with_ontologies(load_mapping(mapping_path), ontology_paths)
     if options not in ("update", "replace"):
         raise ConfigError(f"--options: {options!r} is not update or replace")
     auth = _auth(token, api_key, api_key_header, oauth.split(",") if oauth else [])
@@ -129,7 +132,7 @@ def sync(
     totals: dict[str, int] = {}
 
     async def run(outbox: Outbox) -> DeliveryStats:
-        translator = Translator(mapping)
+        translator = Translator(mapping, mode=constraints)
         chunk: list[dict[str, Any]] = []
         rejects: list[RecordError] = []
 

@@ -25,6 +25,7 @@ from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open
 from ..graph.base import GraphStore
 from ..graph.sparql import query_form, with_prefixes
 from .app import GRAPH, app, echo_err
+from .mappings import OntologyOption, load_ontology
 
 T = TypeVar("T")
 BATCH = 1000  # entities per upsert (one transaction each)
@@ -114,6 +115,7 @@ def graph_load(
     view: Annotated[
         str, typer.Option(help="ngsi-ld (the JSON-LD graph) or direct (entity → value).")
     ] = "ngsi-ld",
+    ontology_paths: OntologyOption = None,
 ) -> None:
     """Load entities into the city graph (the latest state of each replaces the one before)."""
     if view not in ("ngsi-ld", "direct"):
@@ -155,7 +157,8 @@ def graph_load(
             await flush()
         return loaded, triples, refused
 
-    loaded, triples, refused = _with_store(state, endpoint, work, view=view)
+    ontology = load_ontology(ontology_paths)
+    loaded, triples, refused = _with_store(state, endpoint, work, view=view, ontology=ontology)
     echo_err(f"loaded {loaded:,} entities ({triples:,} triples); refused {refused:,}")
     if refused:
         raise typer.Exit(1)

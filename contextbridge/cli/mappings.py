@@ -20,7 +20,6 @@ from ..ontology import Ontology, union_ontology
 from ..translator import TranslationStats, Translator
 from .app import MAPPINGS, app, echo_err
 
-
 OntologyOption = Annotated[
     list[Path] | None,
     typer.Option(

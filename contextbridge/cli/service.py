@@ -25,11 +25,12 @@ import typer
 import uvicorn
 
 from ..broker import BearerToken, BrokerClient
-from ..config import load_config
+from ..config import config_ontology, load_config
 from ..errors import ConfigError
 from ..logs import configure_logging
 from ..service import Service, create_app
 from .app import GRAPH, RUN, app, echo_err
+from .mappings import OntologyOption
 
 FORMATS = ("normalized", "keyValues", "concise")
 
@@ -44,6 +45,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: service.port).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
     log_format: Annotated[str, typer.Option(help="json (one object per line) or text.")] = "json",
+    ontology_paths: OntologyOption = None,
 ) -> None:
     """Run the service: every feed continuously, delivered to Orion-LD and the city graph.
 
@@ -52,7 +54,9 @@ def serve(
     if log_format not in ("json", "text"):
         raise ConfigError(f"--log-format: {log_format!r} is not json or text", key="log-format")
     configure_logging(log_format, log_level)  # type: ignore[arg-type]
-    service = Service.from_config(config, state_dir=state)
+    service = Service.from_config(
+        config, state_dir=state, ontology=config_ontology(config, ontology_paths or ())
+    )
     # Live feeds run beside the server as named background tasks: service.tasks[name] = coroutine factory.
     settings = config.service
     server = uvicorn.Server(

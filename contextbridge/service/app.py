@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.routing import Mount, Route
 
 from contextbridge.adapter import Adapter, open_adapter
-from contextbridge.config import Config, GraphConfig, ServiceConfig
+from contextbridge.config import Config, GraphConfig, ServiceConfig, config_ontology
 from contextbridge.context import context_document, dumps
 from contextbridge.graph.base import GraphStore
 from contextbridge.ontology import Ontology, default_ontology
@@ -88,9 +88,10 @@ class Service:
 
     @classmethod
     def from_config(cls, config: Config, *, state_dir: Path, ontology: Ontology | None = None) -> Service:
+        """``ontology``: default, the configuration's (its ``ontologies`` and its mappings')."""
         return cls(
             settings=config.service,
-            ontology=ontology or default_ontology(),
+            ontology=ontology or config_ontology(config),
             graph_config=config.graph,
             state_dir=state_dir,
             config=config,
@@ -141,7 +142,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         config = service.config
         if config is not None and (config.feeds or config.broker):
             adapter = await stack.enter_async_context(
-                open_adapter(config, service.state_dir, store=service.graph)
+                open_adapter(config, service.state_dir, store=service.graph, ontology=service.ontology)
             )
             service.adapter = adapter
             service.running["adapter"] = asyncio.create_task(adapter.run(), name="adapter")
