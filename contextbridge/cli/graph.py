@@ -1,6 +1,7 @@
 """City graph commands: ``sparql`` (read-only questions) and ``graph load`` (entities into the graph).
 
     $ contextbridge graph load entities.ndjson --tenant santander
+    $ contextbridge graph validate --tenant santander      # SHACL: the Smart Data Models shapes
     $ contextbridge sparql 'SELECT ?s WHERE { ?s a sosa:Observation } LIMIT 5'
     $ contextbridge sparql questions/parking.rq --endpoint http://localhost:7878/query --format csv
 
@@ -23,6 +24,7 @@ import typer
 from ..errors import ConfigError
 from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open_store
 from ..graph.base import GraphStore
+from ..graph.shacl import validate_store
 from ..graph.sparql import query_form, with_prefixes
 from .app import GRAPH, app, echo_err
 from .mappings import OntologyOption, load_ontology
@@ -161,4 +163,27 @@ def graph_load(
     loaded, triples, refused = _with_store(state, endpoint, work, view=view, ontology=ontology)
     echo_err(f"loaded {loaded:,} entities ({triples:,} triples); refused {refused:,}")
     if refused:
+        raise typer.Exit(1)
+
+
+@graph_app.command("validate")
+def graph_validate(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Only this tenant's graph; default: all.")
+    ] = None,
+    state: StateOption = None,
+    endpoint: EndpointOption = None,
+    ontology_paths: OntologyOption = None,
+) -> None:
+    """Validate the city graph with pySHACL against the Smart Data Models shapes (and the vendors').
+
+    One line per violation, naming the rule and where it comes from; exit 1 on any."""
+    ontology = load_ontology(ontology_paths)
+    found = _with_store(
+        state, endpoint, lambda store: validate_store(store, ontology, tenant=tenant), ontology=ontology
+    )
+    for violation in found:
+        typer.echo(str(violation))
+    echo_err(f"{len(found)} violations")
+    if found:
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""Commands for mapping authors: translate, test, check, context."""
+"""Commands for mapping authors: translate, test, check, context, describe."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import orjson
 import typer
 
 from ..context import context_document, dumps
-from ..errors import MappingError, RecordError
+from ..describe import UnknownType, describe_text, describe_type
+from ..errors import ConfigError, MappingError, RecordError
 from ..golden import run_samples
 from ..lint import lint_mapping
 from ..mapping import Mapping, load_mapping
@@ -185,3 +186,24 @@ def context(
         output.write_text(text, encoding="utf-8")
     else:
         typer.echo(text, nl=False)
+
+
+@app.command(rich_help_panel=MAPPINGS)
+def describe(
+    type_name: Annotated[str, typer.Argument(metavar="TYPE", help="An entity type of the ontology.")],
+    ontology_paths: OntologyOption = None,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """What the ontology says about TYPE: IRI, superclasses, attributes (IRI, kind, datatype, unit,
+    enumeration, range, required) and the Smart Data Models constraints with their origin."""
+    if output_format not in ("text", "json"):
+        raise ConfigError(f"unknown format {output_format!r} (known: text, json)", key="format")
+    try:
+        found = describe_type(load_ontology(ontology_paths), type_name)
+    except UnknownType as error:
+        echo_err(str(error))
+        raise typer.Exit(1) from None
+    if output_format == "json":
+        typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+    else:
+        typer.echo(describe_text(found), nl=False)
