@@ -51,6 +51,7 @@ from .playground import Playground, playground_endpoint
 from .problems import problem_handlers
 from .sparql import sparql_endpoint
 from .status import StatusBoard, status_endpoint, status_events_endpoint
+from .types import type_endpoint
 from .webconsole import CONSOLE_DIR, ConsoleFiles, index_endpoint
 
 log = logging.getLogger("contextbridge.service")
@@ -222,6 +223,7 @@ def create_app(service: Service) -> Starlette:
         Route("/mappings/{name}/samples", sample_endpoint, methods=["POST"]),
         Route("/playground", playground_endpoint, methods=["POST"]),
         Route("/queries", queries_endpoint, methods=["GET"]),
+        Route("/types/{name}", type_endpoint, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers=problem_handlers, lifespan=lifespan)
     app.state.service = service

@@ -338,6 +338,17 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/types/{name}": {
+            "get": {
+                "summary": "What the ontology says about an entity type (as `contextbridge describe`)",
+                "security": KEYED,
+                "parameters": [_path("name", {"type": "string", "pattern": "^[^/]+$"})],
+                "responses": {
+                    "200": {"description": "{type, iri, superclasses, attributes: {name: {iri, kind, ...}}}"},
+                    **_problems(401, 403, 404),
+                },
+            }
+        },
         "/health": {
             "get": {
                 "summary": "Liveness: the process answers",

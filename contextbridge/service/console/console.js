@@ -9,6 +9,7 @@ import { DeadLetters } from "./deadletters.js";
 import { message } from "./dom.js";
 import { Playground } from "./playground.js";
 import { SparqlPage } from "./sparql.js";
+import { TypePanel } from "./typepanel.js";
 
 const VIEWS = ["playground", "feeds", "sparql", "dead-letters"];
 
@@ -25,6 +26,7 @@ const views = {
   sparql: new SparqlPage(document.querySelector("#sparql")),
   "dead-letters": new DeadLetters(document.querySelector("#dead-letters")),
 };
+new TypePanel(document.querySelector("#playground")); // after the playground made its editors
 let current = null;
 
 function currentView() {
