@@ -48,9 +48,16 @@ def test_the_readme_steps_on_the_command_line(tmp_path: Path) -> None:
     assert context["name"] == VENDOR + "stationName"  # the vendor's own `name`, for its type only
     state = str(tmp_path / "state")
     cli("graph", "load", "--ontology", ontology, "--state", state, str(out))
-    rows = cli("sparql", "--state", state, "--format", "csv", f"""
+    rows = cli(
+        "sparql",
+        "--state",
+        state,
+        "--format",
+        "csv",
+        f"""
         SELECT ?bikes WHERE {{ ?s a <{VENDOR}{STATION}> ; <{VENDOR}availableBikeNumber> [ ngsi-ld:hasValue ?bikes ] }}
-        ORDER BY ?bikes""")
+        ORDER BY ?bikes""",
+    )
     assert rows.split() == ["bikes", "0", "7"]
 
 
@@ -71,21 +78,31 @@ service:
         service = Service.from_config(config, state_dir=tmp_path / "state")
         with TestClient(create_app(service)) as client:
             headers = {"X-Api-Key": HOOK, "Content-Type": "application/json"}
-            answer = client.post("/feeds/bikes", content=(BIKES / "stations.json").read_bytes(), headers=headers)
+            answer = client.post(
+                "/feeds/bikes", content=(BIKES / "stations.json").read_bytes(), headers=headers
+            )
             assert answer.status_code in (200, 202), answer.text
             deadline = time.monotonic() + 30
             while len(double.entities()) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
             stored = double.entities()
-            assert set(stored) == {f"urn:ngsi-ld:{STATION}:santander:17", f"urn:ngsi-ld:{STATION}:santander:18"}
+            assert set(stored) == {
+                f"urn:ngsi-ld:{STATION}:santander:17",
+                f"urn:ngsi-ld:{STATION}:santander:18",
+            }
             assert any(link and f"context.jsonld?type={STATION}" in link for link in double.links)
             served = client.get(f"/context.jsonld?type={STATION}").json()["@context"][0]
             assert served["availableBikeNumber"] == VENDOR + "availableBikeNumber"
-            query = f"SELECT (COUNT(?s) AS ?n) WHERE {{ ?s a <{VENDOR}{STATION}> ; <{VENDOR}freeSlotNumber> ?v }}"
+            query = (
+                f"SELECT (COUNT(?s) AS ?n) WHERE {{ ?s a <{VENDOR}{STATION}> ; <{VENDOR}freeSlotNumber> ?v }}"
+            )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                rows = client.get("/sparql", params={"query": query}, headers={"X-API-Key": KEY,
-                                  "Accept": "application/sparql-results+json"}).json()["results"]["bindings"]
+                rows = client.get(
+                    "/sparql",
+                    params={"query": query},
+                    headers={"X-API-Key": KEY, "Accept": "application/sparql-results+json"},
+                ).json()["results"]["bindings"]
                 if rows and rows[0]["n"]["value"] == "2":
                     break
                 time.sleep(0.1)
