@@ -19,12 +19,15 @@ from __future__ import annotations
 from .adapter import Adapter, open_adapter
 from .broker import BrokerClient
 from .config import Config, load_config
+from .constraints import Constraints, Violation, constraints_for
 from .context import context_document
 from .delivery import Drainer, DrainSettings, RetryPolicy
+from .describe import describe_type
 from .entity import validate_entity
 from .errors import (
     BrokerError,
     ConfigError,
+    ConstraintError,
     ContextBridgeError,
     DeliveryError,
     DeviceError,
@@ -49,7 +52,7 @@ from .formats import FORMATS, Format, get_format
 from .graph import GraphSink, GraphStore, format_result, open_store
 from .lint import lint_mapping
 from .mapping import Mapping, load_mapping
-from .ontology import Ontology, default_ontology
+from .ontology import Ontology, default_ontology, union_ontology
 from .outbox import Outbox, open_outbox
 from .rdf import Converter
 from .registry import Device, open_registry
@@ -65,6 +68,8 @@ __all__ = [
     "BrokerError",
     "Config",
     "ConfigError",
+    "ConstraintError",
+    "Constraints",
     "ContextBridgeError",
     "Converter",
     "DeliveryError",
@@ -97,10 +102,13 @@ __all__ = [
     "TransformError",
     "TranslationStats",
     "Translator",
+    "Violation",
     "build_source",
     "compile_expression",
+    "constraints_for",
     "context_document",
     "default_ontology",
+    "describe_type",
     "format_result",
     "get_format",
     "lint_mapping",
@@ -110,5 +118,6 @@ __all__ = [
     "open_outbox",
     "open_registry",
     "open_store",
+    "union_ontology",
     "validate_entity",
 ]
