@@ -37,7 +37,7 @@ from rdflib.namespace import DCTERMS, SH
 
 from .errors import OntologyError
 from .ontology import CITY, Ontology, default_ontology
-from .unitcodes import unit_code_problem
+from .unitcodes import unit_code_problem, unit_codes
 
 SHAPES_PATH = Path(__file__).parent / "data" / "shapes" / "sdm.ttl"
 NGSI_LD = Namespace("https://uri.etsi.org/ngsi-ld/")
@@ -105,6 +105,19 @@ class Constraints:
                             if found is not None:
                                 plan.append(found)
         self._plans = {name: tuple(plan) for name, plan in plans.items() if plan}
+        # What the hot path walks: per type, the required attributes, and the value constraints by
+        # attribute name (short and full IRI), so that absent attributes cost nothing.
+        self._required: dict[str, tuple[Constraint, ...]] = {}
+        self._by_name: dict[str, dict[str, tuple[Constraint, ...]]] = {}
+        for name, compiled in self._plans.items():
+            self._required[name] = tuple(c for c in compiled if c.min_count)
+            grouped: dict[str, list[Constraint]] = {}
+            for c in compiled:
+                if c.member is not None:
+                    grouped.setdefault(c.attribute, []).append(c)
+                    grouped.setdefault(c.iri, []).append(c)
+            self._by_name[name] = {key: tuple(found) for key, found in grouped.items()}
+        self._codes = unit_codes()
 
     def of(self, type_name: str) -> tuple[Constraint, ...]:
         """The constraints on entities of ``type_name`` (inherited ones included)."""
@@ -114,26 +127,29 @@ class Constraints:
         """Every constraint ``entity`` breaks; [] when none (or when its type has none)."""
         entity_id = entity.get("id")
         found: list[Violation] = []
+        codes = self._codes
         for name, attribute in entity.items():
-            if isinstance(attribute, Mapping | list) and name not in ("@context", "type", "scope"):
-                for instance in attribute if isinstance(attribute, list) else (attribute,):
-                    code = instance.get("unitCode") if isinstance(instance, Mapping) else None
-                    if code is not None and (problem := unit_code_problem(code)) is not None:
-                        found.append(Violation(entity_id, name, "unit-code", problem, UNIT_SOURCE))
+            # dict and list first: isinstance against the Mapping ABC costs more than the rest
+            instances = (
+                (attribute,) if type(attribute) is dict else attribute if type(attribute) is list else ()
+            )
+            for instance in instances:
+                code = instance.get("unitCode") if type(instance) is dict else None
+                if code is not None and code not in codes and name != "@context":
+                    problem = unit_code_problem(code) or f"unit code {code!r}"
+                    found.append(Violation(entity_id, name, "unit-code", problem, UNIT_SOURCE))
         type_name = entity.get("type")
-        plan = self._plans.get(type_name) if isinstance(type_name, str) else None
-        for constraint in plan or ():
-            attribute = entity.get(constraint.attribute)
-            if attribute is None:
-                attribute = entity.get(constraint.iri)
-            if constraint.min_count and attribute is None:
+        if not isinstance(type_name, str) or type_name not in self._plans:
+            return found
+        for constraint in self._required[type_name]:
+            if constraint.attribute not in entity and constraint.iri not in entity:
                 found.append(_violation(entity_id, constraint, "missing"))
-                continue
-            if attribute is None or constraint.member is None:
-                continue
-            for value in _values(attribute, constraint.member):
-                if not _satisfies(constraint, value):
-                    found.append(_violation(entity_id, constraint, repr(value)))
+        by_name = self._by_name[type_name]
+        for name, attribute in entity.items():
+            for constraint in by_name.get(name, ()):
+                for value in _values(attribute, constraint.member):  # type: ignore[arg-type]
+                    if not _satisfies(constraint, value):
+                        found.append(_violation(entity_id, constraint, repr(value)))
         return found
 
 
