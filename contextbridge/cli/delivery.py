@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import signal
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -130,6 +131,7 @@ def sync(
     )
     console = Console(stderr=True)
     totals: dict[str, int] = {}
+    broken: Counter[str] = Counter()  # Smart Data Models constraints broken (warn), by reason
 
     async def run(outbox: Outbox) -> DeliveryStats:
         translator = Translator(mapping, mode=constraints)
@@ -154,6 +156,7 @@ def sync(
             await flush()
         totals.update(records=translator.stats.records, entities=translator.stats.entities)
         totals["rejected"] = translator.stats.rejected
+        broken.update(translator.stats.warnings)
         client = BrokerClient(broker, tenant=tenant, auth=auth, context_url=context, options=options,  # type: ignore[arg-type]
                               batch_size=batch_size, timeout=timeout, verify=verify)  # fmt: skip
         async with client:
@@ -185,6 +188,7 @@ def sync(
         "dead_lettered": stats.dead_lettered,
         "retries": stats.retries,
         "pending": totals.get("pending", 0),
+        "constraints_broken": dict(broken),
     }
     if output_format == "json":
         typer.echo(orjson.dumps(summary).decode())
@@ -199,6 +203,8 @@ def sync(
             f"dead-lettered {summary['dead_lettered']}, still pending {summary['pending']}"
             f" (outbox: {location})"
         )
+        for reason, count in broken.most_common():
+            echo_err(f"  constraint broken {count} × {reason}")
     if summary["pending"]:
         raise typer.Exit(3)  # stopped before the end: run again to finish
 

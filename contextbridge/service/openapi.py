@@ -145,7 +145,7 @@ DOCUMENT: dict[str, Any] = {
                                 "health": {"type": "object"},
                             },
                         },
-                        "feeds: id, source, tenant, messages, records, entities, rejected, rejects, stored, "
+                        "feeds: id, source, tenant, messages, records, entities, rejected, rejects, constraints_broken, stored, "
                         "last_message, rate (records/s); sinks: sink, pending, in_flight, delivered, superseded, "
                         "dead_letters, oldest_pending, retries, last_error, delivered_since_start",
                     ),

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from contextbridge.constraints import constraints_for
 from contextbridge.documents import Document, load_document, packaged_schema
 from contextbridge.entity import validate_entity
 from contextbridge.errors import ContextBridgeError, MappingError, Problem, RecordError
@@ -103,6 +104,7 @@ class Playground:
 
     def __init__(self, ontology: Ontology) -> None:
         self.ontology = ontology
+        self.constraints = constraints_for(ontology)
         self.converter = Converter(ontology)
         self.slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -142,7 +144,7 @@ class Playground:
         return trial
 
     def _translate(self, mapping: Mapping, payload: bytes, trial: Trial, deadline: float) -> None:
-        translator = Translator(mapping)
+        translator = Translator(mapping, constraints=self.constraints)
         try:
             for outcome in translator.translate_stream(io.BytesIO(payload), source="payload"):
                 if isinstance(outcome, RecordError):
@@ -165,6 +167,9 @@ class Playground:
             found = [str(error) for error in validate_entity(entity)]
             found = found or [f"{entity.get('id')}: {message}" for message in self.ontology.problems(entity)]
             trial.problems.extend(_note(message, origin="validation") for message in found)
+            if not found:  # the Smart Data Models constraints: what the translator counts (warn)
+                broken = self.constraints.check(entity)
+                trial.problems.extend(_note(str(v), origin="validation", severity="warning") for v in broken)
         out = []
         for entity in trial.entities[:limit]:
             try:
