@@ -38,6 +38,7 @@ from .errors import ConfigError, MappingError, Problem
 from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
 from .mapping import load_mapping
+from .mapping.compiler import constraints_mode
 from .ontology import Ontology, union_ontology
 from .sources import source_schema
 
@@ -179,7 +180,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
                 base,
                 feed.get("tenant"),
                 feed.get("batch_size", 1000),
-                feed.get("constraints"),
+                None if feed.get("constraints") is None else constraints_mode(feed["constraints"]),
             )
         )
     ids = [feed.id for feed in feeds]

@@ -172,3 +172,104 @@ def test_a_conflict_on_one_type_names_both_files_and_lines(tmp_path: Path) -> No
     with pytest.raises(OntologyError) as error:
         Ontology.load(BUNDLED, tmp_path / "a.ttl", tmp_path / "b.ttl")
     assert f"{tmp_path / 'a.ttl'}:7" in str(error.value) and f"{tmp_path / 'b.ttl'}:7" in str(error.value)
+
+
+def test_the_committed_unit_codes_are_what_the_generator_writes() -> None:
+    pytest.importorskip("facturx")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_unit_codes", ROOT / "scripts" / "build_unit_codes.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "run scripts/build_unit_codes.py"
+
+
+PARKING = """
+id: spots
+source: {format: json, records: "items[*]"}
+constraints: MODE
+entity:
+  id: "urn:ngsi-ld:ParkingSpot:t:{id}"
+  type: ParkingSpot
+  attributes:
+    status: {from: s}
+    category: {value: [onStreet]}
+    location: {geo: point, lon: lon, lat: lat}
+    refParkingSite: {relationship: "urn:ngsi-ld:OnStreetParking:t:1"}
+"""
+FEED = b'{"items": [{"id": 1, "s": "free", "lon": -3.8, "lat": 43.4}, {"id": 2, "s": "banana", "lon": -3.8, "lat": 43.4}]}'
+
+
+@pytest.mark.parametrize(
+    ("mode", "entities", "rejected", "warned"), [("reject", 1, 1, 0), ("warn", 2, 0, 1), ("off", 2, 0, 0)]
+)
+def test_the_translator_rejects_warns_or_lets_through(
+    tmp_path: Path, mode: str, entities: int, rejected: int, warned: int
+) -> None:
+    import io
+
+    from contextbridge.errors import ConstraintError
+    from contextbridge.translator import Translator
+
+    path = tmp_path / "spots.yaml"
+    path.write_text(PARKING.replace("MODE", mode))
+    translator = Translator(load_mapping(path))
+    outcomes = list(translator.translate_stream(io.BytesIO(FEED), source="feed.json"))
+    stats = translator.stats
+    assert (stats.entities, stats.rejected, sum(stats.warnings.values())) == (entities, rejected, warned)
+    if rejected:
+        error = next(o for o in outcomes if isinstance(o, ConstraintError))
+        assert error.field == "status" and "[sdm-enum; SDM dataModel.Parking/ParkingSpot/schema.json" in str(
+            error
+        )
+        assert stats.reasons == {"constraint status": 1}
+    if warned:
+        assert stats.warnings == {"sdm-enum ParkingSpot.status": 1}
+
+
+def test_missing_vendor_files_are_named_at_their_line(tmp_path: Path) -> None:
+    from contextbridge.config import load_config
+    from contextbridge.errors import MappingError
+
+    (tmp_path / "m.yaml").write_text(PARKING.replace("MODE", "warn") + "ontology: nowhere.ttl\n")
+    with pytest.raises(MappingError, match=r"m.yaml:\d+: ontology: no such ontology file"):
+        load_mapping(tmp_path / "m.yaml")
+    (tmp_path / "c.yaml").write_text(
+        "ontologies: [gone.ttl]\nfeeds: [{id: a, mapping: m.yaml, source: {webhook: {insecure: true}}}]\n"
+    )
+    with pytest.raises(MappingError, match=r"c.yaml:1: ontologies\[0\]: no such ontology file"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_graph_validate_and_describe_on_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from contextbridge.cli import app
+
+    entities = tmp_path / "wrong.ndjson"
+    entities.write_text("".join(json.dumps(entity) + "\n" for entity, *_ in WRONG))
+    state = str(tmp_path / "state")
+    runner = CliRunner()
+    assert runner.invoke(app, ["graph", "load", "--state", state, str(entities)]).exit_code == 0
+    result = runner.invoke(app, ["graph", "validate", "--state", state])
+    assert result.exit_code == 1
+    assert "urn:ngsi-ld:ParkingSpot:x: status: 'banana'" in result.stdout
+    assert (
+        "[sdm-required; SDM dataModel.Parking/OffStreetParking/schema.json, attribute location]"
+        in result.stdout
+    )
+    validated = runner.invoke(app, ["validate", str(entities)])
+    assert (
+        validated.exit_code == 1 and validated.stdout.count("\n") == 6
+    )  # XYZQ: no CEFACT code, not the unit
+    unknown = runner.invoke(app, ["describe", "WeatherObserve"])
+    assert unknown.exit_code == 1 and "did you mean WeatherObserved" in unknown.output
+    described = runner.invoke(app, ["describe", "WeatherObserved"])
+    assert (
+        "relativeHumidity <https://smartdatamodels.org/dataModel.Weather/relativeHumidity>"
+        in described.stdout
+    )
+    assert ">= 0 and <= 1" in described.stdout

@@ -67,7 +67,7 @@ def test_a_vendor_type_goes_through_serve(tmp_path: Path) -> None:
         (tmp_path / "contextbridge.yaml").write_text(f"""
 ontologies: [{BIKES / "bikes.ttl"}]
 feeds:
-  - {{id: bikes, mapping: {BIKES / "bikes.yaml"}, source: {{webhook: {{api_key: {HOOK}}}}}}}
+  - {{id: bikes, mapping: {BIKES / "bikes.yaml"}, constraints: warn, source: {{webhook: {{api_key: {HOOK}}}}}}}
 broker:
   url: {broker_url}
   context: "http://contextbridge.test/context.jsonld?type={{type}}"
@@ -111,3 +111,14 @@ service:
             assert described["attributes"]["freeSlotNumber"]["iri"] == VENDOR + "freeSlotNumber"
             unknown = client.get("/types/BikeHireDockingStatoin", headers={"X-API-Key": KEY})
             assert unknown.status_code == 404 and unknown.json()["suggestions"] == [STATION]
+            # The feed says warn (the mapping says reject): a negative count goes through, counted
+            broken = b'{"stations": [{"station_id": "19", "lat": "43.46", "lon": "-3.8", "bikes": "-3", "slots": "1", "updated": "2024-05-14T09:05:00Z"}]}'
+            assert client.post("/feeds/bikes", content=broken, headers=headers).status_code in (200, 202)
+            reason = f'reason="bikes-range {STATION}.availableBikeNumber"'
+            deadline = time.monotonic() + 30
+            while reason not in client.get("/metrics").text and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert (
+                f'contextbridge_constraints_broken_total{{feed="bikes",{reason}}} 1.0'
+                in client.get("/metrics").text
+            )

@@ -145,8 +145,13 @@ def compile_mapping(document: Document) -> Mapping:
         samples=samples,
         lookups=lookups,
         ontologies=ontologies,
-        constraints=data.get("constraints", "warn"),
+        constraints=constraints_mode(data.get("constraints", "warn")),
     )
+
+
+def constraints_mode(value: object) -> str:
+    """``constraints:`` as written: YAML 1.1 reads a bare ``off`` as false, which means off too."""
+    return "off" if value is False else str(value)
 
 
 SAMPLES_DIR = "samples"  # next to a mapping: samples/<mapping file stem>/<name>.<ext> + .expected.ndjson
