@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,20 +168,20 @@ def _violation(entity_id: Any, constraint: Constraint, what: str) -> Violation:
 def _values(attribute: Any, member: str) -> Iterable[Any]:
     """The value nodes of ``(attribute member)``: one per array item, for every instance."""
     for instance in attribute if isinstance(attribute, list) else (attribute,):
-        if isinstance(instance, Mapping) and member in instance:
+        if isinstance(instance, dict) and member in instance:  # entities are parsed JSON: dicts
             value = instance[member]
             yield from value if isinstance(value, list) else (value,)
+
+
+_COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
 def _satisfies(constraint: Constraint, value: Any) -> bool:
     if constraint.allowed is not None:
         return isinstance(value, str) and value in constraint.allowed
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return False  # a literal that is no number cannot be compared: SHACL reports it
-    for op, bound in constraint.bounds:
-        if not {">=": value >= bound, ">": value > bound, "<=": value <= bound, "<": value < bound}[op]:
-            return False
-    return True
+    if (type(value) is not int and type(value) is not float) or not math.isfinite(value):
+        return False  # a literal that is no number (a boolean neither) cannot be compared: SHACL reports it
+    return all(_COMPARE[op](value, bound) for op, bound in constraint.bounds)
 
 
 def _compile(shapes: Graph, node: Any, type_name: str, ontology: Ontology) -> Constraint | None:
