@@ -102,7 +102,7 @@ def _mutations(entity: dict) -> list[dict]:
 def test_the_compiled_check_and_pyshacl_agree_on_examples_and_generated_violations() -> None:
     ontology = default_ontology()
     converter = Converter(ontology, infer_types=True)
-    entities = examples() + [e for entity, *_ in WRONG for e in [entity]]
+    entities = examples() + [copy.deepcopy(entity) for entity, *_ in WRONG]
     entities += [m for entity in examples()[:40:3] for m in _mutations(entity)]
     for number, entity in enumerate(entities):  # distinct ids: one focus node per entity
         entity["id"] = f"urn:ngsi-ld:{entity['type']}:agree-{number}"
