@@ -24,13 +24,14 @@ import sys
 from pathlib import Path
 
 import pysmartdatamodels
+from rdflib import Graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sdm_shapes, beside this script
+from sdm_shapes import render_shapes
+
 from contextbridge.context import core_terms
 from contextbridge.ontology import Ontology
-from rdflib import Graph
-from sdm_shapes import render_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "contextbridge" / "data" / "ontologies" / "city.ttl"
