@@ -167,9 +167,6 @@ class Playground:
             found = [str(error) for error in validate_entity(entity)]
             found = found or [f"{entity.get('id')}: {message}" for message in self.ontology.problems(entity)]
             trial.problems.extend(_note(message, origin="validation") for message in found)
-            if not found:  # the Smart Data Models constraints: what the translator counts (warn)
-                broken = self.constraints.check(entity)
-                trial.problems.extend(_note(str(v), origin="validation", severity="warning") for v in broken)
         out = []
         for entity in trial.entities[:limit]:
             try:
