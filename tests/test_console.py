@@ -422,3 +422,21 @@ def test_a_read_key_may_look_but_not_replay(service: Service, laptop: ConsolePag
     page.click("#forget-key")
     assert page.text_content("#who") == "No key"
     assert page.evaluate("() => sessionStorage.getItem('contextbridge.key')") is None
+
+
+def test_the_playground_describes_a_type_the_mapping_names(service: Service, laptop: ConsolePage) -> None:
+    laptop.open("playground", key=KEY)
+    page = laptop.page
+    page.wait_for_selector("#mapping-picker option:nth-child(2)", state="attached")
+    page.select_option("#mapping-picker", option_for(laptop, "#mapping-picker", "spots"))
+    laptop.wait_until("() => document.querySelector('#mapping-editor textarea').value.includes('id: spots')")
+    page.focus("#type-picker")  # the picker reads the mapping's types as it is about to open
+    page.wait_for_selector("#type-picker option[value='ParkingSpot']", state="attached")
+    page.select_option("#type-picker", "ParkingSpot")
+    page.wait_for_selector(
+        "#type-panel code:has-text('https://smartdatamodels.org/dataModel.Parking/ParkingSpot')"
+    )
+    row = page.text_content("#type-panel tr:has(code:text-is('status'))") or ""
+    assert "closed, free, occupied, unknown" in row and "yes" in row
+    assert "sdm-enum: SDM dataModel.Parking/ParkingSpot/schema.json, attribute status" in row
+    laptop.check_layout("playground")
