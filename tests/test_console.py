@@ -439,4 +439,6 @@ def test_the_playground_describes_a_type_the_mapping_names(service: Service, lap
     row = page.text_content("#type-panel tr:has(code:text-is('status'))") or ""
     assert "closed, free, occupied, unknown" in row and "yes" in row
     assert "sdm-enum: SDM dataModel.Parking/ParkingSpot/schema.json, attribute status" in row
+    page.locator("#types").scroll_into_view_if_needed()
+    laptop.screenshot("playground-type-1280")
     laptop.check_layout("playground")
