@@ -219,12 +219,22 @@ def lookup_files(document: Document) -> set[Path]:
 
 def _sandbox(document: Document, *, named: bool, allowed: frozenset[Path]) -> list[Problem]:
     """What a posted mapping may not do here: lookups other than files under its directory or
-    those the named mapping's file reads itself (``allowed``)."""
-    lookups = document.data.get("lookups") if isinstance(document.data, dict) else None
-    if not isinstance(lookups, MappingABC):
-        return []
+    those the named mapping's file reads itself (``allowed``); ontology files elsewhere (the
+    trial reads the service's ontology: a path is only checked to exist, which must tell nothing
+    of the server's other files)."""
+    data = document.data if isinstance(document.data, dict) else {}
     base = Path(document.path).parent.resolve()
     problems = []
+    named_files = data.get("ontology", [])
+    for value in [named_files] if isinstance(named_files, str) else named_files:
+        path = (base / value).resolve() if named and isinstance(value, str) else None
+        if path is None or not path.is_relative_to(base):
+            problems.append(
+                document.problem(("ontology",), "the playground reads ontology files beside the mapping only")
+            )
+    lookups = data.get("lookups")
+    if not isinstance(lookups, MappingABC):
+        return problems
     for name, spec in lookups.items():
         kinds = [kind for kind in SOURCES if isinstance(spec, MappingABC) and kind in spec]
         key = ("lookups", name)
