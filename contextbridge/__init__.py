@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .errors import (
     BrokerError,
     ConfigError,
+    ConstraintError,
     ContextBridgeError,
     DeliveryError,
     DeviceError,
@@ -45,8 +46,10 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time they l
     from .adapter import Adapter, open_adapter
     from .broker import BrokerClient
     from .config import Config, load_config
+    from .constraints import Constraints, Violation, constraints_for
     from .context import context_document
     from .delivery import Drainer, DrainSettings, RetryPolicy
+    from .describe import describe_type
     from .drafting import Draft, draft_mapping
     from .entity import validate_entity
     from .expressions import compile_expression
@@ -55,7 +58,7 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time they l
     from .graph import GraphSink, GraphStore, format_result, open_store
     from .lint import lint_mapping
     from .mapping import Mapping, load_mapping
-    from .ontology import Ontology, default_ontology
+    from .ontology import Ontology, default_ontology, union_ontology
     from .outbox import Outbox, open_outbox
     from .rdf import Converter
     from .registry import Device, open_registry
@@ -69,8 +72,10 @@ __getattr__, __dir__ = lazy_exports(
         "adapter": ("Adapter", "open_adapter"),
         "broker": ("BrokerClient",),
         "config": ("Config", "load_config"),
+        "constraints": ("Constraints", "Violation", "constraints_for"),
         "context": ("context_document",),
         "delivery": ("DrainSettings", "Drainer", "RetryPolicy"),
+        "describe": ("describe_type",),
         "drafting": ("Draft", "draft_mapping"),
         "entity": ("validate_entity",),
         "expressions": ("compile_expression",),
@@ -79,7 +84,7 @@ __getattr__, __dir__ = lazy_exports(
         "graph": ("GraphSink", "GraphStore", "format_result", "open_store"),
         "lint": ("lint_mapping",),
         "mapping": ("Mapping", "load_mapping"),
-        "ontology": ("Ontology", "default_ontology"),
+        "ontology": ("Ontology", "default_ontology", "union_ontology"),
         "outbox": ("Outbox", "open_outbox"),
         "rdf": ("Converter",),
         "registry": ("Device", "open_registry"),
@@ -97,6 +102,8 @@ __all__ = [
     "BrokerError",
     "Config",
     "ConfigError",
+    "ConstraintError",
+    "Constraints",
     "ContextBridgeError",
     "Converter",
     "DeliveryError",
@@ -130,10 +137,13 @@ __all__ = [
     "TransformError",
     "TranslationStats",
     "Translator",
+    "Violation",
     "build_source",
     "compile_expression",
+    "constraints_for",
     "context_document",
     "default_ontology",
+    "describe_type",
     "draft_mapping",
     "format_result",
     "get_format",
@@ -144,5 +154,6 @@ __all__ = [
     "open_outbox",
     "open_registry",
     "open_store",
+    "union_ontology",
     "validate_entity",
 ]

@@ -24,11 +24,13 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
-from .config import Config
+from .config import Config, config_ontology
+from .constraints import constraints_for
 from .delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy, Sink
 from .feeds import FeedRunner
 from .graph import GraphSink, GraphStore
 from .mapping import load_mapping
+from .ontology import Ontology
 from .outbox import Outbox, SinkStatus, open_outbox
 from .sources import WebhookSource, build_source
 
@@ -111,12 +113,19 @@ class Adapter:
 
 @contextlib.asynccontextmanager
 async def open_adapter(
-    config: Config, state_dir: Path, *, store: GraphStore, once: bool = False
+    config: Config,
+    state_dir: Path,
+    *,
+    store: GraphStore,
+    once: bool = False,
+    ontology: Ontology | None = None,
 ) -> AsyncIterator[Adapter]:
     """The adapter of a configuration: its feeds, the outbox, the city graph and, when configured,
-    the broker. ``once``: HTTP sources poll one time and file sources do not watch (``run``)."""
+    the broker. ``once``: HTTP sources poll one time and file sources do not watch (``run``).
+    ``ontology``: what the feeds' entities are checked against (default: the configuration's)."""
     sinks = ("graph", "broker") if config.broker else ("graph",)
     feeds = [(feed, load_mapping(feed.mapping)) for feed in config.feeds]  # every mapping error first
+    constraints = constraints_for(ontology or config_ontology(config))
     outbox = open_outbox(config.outbox or state_dir, sinks=sinks)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(outbox.close)
@@ -132,6 +141,8 @@ async def open_adapter(
                 outbox,
                 tenant=feed.tenant,
                 batch_size=feed.batch_size,
+                constraints=constraints,
+                constraints_mode=feed.constraints,
             )
             for feed, mapping in feeds
         ]

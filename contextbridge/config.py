@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ from .documents import Document, Key, load_document, packaged_schema
 from .errors import ConfigError, MappingError, Problem
 from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from .mapping import load_mapping
+from .mapping.compiler import constraints_mode
+from .ontology import Ontology, union_ontology
 from .sources import source_schema
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -52,6 +55,7 @@ class FeedConfig:
     base: Path  # what relative paths of the source are relative to: the configuration's directory
     tenant: str | None = None
     batch_size: int = 1000
+    constraints: str | None = None  # reject, warn or off; None: the mapping's
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     broker: BrokerConfig | None = None
     outbox: str | None = None  # a postgresql:// URL; None: SQLite in the state directory
+    ontologies: tuple[Path, ...] = ()  # vendors' Turtle files added to the bundled ontology
 
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
@@ -175,6 +180,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
                 base,
                 feed.get("tenant"),
                 feed.get("batch_size", 1000),
+                None if feed.get("constraints") is None else constraints_mode(feed["constraints"]),
             )
         )
     ids = [feed.id for feed in feeds]
@@ -184,6 +190,12 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         if ids.count(i) > 1
     ]
     service = _service(document, data.get("service", {}), problems)
+    ontologies = tuple(base / name for name in data.get("ontologies", ()))
+    problems += [
+        document.problem(("ontologies", index), f"no such ontology file or directory: {path}")
+        for index, path in enumerate(ontologies)
+        if not path.exists()
+    ]
     if problems:
         raise MappingError(problems)
     graph = data.get("graph", {})
@@ -197,6 +209,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         service=service,
         broker=_broker(data["broker"]) if "broker" in data else None,
         outbox=data.get("outbox", {}).get("url"),
+        ontologies=ontologies,
     )
 
 
@@ -214,6 +227,15 @@ def _broker(data: dict[str, Any]) -> BrokerConfig:
         verify=verify,
         auth=data.get("auth", {}),
     )
+
+
+def config_ontology(config: Config, extra: Iterable[Path] = ()) -> Ontology:
+    """The ontology a configuration runs with: the bundled one, ``extra`` (``--ontology``), the
+    configuration's ``ontologies`` and the ``ontology`` of each feed's mapping."""
+    files = [*extra, *config.ontologies]
+    for feed in config.feeds:
+        files += load_mapping(feed.mapping).ontologies
+    return union_ontology(files)
 
 
 def broker_auth(settings: Mapping[str, Any]) -> httpx.Auth | None:

@@ -7,7 +7,8 @@
      ├── RecordError            skip this record; the rest of the feed goes on
      │    ├── FormatError        the input bytes could not be parsed
      │    ├── TransformError     a value of the record could not be translated
-     │    └── InvalidEntityError the record gave an entity that breaks an NGSI-LD rule
+     │    ├── InvalidEntityError the record gave an entity that breaks an NGSI-LD rule
+     │    └── ConstraintError    the record gave an entity that breaks a Smart Data Models constraint
      ├── EntityError            an entity breaks an NGSI-LD rule (never sent to the broker)
      ├── DeliveryError          a sink (broker, graph store) cannot be reached now: retry later
      └── BrokerError            the broker refused a request (its ProblemDetails): do not retry
@@ -132,6 +133,12 @@ class InvalidEntityError(RecordError):
         first = self.problems[0]
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         super().__init__(f"invalid entity: {first}{more}", field=first.attribute, **where)
+
+
+class ConstraintError(RecordError):
+    """A record's entity breaks a Smart Data Models constraint (a feed with ``constraints: reject``)."""
+
+    kind = "constraint"
 
 
 class EntityError(ContextBridgeError):

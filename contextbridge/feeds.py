@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .constraints import Constraints
 from .errors import RecordError
 from .mapping import Mapping
 from .outbox import Outbox
@@ -63,10 +64,12 @@ class FeedRunner:
         tenant: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        constraints: Constraints | None = None,
+        constraints_mode: str | None = None,
     ) -> None:
         self.id = feed_id
         self.source = source
-        self.translator = Translator(mapping)
+        self.translator = Translator(mapping, constraints=constraints, mode=constraints_mode)
         self.outbox = outbox
         self.tenant = tenant
         self.batch_size = batch_size

@@ -13,9 +13,11 @@ from __future__ import annotations
 import difflib
 import re
 
+from .constraints import Constraints, constraints_for
 from .errors import Problem
 from .mapping import AttributeRule, EntityRule, Mapping
 from .ontology import Ontology, OntologyProperty
+from .unitcodes import unit_code_problem
 from .units import convertible
 
 # Which value types (as the compiler infers them) each ontology range accepts.
@@ -40,8 +42,13 @@ _NGSI_URN = re.compile(r"^urn:ngsi-ld:([A-Za-z][A-Za-z0-9_]*):")
 _NGSI_URN_LITERAL = re.compile(r"""["']urn:ngsi-ld:([A-Za-z][A-Za-z0-9_]*):""")
 
 
-def lint_mapping(mapping: Mapping, ontology: Ontology) -> list[Problem]:
-    """Every disagreement between ``mapping`` and ``ontology``; [] when they agree."""
+def lint_mapping(
+    mapping: Mapping, ontology: Ontology, constraints: Constraints | None = None
+) -> list[Problem]:
+    """Every disagreement between ``mapping`` and ``ontology`` (and the Smart Data Models
+    constraints of its types, where the mapping decides them: constants, ``map:`` values); [] when
+    they agree."""
+    constraints = constraints or constraints_for(ontology)
     problems: list[Problem] = []
     for entity in mapping.entities:
         if ontology.cls(entity.type) is None:
@@ -49,6 +56,32 @@ def lint_mapping(mapping: Mapping, ontology: Ontology) -> list[Problem]:
             continue
         for rule in entity.attributes:
             problems.extend(_lint_attribute(mapping, entity, rule, ontology))
+            key = (*entity.key, "attributes", rule.name)
+            problems += [
+                _problem(mapping, key, text) for text in _lint_constraints(entity.type, rule, constraints)
+            ]
+    return problems
+
+
+def _lint_constraints(type_name: str, rule: AttributeRule, constraints: Constraints) -> list[str]:
+    """The values a mapping fixes (a constant, the outputs of ``map:``, a default) against the
+    enumerations and ranges of the attribute's constraints."""
+    spec = rule.spec
+    if rule.kind != "Property":
+        return []
+    fixed: list[object] = []
+    if "value" in spec:
+        fixed += spec["value"] if isinstance(spec["value"], list) else [spec["value"]]
+    fixed += list(spec["map"].values()) if isinstance(spec.get("map"), dict) else []
+    fixed += [spec["default"]] if "default" in spec else []
+    problems = []
+    for constraint in constraints.of(type_name):
+        if constraint.attribute != rule.name or constraint.member != "value":
+            continue
+        entity = {"type": type_name, rule.name: {"type": "Property", "value": fixed}}
+        for violation in constraints.check(entity):
+            if violation.shape == constraint.shape:
+                problems.append(f"{violation.message} [{violation.rule}; {violation.source}]")
     return problems
 
 
@@ -119,10 +152,14 @@ def _lint_datatype(rule: AttributeRule, prop: OntologyProperty, where: str) -> l
 
 def _lint_unit(rule: AttributeRule, prop: OntologyProperty, where: str) -> list[str]:
     expected, sent = prop.unit, rule.unit_code
+    if expected is None and sent is not None and (unknown := unit_code_problem(sent)) is not None:
+        return [unknown]
     if expected is None or sent == expected:
         return []
     if sent is None:
         return [f"wrong unit: {where} is measured in {expected}; add unitCode: {expected}"]
+    if (unknown := unit_code_problem(sent)) is not None:
+        return [f"{unknown} ({where} is measured in {expected})"]
     if convertible(sent, expected):
         source = rule.unit or sent
         return [

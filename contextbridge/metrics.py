@@ -43,6 +43,11 @@ class AdapterCollector(Collector):
         rejected = counter(
             "records_rejected", "Records rejected (dead-lettered), by reason.", ["feed", "reason"]
         )
+        broken = counter(
+            "constraints_broken",
+            "Smart Data Models constraints broken by entities let through (warn), by reason.",
+            ["feed", "reason"],
+        )
         failures = counter("outbox_write_failures", "Batches the outbox could not take (nacked).", ["feed"])
         last = gauge("last_message_timestamp_seconds", "When the feed last received a message.", ["feed"])
         for feed in self.adapter.feeds:
@@ -55,9 +60,11 @@ class AdapterCollector(Collector):
             failures.add_metric([feed.id], stats.store_failures)
             for reason, count in translation.reasons.items():
                 rejected.add_metric([feed.id, reason], count)
+            for reason, count in translation.warnings.items():
+                broken.add_metric([feed.id, reason], count)
             if stats.last_message is not None:
                 last.add_metric([feed.id], stats.last_message)
-        yield from (messages, records, entities, stored, filtered, rejected, failures, last)
+        yield from (messages, records, entities, stored, filtered, rejected, broken, failures, last)
 
         delivered = counter("entities_delivered", "Entities a sink confirmed.", ["sink"])
         superseded = counter(

@@ -77,9 +77,16 @@ class Ontology:
         self.graph = graph
         self._names: dict[URIRef, str] = {}
         self._problems: list[str] = []
+        # Same name, different IRIs: (what, IRI, other IRI); ``load`` names their files and lines.
+        self.conflicts: list[tuple[str, str, str]] = []
         named = sorted({node for node in graph.subjects(RDF.type, OWL.Class) if isinstance(node, URIRef)})
         classes = [self._read_class(node) for node in named]
-        self.classes: Mapping[str, OntologyClass] = MappingProxyType({c.name: c for c in classes})
+        by_name: dict[str, OntologyClass] = {}
+        for read in classes:
+            same = by_name.setdefault(read.name, read)
+            if same is not read:
+                self.conflicts.append((f"entity type {read.name!r}", same.iri, read.iri))
+        self.classes: Mapping[str, OntologyClass] = MappingProxyType(by_name)
         kinds = (OWL.DatatypeProperty, OWL.ObjectProperty)
         nodes = sorted(
             {node for kind in kinds for node in graph.subjects(RDF.type, kind) if isinstance(node, URIRef)}
@@ -95,6 +102,7 @@ class Ontology:
                         self._problems.append(
                             f"{cls}: short name {prop.name!r} is both <{other.iri}> and <{prop.iri}>"
                         )
+                        self.conflicts.append((f"{cls}.{prop.name}", other.iri, prop.iri))
 
     @classmethod
     def load(cls, *paths: Path) -> Ontology:
@@ -105,12 +113,26 @@ class Ontology:
         if not files:
             raise OntologyError(f"no ontology file in {', '.join(map(str, paths or (BUNDLED,)))}")
         graph = Graph()
+        declared: dict[str, str] = {}  # IRI -> "file:line" of its first declaration
         for file in files:
             try:
-                graph.parse(file, format="turtle")
+                own = Graph().parse(file, format="turtle")
+                text = file.read_text(encoding="utf-8")
             except Exception as exc:  # rdflib raises many types (BadSyntax, OSError, ...)
                 raise OntologyError(f"{file}: cannot load the ontology: {exc}") from exc
-        return cls(graph)
+            graph += own
+            for node in set(own.subjects(RDF.type, None)):
+                if isinstance(node, URIRef):
+                    declared.setdefault(str(node), f"{file}:{_line_of(own, node, text)}")
+        ontology = cls(graph)
+        if ontology.conflicts:
+            raise OntologyError(
+                "; ".join(
+                    f"{what} is <{first}> ({declared.get(first, '?')}) and <{second}> ({declared.get(second, '?')})"
+                    for what, first, second in ontology.conflicts
+                )
+            )
+        return ontology
 
     def cls(self, name: str) -> OntologyClass | None:
         return self.classes.get(name)
@@ -263,6 +285,15 @@ def _owlrl_clashes(graph: Graph, classes: Iterable[OntologyClass]) -> list[str]:
     return found
 
 
+def _line_of(graph: Graph, node: URIRef, text: str) -> int:
+    """The line where a Turtle file states ``node`` as a subject (rdflib keeps no positions)."""
+    spellings = {f"<{node}>", graph.namespace_manager.normalizeUri(node)}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.split(" ", 1)[0] in spellings:
+            return number
+    return 1
+
+
 def _split(iri: str) -> tuple[str, str]:
     cut = max(iri.rfind("#"), iri.rfind("/")) + 1
     return iri[:cut], iri[cut:]
@@ -279,3 +310,19 @@ def _text(graph: Graph, node: URIRef, predicate: URIRef) -> str:
 def default_ontology() -> Ontology:
     """The bundled city ontology, loaded once."""
     return Ontology.load()
+
+
+def union_ontology(extra: Iterable[Path] = ()) -> Ontology:
+    """The bundled ontology and the ``extra`` Turtle files (or directories), loaded once per set.
+
+        union_ontology([Path("ontologies/bikes.ttl")]).cls("BikeHireDockingStation")
+
+    A configuration's ``ontologies:``, a mapping's ``ontology:`` and ``--ontology`` all add here.
+    """
+    paths = tuple(sorted({Path(path).resolve() for path in extra}))
+    return _union(paths) if paths else default_ontology()
+
+
+@functools.lru_cache(maxsize=32)
+def _union(paths: tuple[Path, ...]) -> Ontology:
+    return Ontology.load(BUNDLED, *paths)

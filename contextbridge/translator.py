@@ -12,6 +12,10 @@ Pure: no network, no clock. A record that fails becomes a RecordError in the out
 together or not at all. (One edge touches the world: making the first Translator of a mapping
 whose lookups come from HTTP or SQL fetches those tables once; see :mod:`contextbridge.lookups`.)
 
+The Smart Data Models constraints (:mod:`contextbridge.constraints`) are checked on each entity
+unless the mapping (or the feed) says ``constraints: off``: ``warn`` (the default) counts each
+broken rule in ``stats.warnings`` and lets the entity through, ``reject`` rejects the record.
+
 Every entity that leaves is valid NGSI-LD, without a per-entity validation pass: what cannot
 vary per record (names, kinds, constants, URI templates) was validated when the mapping loaded
 (:mod:`contextbridge.mapping.checks`), and what can vary is checked as each attribute is built.
@@ -25,8 +29,10 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .errors import FormatError, RecordError, TransformError
+from .constraints import MODES, Constraints, Mode, Violation, constraints_for
+from .errors import ConfigError, ConstraintError, FormatError, RecordError, TransformError
 from .mapping import Mapping
+from .ontology import union_ontology
 from .paths import MISSING
 
 Entity = dict[str, Any]
@@ -47,6 +53,13 @@ class TranslationStats:
     skipped_attributes: Counter[str] = field(default_factory=Counter)  # per attribute name
     skipped_examples: dict[str, str] = field(default_factory=dict)  # the first reason per attribute
     examples: list[RecordError] = field(default_factory=list)
+    warnings: Counter[str] = field(default_factory=Counter)  # broken constraints (warn), per reason
+    warning_examples: dict[str, str] = field(default_factory=dict)  # the first one per reason
+
+    def warn(self, violation: Violation, entity_type: str) -> None:
+        reason = f"{violation.rule} {entity_type}.{violation.attribute}"
+        self.warnings[reason] += 1
+        self.warning_examples.setdefault(reason, str(violation))
 
     def reject(self, error: RecordError) -> None:
         self.rejected += 1
@@ -77,9 +90,21 @@ def reason_key(error: RecordError) -> str:
 class Translator:
     """A compiled mapping ready to translate records."""
 
-    def __init__(self, mapping: Mapping) -> None:
+    def __init__(
+        self, mapping: Mapping, *, constraints: Constraints | None = None, mode: str | None = None
+    ) -> None:
+        """``constraints``: those of the mapping's ontology by default; ``mode``: the mapping's."""
         self.mapping = mapping
         self.stats = TranslationStats()
+        mode = mode or mapping.constraints
+        if mode not in MODES:
+            raise ConfigError(f"constraints: {mode!r} is not one of {', '.join(MODES)}", key="constraints")
+        self.mode: Mode = mode
+        if mode == "off":
+            self._check = None
+        else:
+            checker = constraints or constraints_for(union_ontology(mapping.ontologies))
+            self._check = checker.check
         self._filter = mapping.filter
         # The rules flattened into tuples once: the per-record loop does no attribute look-ups.
         self._plans = tuple(
@@ -145,6 +170,13 @@ class Translator:
                     continue
                 if value is not None:
                     entity[name] = value
+            if self._check is not None and (violations := self._check(entity)):
+                if self.mode == "reject":
+                    first = violations[0]
+                    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+                    raise ConstraintError(f"{first}{more}", field=first.attribute)
+                for violation in violations:
+                    self.stats.warn(violation, rule.type)
             entities.append(entity)
         return entities
 

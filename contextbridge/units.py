@@ -192,16 +192,21 @@ def _known(code: str) -> _Unit:
 
 
 def _suggestion(code: Any) -> str:
-    text = _plain(str(code))
+    return unit_suggestions(str(code)) or " (UN/CEFACT common codes, e.g. CEL, P1, GQ, KMH)"
+
+
+def unit_suggestions(code: str) -> str:
+    """ "; did you mean CEL (degree Celsius)?" for a spelling of a known unit, or ""."""
+    text = _plain(code)
     # Someone writing "km/h", "µg/m3" or "degree Celsius" meant the code of that unit.
     by_spelling = [
         known
         for known, unit in _UNITS.items()
         if text and text in (known.lower(), _plain(unit.name), _plain(unit.symbol), _plain(unit.expression))
     ]
-    close = by_spelling or difflib.get_close_matches(str(code).strip().upper(), _UNITS, n=3, cutoff=0.5)
+    close = by_spelling or difflib.get_close_matches(code.strip().upper(), _UNITS, n=3, cutoff=0.5)
     if not close:
-        return " (UN/CEFACT common codes, e.g. CEL, P1, GQ, KMH)"
+        return ""
     return "; did you mean " + " or ".join(f"{known} ({_UNITS[known].name})" for known in close) + "?"
 
 

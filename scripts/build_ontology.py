@@ -5,8 +5,11 @@ The attributes, IRIs, JSON types and descriptions come from the metadata that th
 UN/CEFACT unit of each quantity, the target class of each Relationship, the SOSA/SAREF
 parents, the few terms the city adds) is curated in the tables below.
 
-    python scripts/build_ontology.py            # rewrite the TTL
-    python scripts/build_ontology.py --check    # exit 1 if the committed TTL is stale
+    python scripts/build_ontology.py            # rewrite the TTL and the SDM shapes
+    python scripts/build_ontology.py --check    # exit 1 if either committed file is stale
+
+The SHACL shapes of the Smart Data Models constraints (``contextbridge/data/shapes/sdm.ttl``)
+are generated from the SDM JSON Schemas copied in ``scripts/sdm/``: see ``sdm_shapes.py``.
 
 The output is plain text written in a fixed order, so it is byte-for-byte stable.
 """
@@ -21,12 +24,18 @@ import sys
 from pathlib import Path
 
 import pysmartdatamodels
+from rdflib import Graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sdm_shapes, beside this script
+from sdm_shapes import render_shapes
+
 from contextbridge.context import core_terms
+from contextbridge.ontology import Ontology
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "contextbridge" / "data" / "ontologies" / "city.ttl"
+SHAPES = ROOT / "contextbridge" / "data" / "shapes" / "sdm.ttl"
 ASSETS = Path(pysmartdatamodels.__file__).parent / "model-assets"
 SDM = "https://smartdatamodels.org/"
 CITY = "https://contextbridge.dev/ontology/city#"
@@ -380,13 +389,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the TTL is not up to date")
     args = parser.parse_args(argv)
     text = render(*collect())
+    # The shapes name the ontology's IRIs: they are made from the ontology just rendered.
+    shapes = render_shapes(MODELS, Ontology(Graph().parse(data=text, format="turtle")))
+    outputs = {TARGET: text, SHAPES: shapes}
     if args.check:
-        stale = not TARGET.exists() or TARGET.read_text() != text
-        print(f"{TARGET} is {'stale' if stale else 'up to date'}")
+        stale = [
+            path for path, content in outputs.items() if not path.exists() or path.read_text() != content
+        ]
+        for path in outputs:
+            print(f"{path} is {'stale' if path in stale else 'up to date'}")
         return 1 if stale else 0
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    TARGET.write_text(text)
-    print(f"wrote {TARGET}")
+    for path, content in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        print(f"wrote {path}")
     return 0
 
 

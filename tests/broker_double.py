@@ -105,6 +105,7 @@ class BrokerDouble:
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
     duplicate_ids: int = 0  # batches that named one id twice (Orion-LD handles them badly)
     refuse_ids: set[str] = field(default_factory=set)  # ids refused with 400 in a 207, as invalid
+    links: list[str | None] = field(default_factory=list)  # the Link header of each entity write
 
     def __post_init__(self) -> None:
         api = "/ngsi-ld/v1"
@@ -176,6 +177,7 @@ class BrokerDouble:
         except orjson.JSONDecodeError as error:
             raise Refused(400, "InvalidRequest", "JSON Parse Error", str(error)) from None
         link = request.headers.get("link")
+        self.links.append(link)
         items = payload if isinstance(payload, list) else [payload]
         with_context = any(isinstance(item, dict) and "@context" in item for item in items)
         if media == "application/ld+json" and link:

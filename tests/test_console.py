@@ -474,3 +474,23 @@ def test_the_console_url_serve_prints_opens_the_console(
         console.close()
         code, stderr = served.stop()
     assert code == 0, stderr
+
+
+def test_the_playground_describes_a_type_the_mapping_names(service: Service, laptop: ConsolePage) -> None:
+    laptop.open("playground", key=KEY)
+    page = laptop.page
+    page.wait_for_selector("#mapping-picker option:nth-child(2)", state="attached")
+    page.select_option("#mapping-picker", option_for(laptop, "#mapping-picker", "spots"))
+    laptop.wait_until("() => document.querySelector('#mapping-editor textarea').value.includes('id: spots')")
+    page.focus("#type-picker")  # the picker reads the mapping's types as it is about to open
+    page.wait_for_selector("#type-picker option[value='ParkingSpot']", state="attached")
+    page.select_option("#type-picker", "ParkingSpot")
+    page.wait_for_selector(
+        "#type-panel code:has-text('https://smartdatamodels.org/dataModel.Parking/ParkingSpot')"
+    )
+    row = page.text_content("#type-panel tr:has(code:text-is('status'))") or ""
+    assert "closed, free, occupied, unknown" in row and "yes" in row
+    assert "sdm-enum: SDM dataModel.Parking/ParkingSpot/schema.json, attribute status" in row
+    page.locator("#types").scroll_into_view_if_needed()
+    laptop.screenshot("playground-type-1280")
+    laptop.check_layout("playground")

@@ -261,3 +261,16 @@ def test_a_saved_sample_is_run_by_contextbridge_test(tmp_path: Path) -> None:
     )  # the mapping changes: the sample tells
     outcome = CliRunner().invoke(cli, ["test", str(mapping)])
     assert outcome.exit_code == 1 and "FAH" in outcome.output
+
+
+def test_a_posted_mapping_names_no_ontology_file_of_the_server() -> None:
+    async def body(client: httpx.AsyncClient) -> None:
+        for named in ("/etc/hostname", "../../../../etc/hostname", "nowhere.ttl"):
+            answer = await attempt(client, WEATHER + f"ontology: {named}\n", readings("1"))
+            (problem,) = answer["problems"]
+            assert (
+                problem["message"] == "ontology: the playground reads ontology files beside the mapping only"
+            )
+            assert answer["entities"] == []
+
+    run(body)

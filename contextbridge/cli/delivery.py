@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import signal
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -25,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..broker.options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from ..errors import ConfigError, RecordError
 from .app import DELIVERY, app, echo_err
+from .mappings import ConstraintsOption, OntologyOption, with_ontologies
 
 if TYPE_CHECKING:  # each command imports what it uses when it runs: `--help` stays fast
     import httpx
@@ -117,6 +119,8 @@ def sync(
     retry_initial: Annotated[float, typer.Option(help="First backoff, seconds.")] = 0.5,
     retry_max: Annotated[float, typer.Option(help="Longest backoff, seconds.")] = 60.0,
     output_format: Format = "table",
+    ontology_paths: OntologyOption = None,
+    constraints: ConstraintsOption = None,
 ) -> None:
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
     from ..broker import BrokerClient, BrokerUrl
@@ -125,7 +129,7 @@ def sync(
     from ..translator import Translator
 
     BrokerUrl(broker)  # a malformed URL stops here, before anything is translated or queued
-    mapping = load_mapping(mapping_path)
+    mapping = with_ontologies(load_mapping(mapping_path), ontology_paths)
     if options not in ("update", "replace"):
         raise ConfigError(f"--options: {options!r} is not update or replace")
     auth = _auth(token, api_key, api_key_header, oauth.split(",") if oauth else [])
@@ -137,9 +141,10 @@ def sync(
     )
     console = Console(stderr=True)
     totals: dict[str, int] = {}
+    broken: Counter[str] = Counter()  # Smart Data Models constraints broken (warn), by reason
 
     async def run(outbox: Outbox) -> DeliveryStats:
-        translator = Translator(mapping)
+        translator = Translator(mapping, mode=constraints)
         chunk: list[dict[str, Any]] = []
         rejects: list[RecordError] = []
 
@@ -161,6 +166,7 @@ def sync(
             await flush()
         totals.update(records=translator.stats.records, entities=translator.stats.entities)
         totals["rejected"] = translator.stats.rejected
+        broken.update(translator.stats.warnings)
         client = BrokerClient(broker, tenant=tenant, auth=auth, context_url=context, options=options,  # type: ignore[arg-type]
                               batch_size=batch_size, timeout=timeout, verify=verify)  # fmt: skip
         async with client:
@@ -192,6 +198,7 @@ def sync(
         "dead_lettered": stats.dead_lettered,
         "retries": stats.retries,
         "pending": totals.get("pending", 0),
+        "constraints_broken": dict(broken),
     }
     if output_format == "json":
         typer.echo(orjson.dumps(summary).decode())
@@ -206,6 +213,8 @@ def sync(
             f"dead-lettered {summary['dead_lettered']}, still pending {summary['pending']}"
             f" (outbox: {location})"
         )
+        for reason, count in broken.most_common():
+            echo_err(f"  constraint broken {count} × {reason}")
     if summary["pending"]:
         raise typer.Exit(3)  # stopped before the end: run again to finish
 

@@ -17,11 +17,17 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="NDJSON files of normalized NGSI-LD entities.")],
     ontology_paths: OntologyOption = None,
     no_ontology: Annotated[bool, typer.Option("--no-ontology", help="Check the NGSI-LD rules only.")] = False,
+    no_constraints: Annotated[
+        bool, typer.Option("--no-constraints", help="Leave out the Smart Data Models constraints.")
+    ] = False,
 ) -> None:
-    """Check entities against the NGSI-LD rules Orion-LD enforces and the ontology; one line per problem."""
+    """Check entities against the NGSI-LD rules Orion-LD enforces, the ontology and the Smart Data
+    Models constraints (each named with its rule and origin); one line per problem."""
+    from ..constraints import constraints_for
     from ..entity import validate_entity
 
     ontology = None if no_ontology else load_ontology(ontology_paths)
+    check = None if ontology is None or no_constraints else constraints_for(ontology).check
     entities = problems = 0
     for path in files:
         with path.open("rb") as stream:
@@ -43,6 +49,8 @@ def validate(
                 )
                 if not found and ontology is not None:
                     found = [f"{entity.get('id')}: {message}" for message in ontology.problems(entity)]
+                if not found and check is not None:
+                    found = [str(violation) for violation in check(entity)]
                 for message in found:
                     typer.echo(f"{where}: {message}")
                 problems += len(found)

@@ -1,6 +1,7 @@
 """City graph commands: ``sparql`` (read-only questions) and ``graph load`` (entities into the graph).
 
     $ contextbridge graph load entities.ndjson --tenant santander
+    $ contextbridge graph validate --tenant santander      # SHACL: the Smart Data Models shapes
     $ contextbridge sparql 'SELECT ?s WHERE { ?s a sosa:Observation } LIMIT 5'
     $ contextbridge sparql questions/parking.rq --endpoint http://localhost:7878/query --format csv
 
@@ -24,6 +25,7 @@ import typer
 from ..errors import ConfigError
 from ..graph.options import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS
 from .app import GRAPH, app, echo_err
+from .mappings import OntologyOption, load_ontology
 
 if TYPE_CHECKING:  # the store loads when a command runs: `--help` stays fast
     from ..graph.base import GraphStore
@@ -132,6 +134,7 @@ def graph_load(
     view: Annotated[
         str, typer.Option(help="ngsi-ld (the JSON-LD graph) or direct (entity → value).")
     ] = "ngsi-ld",
+    ontology_paths: OntologyOption = None,
 ) -> None:
     """Load entities into the city graph (the latest state of each replaces the one before)."""
     if view not in ("ngsi-ld", "direct"):
@@ -173,7 +176,33 @@ def graph_load(
             await flush()
         return loaded, triples, refused
 
-    loaded, triples, refused = _with_store(state, endpoint, work, view=view)
+    ontology = load_ontology(ontology_paths)
+    loaded, triples, refused = _with_store(state, endpoint, work, view=view, ontology=ontology)
     echo_err(f"loaded {loaded:,} entities ({triples:,} triples); refused {refused:,}")
     if refused:
+        raise typer.Exit(1)
+
+
+@graph_app.command("validate")
+def graph_validate(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Only this tenant's graph; default: all.")
+    ] = None,
+    state: StateOption = None,
+    endpoint: EndpointOption = None,
+    ontology_paths: OntologyOption = None,
+) -> None:
+    """Validate the city graph with pySHACL against the Smart Data Models shapes (and the vendors').
+
+    One line per violation, naming the rule and where it comes from; exit 1 on any."""
+    from ..graph.shacl import validate_store
+
+    ontology = load_ontology(ontology_paths)
+    found = _with_store(
+        state, endpoint, lambda store: validate_store(store, ontology, tenant=tenant), ontology=ontology
+    )
+    for violation in found:
+        typer.echo(str(violation))
+    echo_err(f"{len(found)} violations")
+    if found:
         raise typer.Exit(1)

@@ -1,7 +1,8 @@
-"""Commands for mapping authors: translate, test, check, context."""
+"""Commands for mapping authors: translate, test, check, context, describe."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -10,13 +11,24 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import orjson
 import typer
 
-from ..errors import MappingError, RecordError
+from ..errors import ConfigError, MappingError, RecordError
 from .app import MAPPINGS, app, echo_err
 
 if TYPE_CHECKING:  # each command imports what it uses when it runs: `--help` stays fast
     from ..mapping import Mapping
     from ..ontology import Ontology
     from ..translator import TranslationStats
+
+OntologyOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--ontology", help="Extra ontology files or directories (Turtle), added to the bundled one."
+    ),
+]
+ConstraintsOption = Annotated[
+    str | None,
+    typer.Option(help="Smart Data Models constraints: reject, warn or off (default: the mapping's, warn)."),
+]
 
 
 def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -28,14 +40,19 @@ def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def _load_or_exit(path: Path) -> Mapping:
+def _load_or_exit(path: Path, extra: list[Path] | None = None) -> Mapping:
     from ..mapping import load_mapping
 
     try:
-        return load_mapping(path)
+        return with_ontologies(load_mapping(path), extra)
     except MappingError as error:
         echo_err(str(error))
         raise typer.Exit(1) from None
+
+
+def with_ontologies(mapping: Mapping, extra: list[Path] | None) -> Mapping:
+    """``mapping`` reading the ``--ontology`` files too (lint, constraints)."""
+    return dataclasses.replace(mapping, ontologies=(*extra, *mapping.ontologies)) if extra else mapping
 
 
 def print_summary(name: str, stats: TranslationStats) -> None:
@@ -45,6 +62,8 @@ def print_summary(name: str, stats: TranslationStats) -> None:
     )
     for reason, count in stats.reasons.most_common():
         echo_err(f"  rejected {count} × {reason}")
+    for reason, count in stats.warnings.most_common():
+        echo_err(f"  constraint broken {count} × {reason} (first: {stats.warning_examples[reason]})")
     for name, count in stats.skipped_attributes.most_common():
         echo_err(f"  attribute {name!r} left out {count} × (first: {stats.skipped_examples[name]})")
     for error in stats.examples:
@@ -73,12 +92,14 @@ def translate(
     mapping_path: Annotated[Path, typer.Option("--mapping", "-m", help="The mapping file.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write NDJSON here.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected.")] = False,
+    ontology_paths: OntologyOption = None,
+    constraints: ConstraintsOption = None,
 ) -> None:
     """Translate INPUT files into NDJSON of normalized NGSI-LD entities."""
     from ..translator import Translator
 
-    mapping = _load_or_exit(mapping_path)
-    translator = Translator(mapping)
+    mapping = _load_or_exit(mapping_path, ontology_paths)
+    translator = Translator(mapping, mode=constraints)
     out = output.open("wb") if output else sys.stdout.buffer
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     try:
@@ -101,6 +122,7 @@ def test_samples(
     update: Annotated[
         bool, typer.Option(help="Rewrite the expected files from the translation, printing what changed.")
     ] = False,
+    ontology_paths: OntologyOption = None,
 ) -> None:
     """Run each mapping's golden samples (input → expected entities); show a diff on mismatch."""
     from ..golden import run_samples
@@ -109,7 +131,7 @@ def test_samples(
     failed = checked = 0
     for path in mapping_files(paths):
         try:
-            mapping = load_mapping(path)
+            mapping = with_ontologies(load_mapping(path), ontology_paths)
         except MappingError as error:
             echo_err(str(error))
             failed += 1
@@ -133,18 +155,10 @@ def test_samples(
         raise typer.Exit(1)
 
 
-OntologyOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--ontology", help="Extra ontology files or directories (Turtle), added to the bundled one."
-    ),
-]
-
-
 def load_ontology(extra: list[Path] | None) -> Ontology:
-    from ..ontology import BUNDLED, Ontology, default_ontology
+    from ..ontology import union_ontology
 
-    return Ontology.load(BUNDLED, *extra) if extra else default_ontology()
+    return union_ontology(extra or ())
 
 
 @app.command(rich_help_panel=MAPPINGS)
@@ -152,18 +166,19 @@ def check(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
     ontology_paths: OntologyOption = None,
 ) -> None:
-    """Lint mappings: schema, expressions, templates, units, times, and against the ontology."""
+    """Lint mappings: schema, expressions, templates, units, times, against the ontology and the
+    Smart Data Models constraints."""
     from ..golden import sample_problems
     from ..lint import lint_mapping
     from ..mapping import load_mapping
+    from ..ontology import union_ontology
 
-    ontology = load_ontology(ontology_paths)
     problems = count = 0
     for path in mapping_files(paths):
         count += 1
         try:
-            mapping = load_mapping(path)
-            found = lint_mapping(mapping, ontology) + sample_problems(mapping)
+            mapping = with_ontologies(load_mapping(path), ontology_paths)
+            found = lint_mapping(mapping, union_ontology(mapping.ontologies)) + sample_problems(mapping)
         except MappingError as error:
             found = error.problems
         problems += len(found)
@@ -190,3 +205,26 @@ def context(
         output.write_text(text, encoding="utf-8")
     else:
         typer.echo(text, nl=False)
+
+
+@app.command(rich_help_panel=MAPPINGS)
+def describe(
+    type_name: Annotated[str, typer.Argument(metavar="TYPE", help="An entity type of the ontology.")],
+    ontology_paths: OntologyOption = None,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """What the ontology says about TYPE: IRI, superclasses, attributes (IRI, kind, datatype, unit,
+    enumeration, range, required) and the Smart Data Models constraints with their origin."""
+    if output_format not in ("text", "json"):
+        raise ConfigError(f"unknown format {output_format!r} (known: text, json)", key="format")
+    from ..describe import UnknownType, describe_text, describe_type
+
+    try:
+        found = describe_type(load_ontology(ontology_paths), type_name)
+    except UnknownType as error:
+        echo_err(str(error))
+        raise typer.Exit(1) from None
+    if output_format == "json":
+        typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+    else:
+        typer.echo(describe_text(found), nl=False)

@@ -18,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from .app import RUN, app
+from .mappings import OntologyOption
 
 if TYPE_CHECKING:
     from ..adapter import Adapter
@@ -54,28 +55,33 @@ def run(
         Path | None, typer.Argument(help="Configuration file (default: the Santander example).")
     ] = None,
     state: StateOption = Path(".contextbridge"),
+    ontology_paths: OntologyOption = None,
 ) -> None:
     """Run every feed of CONFIG once, into the city graph (and Orion-LD when configured).
 
     Prints a summary per feed and the answers of the configuration's example questions."""
     from ..adapter import open_adapter
-    from ..config import default_config_path, load_config
+    from ..config import config_ontology, default_config_path, load_config
     from ..graph import format_result, question
 
     console = Console(highlight=False, soft_wrap=True)  # long lines stay whole (logs, pipes)
     config = load_config(config_path or default_config_path())
+    ontology = config_ontology(config, ontology_paths or ())
     console.print(f"contextbridge run: {len(config.feeds)} feeds from {config.path}")
 
     async def main() -> None:
         graph = config.graph
-        store = graph.open(state)
+        store = graph.open(state, ontology=ontology)
         try:
             await store.load_ontology()
-            async with open_adapter(config, state, store=store, once=True) as adapter:
+            async with open_adapter(config, state, store=store, once=True, ontology=ontology) as adapter:
                 with Progress(console=console, transient=True) as progress:
                     progress.add_task("running the feeds", total=None)
                     await adapter.run(once=True)
                 console.print(summary_table(adapter))
+                for feed in adapter.feeds:
+                    for reason, count in feed.translation.warnings.most_common():
+                        console.print(f"{feed.id}: constraint broken {count} × {reason}")
                 waiting = {status.sink: status.pending for status in adapter.status}
                 for sink, delivered in adapter.delivery.items():
                     where = {

@@ -27,6 +27,7 @@ import typer
 
 from ..errors import ConfigError
 from .app import GRAPH, RUN, app, echo_err
+from .mappings import OntologyOption
 
 if TYPE_CHECKING:
     from ..broker import BearerToken
@@ -45,13 +46,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: service.port).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
     log_format: Annotated[str, typer.Option(help="json (one object per line) or text.")] = "json",
+    ontology_paths: OntologyOption = None,
 ) -> None:
     """Run the service: every feed continuously, delivered to Orion-LD and the city graph.
 
     Serves the HTTP API: webhooks, SPARQL, notifications, health, metrics, @context."""
     import uvicorn  # the server and the service load when it runs, not for every command
 
-    from ..config import load_config
+    from ..config import config_ontology, load_config
     from ..logs import configure_logging
     from ..service import Service, create_app
 
@@ -62,7 +64,9 @@ def serve(
     settings = config.service
     host, port = host or settings.host, settings.port if port is None else port
     config = _with_console_key(config, state, host, port)
-    service = Service.from_config(config, state_dir=state)
+    service = Service.from_config(
+        config, state_dir=state, ontology=config_ontology(config, ontology_paths or ())
+    )
     # Live feeds run beside the server as named background tasks: service.tasks[name] = coroutine factory.
     server = uvicorn.Server(
         uvicorn.Config(

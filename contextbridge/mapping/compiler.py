@@ -67,6 +67,8 @@ class Mapping:
     filter: Expression | None = None
     samples: tuple[Sample, ...] = ()
     lookups: LookupSet = field(default_factory=LookupSet, repr=False)
+    ontologies: tuple[Path, ...] = ()  # the vendor's Turtle files (``ontology:``), beside the bundled one
+    constraints: str = "warn"  # Smart Data Models constraints: reject, warn or off
 
     @property
     def path(self) -> str:
@@ -129,6 +131,13 @@ def compile_mapping(document: Document) -> Mapping:
         for number, sample in enumerate(data.get("samples", ()))
     )
     samples += tuple(found for found in discover_samples(document.path) if found not in samples)
+    named = data.get("ontology", [])
+    ontologies = tuple(base / name for name in ([named] if isinstance(named, str) else named))
+    problems += [
+        document.problem(("ontology",), f"no such ontology file: {path}")
+        for path in ontologies
+        if not path.exists()
+    ]
     if problems:
         raise MappingError(problems)
     return Mapping(
@@ -140,7 +149,14 @@ def compile_mapping(document: Document) -> Mapping:
         filter=row_filter,
         samples=samples,
         lookups=lookups,
+        ontologies=ontologies,
+        constraints=constraints_mode(data.get("constraints", "warn")),
     )
+
+
+def constraints_mode(value: object) -> str:
+    """``constraints:`` as written: YAML 1.1 reads a bare ``off`` as false, which means off too."""
+    return "off" if value is False else str(value)
 
 
 SAMPLES_DIR = "samples"  # next to a mapping: samples/<mapping file stem>/<name>.<ext> + .expected.ndjson

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.routing import Mount, Route
 
 from contextbridge.adapter import Adapter, open_adapter
-from contextbridge.config import Config, GraphConfig, ServiceConfig
+from contextbridge.config import Config, GraphConfig, ServiceConfig, config_ontology
 from contextbridge.context import context_document, dumps
 from contextbridge.graph.base import GraphStore
 from contextbridge.keystore import KeyStore
@@ -53,6 +53,7 @@ from .playground import Playground, playground_endpoint
 from .problems import problem_handlers
 from .sparql import sparql_endpoint
 from .status import StatusBoard, status_endpoint, status_events_endpoint
+from .types import type_endpoint
 from .webconsole import CONSOLE_DIR, ConsoleFiles, index_endpoint
 
 log = logging.getLogger("contextbridge.service")
@@ -91,9 +92,10 @@ class Service:
 
     @classmethod
     def from_config(cls, config: Config, *, state_dir: Path, ontology: Ontology | None = None) -> Service:
+        """``ontology``: default, the configuration's (its ``ontologies`` and its mappings')."""
         return cls(
             settings=config.service,
-            ontology=ontology or default_ontology(),
+            ontology=ontology or config_ontology(config),
             graph_config=config.graph,
             state_dir=state_dir,
             config=config,
@@ -145,7 +147,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         config = service.config
         if config is not None and (config.feeds or config.broker):
             adapter = await stack.enter_async_context(
-                open_adapter(config, service.state_dir, store=service.graph)
+                open_adapter(config, service.state_dir, store=service.graph, ontology=service.ontology)
             )
             service.adapter = adapter
             service.running["adapter"] = asyncio.create_task(adapter.run(), name="adapter")
@@ -226,6 +228,7 @@ def create_app(service: Service) -> Starlette:
         Route("/playground", playground_endpoint, methods=["POST"]),
         Route("/playground/draft", draft_endpoint, methods=["POST"]),
         Route("/queries", queries_endpoint, methods=["GET"]),
+        Route("/types/{name}", type_endpoint, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers=problem_handlers, lifespan=lifespan)
     app.state.service = service

@@ -145,7 +145,7 @@ DOCUMENT: dict[str, Any] = {
                                 "health": {"type": "object"},
                             },
                         },
-                        "feeds: id, source, tenant, messages, records, entities, rejected, rejects, stored, "
+                        "feeds: id, source, tenant, messages, records, entities, rejected, rejects, constraints_broken, stored, "
                         "last_message, rate (records/s); sinks: sink, pending, in_flight, delivered, superseded, "
                         "dead_letters, oldest_pending, retries, last_error, delivered_since_start",
                     ),
@@ -378,6 +378,17 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {
                     "200": {"description": '{"queries": [{name, title, query}]}'},
                     **_problems(401, 403),
+                },
+            }
+        },
+        "/types/{name}": {
+            "get": {
+                "summary": "What the ontology says about an entity type (as `contextbridge describe`)",
+                "security": KEYED,
+                "parameters": [_path("name", {"type": "string", "pattern": "^[^/]+$"})],
+                "responses": {
+                    "200": {"description": "{type, iri, superclasses, attributes: {name: {iri, kind, ...}}}"},
+                    **_problems(401, 403, 404),
                 },
             }
         },

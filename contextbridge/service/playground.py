@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from contextbridge.constraints import constraints_for
 from contextbridge.documents import Document, load_document, packaged_schema
 from contextbridge.entity import validate_entity
 from contextbridge.errors import ContextBridgeError, MappingError, Problem, RecordError
@@ -103,6 +104,7 @@ class Playground:
 
     def __init__(self, ontology: Ontology) -> None:
         self.ontology = ontology
+        self.constraints = constraints_for(ontology)
         self.converter = Converter(ontology)
         self.slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -142,7 +144,7 @@ class Playground:
         return trial
 
     def _translate(self, mapping: Mapping, payload: bytes, trial: Trial, deadline: float) -> None:
-        translator = Translator(mapping)
+        translator = Translator(mapping, constraints=self.constraints)
         try:
             for outcome in translator.translate_stream(io.BytesIO(payload), source="payload"):
                 if isinstance(outcome, RecordError):
@@ -217,12 +219,22 @@ def lookup_files(document: Document) -> set[Path]:
 
 def _sandbox(document: Document, *, named: bool, allowed: frozenset[Path]) -> list[Problem]:
     """What a posted mapping may not do here: lookups other than files under its directory or
-    those the named mapping's file reads itself (``allowed``)."""
-    lookups = document.data.get("lookups") if isinstance(document.data, dict) else None
-    if not isinstance(lookups, MappingABC):
-        return []
+    those the named mapping's file reads itself (``allowed``); ontology files elsewhere (the
+    trial reads the service's ontology: a path is only checked to exist, which must tell nothing
+    of the server's other files)."""
+    data = document.data if isinstance(document.data, dict) else {}
     base = Path(document.path).parent.resolve()
     problems = []
+    named_files = data.get("ontology", [])
+    for value in [named_files] if isinstance(named_files, str) else named_files:
+        path = (base / value).resolve() if named and isinstance(value, str) else None
+        if path is None or not path.is_relative_to(base):
+            problems.append(
+                document.problem(("ontology",), "the playground reads ontology files beside the mapping only")
+            )
+    lookups = data.get("lookups")
+    if not isinstance(lookups, MappingABC):
+        return problems
     for name, spec in lookups.items():
         kinds = [kind for kind in SOURCES if isinstance(spec, MappingABC) and kind in spec]
         key = ("lookups", name)

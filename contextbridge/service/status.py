@@ -124,6 +124,7 @@ class StatusBoard:
                         "entities": translation.entities,
                         "rejected": translation.rejected,
                         "rejects": dict(translation.reasons),
+                        "constraints_broken": dict(translation.warnings),
                         "stored": stats.stored,
                         "last_message": stats.last_message,
                         "rate": self.rates.rate(runner.id),

@@ -12,6 +12,7 @@ import { message } from "./dom.js";
 import { attachDrafter } from "./drafter.js";
 import { Playground } from "./playground.js";
 import { SparqlPage } from "./sparql.js";
+import { TypePanel } from "./typepanel.js";
 
 const VIEWS = ["playground", "feeds", "sparql", "dead-letters"];
 
@@ -29,6 +30,7 @@ const views = {
   "dead-letters": new DeadLetters(document.querySelector("#dead-letters")),
 };
 attachDrafter(views.playground);
+new TypePanel(document.querySelector("#playground")); // after the playground made its editors
 let current = null;
 
 function currentView() {

@@ -172,6 +172,7 @@ export class Dashboard {
     if (series.length > HISTORY) series.shift();
     this.history.set(feed.id, series);
     const rejects = Object.entries(feed.rejects || {}).sort((a, b) => b[1] - a[1]);
+    const broken = Object.entries(feed.constraints_broken || {}).sort((a, b) => b[1] - a[1]);
     const fresh = feed.last_message !== null && now - feed.last_message < 60;
     return h(
       "article",
@@ -209,6 +210,13 @@ export class Dashboard {
             "ul",
             { class: "rejects", "aria-label": "rejects by reason" },
             rejects.map(([reason, n]) => h("li", {}, h("span", {}, reason), h("span", { class: "num" }, count(n)))),
+          )
+        : "",
+      broken.length
+        ? h(
+            "ul",
+            { class: "rejects", "aria-label": "Smart Data Models constraints broken, by reason" },
+            broken.map(([reason, n]) => h("li", {}, h("span", {}, `constraint: ${reason}`), h("span", { class: "num" }, count(n)))),
           )
         : "",
     );
