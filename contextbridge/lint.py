@@ -69,11 +69,10 @@ def _lint_constraints(type_name: str, rule: AttributeRule, constraints: Constrai
     spec = rule.spec
     if rule.kind != "Property":
         return []
-    fixed: list[object] = []
-    if "value" in spec:
-        fixed += spec["value"] if isinstance(spec["value"], list) else [spec["value"]]
-    fixed += list(spec["map"].values()) if isinstance(spec.get("map"), dict) else []
-    fixed += [spec["default"]] if "default" in spec else []
+    outputs = [spec[key] for key in ("value", "default") if key in spec]
+    outputs += list(spec["map"].values()) if isinstance(spec.get("map"), dict) else []
+    # An array-valued Property (DATEX II's status: [closed]) is checked item by item, as SHACL does.
+    fixed = [item for output in outputs for item in (output if isinstance(output, list) else [output])]
     problems = []
     for constraint in constraints.of(type_name):
         if constraint.attribute != rule.name or constraint.member != "value":
