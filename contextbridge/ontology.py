@@ -315,7 +315,7 @@ def default_ontology() -> Ontology:
 def union_ontology(extra: Iterable[Path] = ()) -> Ontology:
     """The bundled ontology and the ``extra`` Turtle files (or directories), loaded once per set.
 
-        union_ontology([Path("ontologies/bikes.ttl")]).cls("BikeHireDockingStation")
+        union_ontology([Path("ontologies/bikes.ttl")]).cls("BikeDock")
 
     A configuration's ``ontologies:``, a mapping's ``ontology:`` and ``--ontology`` all add here.
     """

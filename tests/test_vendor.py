@@ -22,7 +22,7 @@ BIKES = ROOT / "examples" / "bikes"
 KEY = "bikes-service-key-0123456789"
 HOOK = "bikes-vendor-webhook-key-0123"
 VENDOR = "https://bikes.example.org/ontology#"
-STATION = "BikeHireDockingStation"
+STATION = "BikeDock"
 
 
 def cli(*args: str) -> str:
@@ -109,7 +109,7 @@ service:
             assert rows[0]["n"]["value"] == "2"
             described = client.get(f"/types/{STATION}", headers={"X-API-Key": KEY}).json()
             assert described["attributes"]["freeSlotNumber"]["iri"] == VENDOR + "freeSlotNumber"
-            unknown = client.get("/types/BikeHireDockingStatoin", headers={"X-API-Key": KEY})
+            unknown = client.get("/types/BikeDok", headers={"X-API-Key": KEY})
             assert unknown.status_code == 404 and unknown.json()["suggestions"] == [STATION]
             # The feed says warn (the mapping says reject): a negative count goes through, counted
             broken = b'{"stations": [{"station_id": "19", "lat": "43.46", "lon": "-3.8", "bikes": "-3", "slots": "1", "updated": "2024-05-14T09:05:00Z"}]}'
