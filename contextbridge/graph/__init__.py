@@ -30,6 +30,7 @@ from contextbridge.graph.base import (
     GraphStore,
     QueryResult,
     UpsertReport,
+    history_graph,
     question,
     tenant_graph,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "QueryTimeout",
     "UpsertReport",
     "format_result",
+    "history_graph",
     "open_store",
     "question",
     "tenant_graph",
