@@ -50,10 +50,23 @@ export class CityMap {
   constructor(L, host, tiles) {
     this.L = L;
     this.host = host;
-    this.map = L.map(host, { zoomSnap: 0.5, worldCopyJump: true });
-    L.control.scale({ imperial: false, maxWidth: 140 }).addTo(this.map);
+    // the clusters need the map's own zoom limit (the grid has no tile layer to give one)
+    const maxZoom = (tiles && tiles.max_zoom) || 19;
+    this.map = L.map(host, { zoomSnap: 0.5, worldCopyJump: true, maxZoom, zoomControl: false });
+    // the west and south edges are the grid's labels'; the controls keep to the east
+    L.control.zoom({ position: "topright" }).addTo(this.map);
+    L.control.scale({ imperial: false, maxWidth: 140, position: "bottomright" }).addTo(this.map);
     this.grid = L.layerGroup();
+    this.placed = false; // no bounds before the first view is set
+    this.map.once("load", () => {
+      this.placed = true;
+    });
     this.map.on("moveend", () => this.drawGrid());
+    // a view hidden and shown again (or a narrower window) changes the map's size: Leaflet must know
+    this.resized = new ResizeObserver(() => {
+      if (host.clientWidth) this.map.invalidateSize({ pan: false });
+    });
+    this.resized.observe(host);
     this.markers = null;
     this.basemap = "";
     this.reason = "";
@@ -97,7 +110,7 @@ export class CityMap {
 
   /** Latitude and longitude lines at a round step, labelled at the west and south edges. */
   drawGrid() {
-    if (this.basemap !== "grid" || !this.map.getSize().x) return;
+    if (this.basemap !== "grid" || !this.placed || !this.map.getSize().x) return;
     const { L } = this;
     this.grid.clearLayers();
     const bounds = this.map.getBounds();
@@ -140,12 +153,13 @@ export class CityMap {
     this.markers.addTo(this.map);
     if (fit && points.length) {
       const bounds = L.latLngBounds(points.map((point) => [point.lat, point.lon]));
-      this.map.fitBounds(bounds, FIT);
+      this.map.fitBounds(bounds, { ...FIT, animate: false });
     }
     this.drawGrid();
   }
 
   remove() {
+    this.resized.disconnect();
     this.map.remove();
   }
 }

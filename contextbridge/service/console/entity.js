@@ -110,7 +110,9 @@ export class EntityPage {
                 { class: "wrap" },
                 attribute.object !== undefined
                   ? [].concat(attribute.object).map((target) => entityLink(target))
-                  : shown(attribute.value),
+                  : attribute.point
+                    ? `${attribute.point.lat}, ${attribute.point.lon}`
+                    : shown(attribute.value),
                 attribute.unitCode ? h("span", { class: "muted" }, ` ${attribute.unitCode}`) : "",
                 attribute.datasetId ? h("span", { class: "badge" }, attribute.datasetId) : "",
               ),
