@@ -306,8 +306,11 @@ def _tiles(document: Document, data: dict[str, Any], problems: list[Problem]) ->
         return TileConfig()
     if tiles is False:
         return None
-    try:  # another server's tiles: its credit is the configuration's to give
-        return TileConfig(**{"attribution": "", "attribution_url": None, **_as_object(tiles)})
+    found = _as_object(tiles)
+    # another server's tiles: its credit is the configuration's to give
+    uncredited = {} if found["url"] == OSM_TILES else {"attribution": "", "attribution_url": None}
+    try:
+        return TileConfig(**{**uncredited, **found})
     except ConfigError as error:
         problems.append(document.problem(("service", "console", "tiles"), str(error)))
         return None

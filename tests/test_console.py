@@ -324,7 +324,7 @@ def test_sparql_runs_an_example_question_and_maps_its_points(service: Service, l
         "#map-canvas .map-point", "all => all.map(p => getComputedStyle(p).backgroundColor)"
     )
     assert len(set(tones)) == 2 or page.locator("#map-canvas .marker-cluster").count()
-    laptop.screenshot("sparql-1280")
+    laptop.screenshot("sparql-map-1280")
 
     page.select_option("#map-colour", "spot")  # by another column: one colour per spot
     assert page.locator("#map-legend li").count() == len(SPOTS)
@@ -423,7 +423,7 @@ def test_the_entity_page_shows_attributes_place_and_history(service: Service, la
     page.click("#history-range button[data-range='week']")
     page.wait_for_selector(".chart-card[data-attribute='occupancy'] .time-chart[data-samples='30']")
     assert page.get_attribute("#history-range button[data-range='week']", "aria-pressed") == "true"
-    laptop.screenshot("entity-1280")
+    laptop.screenshot("entity-week-1280")
 
     page.goto(f"{service.url}/#entity/{quote(f'{PREFIX}nowhere', safe='')}")  # an id the graph lacks
     error = page.wait_for_selector("#entity-error:not([hidden])").text_content() or ""

@@ -203,6 +203,7 @@ def test_the_tiles_setting(tmp_path: Path) -> None:
     assert tiles(None) == TileConfig()  # OpenStreetMap's standard tiles, credited
     assert TileConfig().origin == "https://tile.openstreetmap.org"
     assert tiles("false") is None
+    assert tiles(f'"{TileConfig().url}"') == TileConfig()  # named: still credited
     found = tiles('"https://{s}.tiles.example.org/city/{z}/{x}/{y}.png"')
     assert found is not None and found.origin == "https://*.tiles.example.org" and found.attribution == ""
     found = tiles("{url: 'http://127.0.0.1:8081/{z}/{x}/{y}.png', attribution: Ayuntamiento, max_zoom: 20}")

@@ -63,8 +63,17 @@ export class CityMap {
     });
     this.map.on("moveend", () => this.drawGrid());
     // a view hidden and shown again (or a narrower window) changes the map's size: Leaflet must know
+    // (and until the user moves the map, the points stay fitted in it)
+    this.fitted = null;
+    for (const event of ["pointerdown", "wheel", "keydown"]) {
+      host.addEventListener(event, () => {
+        this.fitted = null;
+      });
+    }
     this.resized = new ResizeObserver(() => {
-      if (host.clientWidth) this.map.invalidateSize({ pan: false });
+      if (!host.clientWidth) return;
+      this.map.invalidateSize({ pan: false });
+      if (this.fitted) this.map.fitBounds(this.fitted, { ...FIT, animate: false });
     });
     this.resized.observe(host);
     this.markers = null;
@@ -152,8 +161,8 @@ export class CityMap {
     );
     this.markers.addTo(this.map);
     if (fit && points.length) {
-      const bounds = L.latLngBounds(points.map((point) => [point.lat, point.lon]));
-      this.map.fitBounds(bounds, { ...FIT, animate: false });
+      this.fitted = L.latLngBounds(points.map((point) => [point.lat, point.lon]));
+      this.map.fitBounds(this.fitted, { ...FIT, animate: false });
     }
     this.drawGrid();
   }

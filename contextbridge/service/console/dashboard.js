@@ -210,7 +210,7 @@ export class Dashboard {
     if (!entry.chart && !entry.opening) {
       // opened once the card is in the page: the chart takes the card's width
       entry.opening = new Promise((resolve) => requestAnimationFrame(resolve))
-        .then(() => TimeChart.open(entry.host, { labels, stacked: true, unit: "records/s", height: 130 }))
+        .then(() => TimeChart.open(entry.host, { labels, stacked: true, fromZero: true, unit: "records/s", height: 130 }))
         .then((chart) => {
           entry.chart = chart;
           chart.update(...entry.data);

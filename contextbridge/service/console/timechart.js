@@ -5,7 +5,7 @@
 //   chart.destroy();
 //
 // Stacked series are drawn as filled bands, each on top of the ones before it (the first at the
-// bottom); the legend and the cursor show each series' own value, not the stack's.
+// bottom); the legend shows each series' own value (not the stack's) under the cursor, else the latest.
 
 import { charts, TONES } from "./vendor.js";
 
@@ -14,7 +14,7 @@ export class TimeChart {
     return new TimeChart(await charts(), host, options);
   }
 
-  constructor(uPlot, host, { labels, stacked = false, unit = "", height = 150, tones } = {}) {
+  constructor(uPlot, host, { labels, stacked = false, unit = "", height = 150, tones, fromZero = false } = {}) {
     this.host = host;
     this.labels = labels;
     this.stacked = stacked;
@@ -28,7 +28,11 @@ export class TimeChart {
       {
         width,
         height,
-        scales: { x: { time: true } },
+        scales: {
+          x: { time: true },
+          // rates start at zero; an empty chart still has a sensible axis
+          y: fromZero ? { range: (self, low, high) => [0, high > 0 ? high * 1.15 : 1] } : {},
+        },
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
         axes: [
@@ -44,7 +48,7 @@ export class TimeChart {
             width: 1.5,
             points: { show: false },
             value: (self, value, series, row) => {
-              const own = this.own[index][row];
+              const own = this.own[index][row ?? this.own[index].length - 1]; // off the chart: the latest
               return own === null || own === undefined ? "–" : Number(own.toPrecision(4)).toString();
             },
           })),
@@ -57,6 +61,11 @@ export class TimeChart {
   }
 
   update(times, values) {
+    if (times.length < 2) {
+      // one value or none yet: the last minute, so that the time axis reads as such
+      const last = times.length ? times[0] : Date.now() / 1000;
+      [times, values] = [[last - 60, last], values.map((series) => [null, series.length ? series[0] : null])];
+    }
     this.own = values;
     let below = times.map(() => 0);
     const drawn = values.map((series) => {
@@ -65,7 +74,7 @@ export class TimeChart {
       return below;
     });
     this.chart.setData([times, ...this.order.map((index) => drawn[index])]);
-    this.host.dataset.samples = String(times.length);
+    this.host.dataset.samples = String(values.length ? values[0].filter((value) => value !== null).length : 0);
   }
 
   destroy() {
