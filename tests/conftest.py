@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from services import ServiceUnavailable, mosquitto_server, postgres_server
 
 from contextbridge.mapping import Mapping, load_mapping
 
@@ -81,3 +83,38 @@ def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a database on a PostgreSQL server this test session started on a free port.
+
+    ``CONTEXTBRIDGE_TEST_POSTGRES`` names an already running one instead.
+    """
+    given = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES")
+    if given:
+        yield given
+        return
+    try:
+        with postgres_server() as url:
+            yield url
+    except ServiceUnavailable as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """``(host, port)`` of a Mosquitto this test session started on a free port.
+
+    ``CONTEXTBRIDGE_TEST_MQTT=host:port`` names an already running one instead.
+    """
+    given = os.environ.get("CONTEXTBRIDGE_TEST_MQTT")
+    if given:
+        host, _, port = given.rpartition(":")
+        yield host, int(port)
+        return
+    try:
+        with mosquitto_server(tmp_path_factory.mktemp("mosquitto")) as address:
+            yield address
+    except ServiceUnavailable as error:
+        pytest.fail(str(error))
