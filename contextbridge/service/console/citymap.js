@@ -1,7 +1,7 @@
 // A slippy map of the city (Leaflet, vendored): points over the configured street tiles, or over a
 // plain latitude/longitude grid when there are none, always with a scale bar.
 //
-//   const map = await CityMap.open(host);            // host: an element with a height (CSS .map-canvas)
+//   const map = await CityMap.open(host, note);      // host: an element with a height (CSS .map-canvas)
 //   map.show(points, { tone: (point) => 0, popup: (point) => element, cluster: true });
 //   map.basemap   // "streets" | "grid" (and host.dataset.basemap); map.reason says why a grid
 //   map.remove();
@@ -9,7 +9,8 @@
 // The tiles come from `service.console.tiles` (GET /console/settings), the one image origin the
 // page's Content-Security-Policy allows besides its own. Without one, or when the first tile
 // cannot be loaded (no network, a server down, a policy that blocks it), the map says why there
-// are no streets and draws the grid instead. Dense points are clustered (Leaflet.markercluster).
+// are no streets (in `note`, an element shown then) and draws the grid instead. Dense points are
+// clustered (Leaflet.markercluster).
 
 import { leaflet, settings } from "./vendor.js";
 
@@ -41,15 +42,16 @@ function credit(tiles) {
 }
 
 export class CityMap {
-  /** A map in `host` (emptied), with the configured tile server when there is one. */
-  static async open(host) {
+  /** A map in `host` (emptied), with the configured tile server when there is one; `note` says why not. */
+  static async open(host, note) {
     const [L, { tiles }] = await Promise.all([leaflet(), settings()]);
-    return new CityMap(L, host, tiles);
+    return new CityMap(L, host, tiles, note);
   }
 
-  constructor(L, host, tiles) {
+  constructor(L, host, tiles, note) {
     this.L = L;
     this.host = host;
+    this.note = note;
     // the clusters need the map's own zoom limit (the grid has no tile layer to give one)
     const maxZoom = (tiles && tiles.max_zoom) || 19;
     this.map = L.map(host, { zoomSnap: 0.5, worldCopyJump: true, maxZoom, zoomControl: false });
@@ -103,7 +105,10 @@ export class CityMap {
     this.reason = reason;
     this.host.dataset.basemap = basemap;
     this.host.classList.toggle("offline", basemap === "grid");
-    this.host.dispatchEvent(new CustomEvent("basemap", { detail: { basemap, reason } }));
+    if (this.note) {
+      this.note.hidden = basemap !== "grid";
+      this.note.textContent = reason;
+    }
   }
 
   useGrid(reason) {

@@ -146,18 +146,12 @@ export class EntityPage {
     const canvas = h("div", { class: "map-canvas small", id: "entity-map" });
     const note = h("p", { class: "map-note", role: "status", hidden: true });
     fill(this.place, canvas, note);
-    const map = await CityMap.open(canvas);
+    const map = await CityMap.open(canvas, note);
     if (this.entity !== entity || !canvas.isConnected) {
       map.remove();
       return;
     }
     this.map = map;
-    const explain = () => {
-      note.hidden = map.basemap !== "grid";
-      note.textContent = map.reason;
-    };
-    canvas.addEventListener("basemap", explain);
-    explain();
     map.show([entity.location], { label: () => entity.id });
   }
 

@@ -189,18 +189,12 @@ export class SparqlPage {
     );
     this.mapHost.hidden = false;
     this.mapHost.dataset.points = String(points.length);
-    const map = await CityMap.open(canvas);
+    const map = await CityMap.open(canvas, note);
     if (drawn !== this.drawn) {
       map.remove();
       return;
     }
     this.map = map;
-    const explain = () => {
-      note.hidden = map.basemap !== "grid";
-      note.textContent = map.reason;
-    };
-    canvas.addEventListener("basemap", explain);
-    explain();
     const draw = (fit) => {
       const by = picker.value;
       const tones = new Map();
