@@ -383,6 +383,7 @@ def test_without_tiles_the_map_is_a_grid_that_says_why(service: Service, laptop:
     note = page.wait_for_selector("#map-note:not([hidden])").text_content() or ""
     assert note == f"No streets: the tile server {service.tiles.origin} could not be reached."
     assert page.locator("#map-canvas img.leaflet-tile").count() == 0  # the broken tiles are gone
+    assert "test streets" not in (page.text_content("#map-canvas .leaflet-control-attribution") or "")
     assert page.locator("#map-canvas .graticule-label.west").count() >= 2  # latitudes
     assert page.locator("#map-canvas .graticule-label.south").count() >= 1  # longitudes
     assert page.is_visible("#map-canvas .leaflet-control-scale-line")

@@ -115,6 +115,7 @@ export class CityMap {
     if (this.tiles) {
       this.tiles.off();
       this.map.removeLayer(this.tiles);
+      this.map.attributionControl.removeAttribution(this.tiles.getAttribution()); // no tiles, no credit
       this.tiles = null;
     }
     this.grid.addTo(this.map);
