@@ -153,12 +153,12 @@ async def sparql_endpoint(request: Request) -> Response:
     return Response(body.encode("utf-8"), 200, headers, media_type=media)
 
 
-async def ask(service: Service, text: str, tenant: str, *, limit: int | None = None) -> QueryResult:
+async def ask(service: Service, text: str, tenant: str) -> QueryResult:
     """``text`` run on ``tenant``'s graph within the settings' limits; store errors as ProblemDetails."""
     settings = service.settings
     try:
         return await service.graph.query(
-            text, tenant=tenant, timeout=settings.sparql_timeout, limit=limit or settings.sparql_limit
+            text, tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
         )
     except QueryRefused:
         raise _refuse_update() from None
