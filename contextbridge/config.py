@@ -118,6 +118,37 @@ class ApiKey:
         return self.tenants is None or tenant in self.tenants
 
 
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+OSM_COPYRIGHT = "https://www.openstreetmap.org/copyright"
+_TILE_URL = re.compile(r"^(https?://)((?:\{s\}\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)/[^\s\"'<>]*$")
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """The console's street map: a tile URL template (``{z}/{x}/{y}``, ``{s}`` for subdomains) and
+    the attribution its licence asks for; the page's Content-Security-Policy allows its ``origin``."""
+
+    url: str = OSM_TILES
+    attribution: str = OSM_ATTRIBUTION
+    attribution_url: str | None = OSM_COPYRIGHT
+    max_zoom: int = 19
+
+    def __post_init__(self) -> None:
+        if not _TILE_URL.match(self.url) or not all(p in self.url for p in ("{z}", "{x}", "{y}")):
+            raise ConfigError(
+                f"tile URL {self.url!r} is not an http(s) URL template with {{z}}, {{x}} and {{y}}",
+                key="service.console.tiles",
+            )
+
+    @property
+    def origin(self) -> str:
+        """The CSP source of the tiles: ``https://tile.openstreetmap.org``, ``https://*.tiles.example``."""
+        found = _TILE_URL.match(self.url)
+        assert found is not None
+        return found.group(1) + found.group(2).replace("{s}", "*")
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """The settings of ``contextbridge serve``; the defaults are safe for a loopback deployment."""
@@ -130,6 +161,7 @@ class ServiceConfig:
     sparql_timeout: float = DEFAULT_TIMEOUT
     sparql_limit: int = DEFAULT_LIMIT
     allowed_contexts: tuple[str, ...] = ()
+    tiles: TileConfig | None = TileConfig()  # the console's street map (None: a plain grid)
 
     def __post_init__(self) -> None:
         names = [key.name for key in self.api_keys]
@@ -282,10 +314,32 @@ def _service(document: Document, data: dict[str, Any], problems: list[Problem]) 
             sparql_timeout=sparql.get("timeout", DEFAULT_TIMEOUT),
             sparql_limit=sparql.get("limit", DEFAULT_LIMIT),
             allowed_contexts=tuple(data.get("allowed_contexts", ())),
+            tiles=_tiles(document, data.get("console", {}), problems),
         )
     except ConfigError as error:
         problems.append(document.problem(("service", "api_keys"), str(error)))
         return ServiceConfig()
+
+
+def _tiles(document: Document, data: dict[str, Any], problems: list[Problem]) -> TileConfig | None:
+    """``service.console.tiles``: a URL template, ``{url, attribution, ...}``, or false (no tiles)."""
+    tiles = data.get("tiles")
+    if tiles is None:
+        return TileConfig()
+    if tiles is False:
+        return None
+    found = _as_object(tiles)
+    # another server's tiles: its credit is the configuration's to give
+    uncredited = {} if found["url"] == OSM_TILES else {"attribution": "", "attribution_url": None}
+    try:
+        return TileConfig(**{**uncredited, **found})
+    except ConfigError as error:
+        problems.append(document.problem(("service", "console", "tiles"), str(error)))
+        return None
+
+
+def _as_object(tiles: str | dict[str, Any]) -> dict[str, Any]:
+    return {"url": tiles} if isinstance(tiles, str) else tiles
 
 
 def _matches(base: Path, pattern: str) -> bool:

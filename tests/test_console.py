@@ -1,10 +1,13 @@
 """The web console in a real headless Chromium, against a real ``contextbridge serve``.
 
 One service for the module: a webhook feed of parking spots into the broker double and the
-graph, two example questions that give coordinates (lat/long columns, WKT literals), and a write
-key. The tests run in file order and share the service: the playground, the SPARQL page, the dead
-letters (a refused entity replayed once the double accepts it), the live dashboard, then every
-page at a laptop and a phone width, with screenshots (``build/screenshots/``).
+graph, two example questions that give coordinates (lat/long columns, WKT literals), a write key,
+the maps' street tiles from a tile server on loopback (``tile_server``), and a day of one spot's
+past occupancy in the history graph. The tests run in file order and share the service: the
+playground, the SPARQL page and its map (over the tiles, and over the plain grid when there are
+none), the entity page, the dead letters (a refused entity replayed once the double accepts it),
+the live dashboard, then every page at a laptop and a phone width, with screenshots
+(``build/screenshots/``).
 """
 
 from __future__ import annotations
@@ -13,14 +16,20 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 from broker_double import BrokerDouble, serve
 from browser import LAPTOP, PHONE, ConsolePage, launch
 from processes import Served
+from pyoxigraph import NamedNode, RdfFormat, Store
+from tile_server import TileServer, serve_tiles
+
+from contextbridge.graph import history_graph
 
 KEY = "console-ops-key-0123456789"
 READER = "console-reader-key-0123456789"
@@ -69,10 +78,40 @@ def spot(name: str, state: str = "0", *, lat: float = 43.4623, lon: float = -3.8
     return {"id": name, "state": state, "lat": lat, "lon": lon, "time": "2026-11-25T10:00:00Z"}
 
 
+SOSA = "http://www.w3.org/ns/sosa/"
 SPOTS = [  # eight spots in a 1 km box of Santander, alternately free and occupied
     spot(f"p{n}", str(n % 2), lat=round(43.46 + n * 0.0011, 6), lon=round(-3.812 + (n * 7 % 5) * 0.0013, 6))
     for n in range(8)
 ]
+
+
+OCCUPANCY = "https://smartdatamodels.org/dataModel.Parking/occupancy"
+
+
+def past_occupancy(entity: str, hours: int = 30) -> str:
+    """N-Triples of the history graph: the spot's occupancy (0 or 1) every hour, as a feed with
+    ``history: true`` keeps it (``contextbridge.graph.base``)."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    lines = []
+    for hour in range(hours):
+        node = f"<urn:test:observation:{hour}>"
+        at = (now - timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines += [
+            f"{node} <{SOSA}hasFeatureOfInterest> <{entity}> .",
+            f"{node} <{SOSA}observedProperty> <{OCCUPANCY}> .",
+            f'{node} <{SOSA}hasSimpleResult> "{(hour // 3) % 2}"^^<http://www.w3.org/2001/XMLSchema#integer> .',
+            f'{node} <{SOSA}resultTime> "{at}"^^<http://www.w3.org/2001/XMLSchema#dateTime> .',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def keep_history(state: Path, triples: str) -> None:
+    """Past values in the default tenant's history graph of the state directory (before serving)."""
+    (state / "graph").mkdir(parents=True, exist_ok=True)
+    store = Store(str(state / "graph"))  # the embedded store's files (EmbeddedStore opens them so)
+    store.load(triples, format=RdfFormat.N_TRIPLES, to_graph=NamedNode(history_graph(None)))
+    store.flush()
+    del store  # its lock goes with it: the service opens the store next
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 15, what: str = "condition") -> Any:
@@ -87,10 +126,10 @@ def wait_for(condition: Callable[[], Any], seconds: float = 15, what: str = "con
 
 
 class Service:
-    """The served configuration, its broker double and a few calls the tests make directly."""
+    """The served configuration, its broker double, its tile server and a few calls the tests make directly."""
 
-    def __init__(self, served: Served, double: BrokerDouble, folder: Path) -> None:
-        self.served, self.double, self.folder = served, double, folder
+    def __init__(self, served: Served, double: BrokerDouble, folder: Path, tiles: TileServer) -> None:
+        self.served, self.double, self.folder, self.tiles = served, double, folder, tiles
         self.url = served.url
 
     def push(self, records: list[dict[str, Any]]) -> None:
@@ -118,7 +157,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     (folder / "spots-on-a-map.rq").write_text(SPOTS_QUERY)
     (folder / "spots-as-wkt.rq").write_text(WKT_QUERY)
     double = BrokerDouble()
-    with serve(double) as broker_url:
+    keep_history(folder / "state", past_occupancy(f"{PREFIX}p0"))
+    with serve(double) as broker_url, serve_tiles() as tiles:
         config = folder / "contextbridge.yaml"
         config.write_text(f"""
 feeds:
@@ -132,11 +172,13 @@ service:
   api_keys:
     - {{name: ops, key: "${{CB_TEST_KEY}}", tenants: "*", write: true}}
     - {{name: reader, key: "${{CB_TEST_READER}}", tenants: "*"}}
+  console:
+    tiles: {{url: "{tiles.template}", attribution: test streets, attribution_url: "{tiles.origin}/"}}
 """)
         env = {"CB_TEST_KEY": KEY, "CB_TEST_READER": READER, "CB_TEST_HOOK_KEY": HOOK_KEY}
         served = Served(config, folder / "state", env)
         try:
-            yield Service(served, double, folder)
+            yield Service(served, double, folder, tiles)
         finally:
             code, stderr = served.stop()
             assert code == 0, stderr
@@ -153,6 +195,17 @@ def laptop(chromium: Any, service: Service) -> Iterator[ConsolePage]:
     page = ConsolePage(chromium, service.url, width=LAPTOP["width"])
     yield page
     page.close()
+
+
+def shown_points(page: ConsolePage) -> int:
+    """The points the map shows: single markers, and the points each cluster stands for."""
+    return int(
+        page.wait_until(
+            """() => document.querySelectorAll('#map-canvas .map-point').length
+                 + [...document.querySelectorAll('#map-canvas .marker-cluster span')]
+                     .reduce((sum, span) => sum + Number(span.textContent), 0)"""
+        )
+    )
 
 
 def option_for(page: ConsolePage, select: str, *needles: str) -> str:
@@ -255,22 +308,48 @@ def test_sparql_runs_an_example_question_and_maps_its_points(service: Service, l
     assert [row[1] for row in rows] == ["free" if n % 2 == 0 else "occupied" for n in range(len(SPOTS))]
     assert abs(float(rows[3][2]) - SPOTS[3]["lat"]) < 1e-9
     assert page.text_content("#query-summary").startswith(f"{len(SPOTS)} rows")
-    assert (
-        page.locator("#results-map svg.geomap circle.point").count() == len(SPOTS) + 2
-    )  # and the legend's two
     assert page.is_visible("#results-map")
     assert page.text_content("#results-map h3") == f"Map: {len(SPOTS)} points"
-    laptop.screenshot("sparql-1280")
+    page.wait_for_selector("#map-canvas[data-basemap='streets'] img.leaflet-tile-loaded")
+    tiles = page.eval_on_selector_all("#map-canvas img.leaflet-tile", "all => all.map(img => img.src)")
+    assert tiles and all(src.startswith(service.tiles.origin + "/") for src in tiles)
+    assert service.tiles.served  # fetched from the tile server, at a street zoom
+    assert all(z >= 13 for z, _, _ in service.tiles.served)
+    assert "test streets" in (page.text_content("#map-canvas .leaflet-control-attribution") or "")
+    assert page.is_visible("#map-canvas .leaflet-control-scale") and page.is_hidden("#map-note")
+    assert shown_points(laptop) == len(SPOTS)  # single points and clusters
+    legend = page.eval_on_selector_all("#map-legend li", "all => all.map(li => li.textContent)")
+    assert legend == ["status = free", "status = occupied"]  # coloured by status at first
+    tones = page.eval_on_selector_all(
+        "#map-canvas .map-point", "all => all.map(p => getComputedStyle(p).backgroundColor)"
+    )
+    assert len(set(tones)) == 2 or page.locator("#map-canvas .marker-cluster").count()
+    laptop.screenshot("sparql-map-1280")
+
+    page.select_option("#map-colour", "spot")  # by another column: one colour per spot
+    assert page.locator("#map-legend li").count() == len(SPOTS)
+    page.select_option("#map-colour", "")
+    assert page.locator("#map-legend li").count() == 0
+
+    while not page.locator("#map-canvas .map-point[title*='p0']").count():  # a click on a cluster zooms in
+        page.locator("#map-canvas .marker-cluster").first.click()
+        page.wait_for_timeout(400)
+    page.locator("#map-canvas .map-point[title*='p0']").click()
+    row = page.wait_for_selector(".leaflet-popup-content .map-popup")
+    assert "status" in row.text_content() and "free" in row.text_content()
+    page.click(f".leaflet-popup-content a.entity-link[href='#entity/{quote(PREFIX + 'p0', safe='')}']")
+    page.wait_for_selector(f"#entity[data-loaded='{PREFIX}p0']")
+    laptop.go("sparql")
 
     page.select_option("#query-examples", option_for(laptop, "#query-examples", "spots-as-wkt", "as WKT"))
     page.focus("#query-editor textarea")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#results thead th:text-is('where')")
-    assert page.locator("#results-map .points circle.point").count() == len(SPOTS)
-    titles = page.eval_on_selector_all(
-        "#results-map .points circle title", "all => all.map(t => t.textContent)"
+    page.wait_for_selector(
+        f"#results-map[data-points='{len(SPOTS)}'] .map-point, #results-map .marker-cluster"
     )
-    assert any(f"{PREFIX}p0" in title for title in titles)
+    assert shown_points(laptop) == len(SPOTS)
+    assert page.locator("#results tbody a.entity-link").count() == len(SPOTS)  # the spots' IRIs link
 
     page.fill("#query-editor textarea", "SELECT ?s WHERE { ?s ?p }")  # a syntax error: said, not thrown
     page.click("#run-query")
@@ -280,6 +359,78 @@ def test_sparql_runs_an_example_question_and_maps_its_points(service: Service, l
     # Chromium logs every refused fetch ("the server responded with a status of 400"): expected here
     laptop.problems = [p for p in laptop.problems if not ("status of 400" in p and "/sparql" in p)]
     laptop.check_layout("sparql")
+
+
+def run_spots_query(service: Service, console: ConsolePage) -> None:
+    """The spots in the graph (again: an upsert changes nothing), and the question that maps them."""
+    service.push(SPOTS)
+    wait_for(lambda: service.in_graph(len(SPOTS)), what="the spots in the graph")
+    page = console.page
+    page.select_option(
+        "#query-examples", option_for(console, "#query-examples", "spots-on-a-map", "and which")
+    )
+    console.wait_until("() => document.querySelector('#query-editor textarea').value.includes('?lat ?long')")
+    page.click("#run-query")
+    page.wait_for_selector("#results-map[data-points] #map-canvas[data-basemap]")
+
+
+def test_without_tiles_the_map_is_a_grid_that_says_why(service: Service, laptop: ConsolePage) -> None:
+    page = laptop.page
+    page.route(f"{service.tiles.origin}/**", lambda route: route.abort())  # the tile server is unreachable
+    laptop.open("sparql", key=KEY)
+    run_spots_query(service, laptop)
+    page.wait_for_selector("#map-canvas[data-basemap='grid'].offline")
+    note = page.wait_for_selector("#map-note:not([hidden])").text_content() or ""
+    assert note == f"No streets: the tile server {service.tiles.origin} could not be reached."
+    assert page.locator("#map-canvas img.leaflet-tile").count() == 0  # the broken tiles are gone
+    assert "test streets" not in (page.text_content("#map-canvas .leaflet-control-attribution") or "")
+    assert page.locator("#map-canvas .graticule-label.west").count() >= 2  # latitudes
+    assert page.locator("#map-canvas .graticule-label.south").count() >= 1  # longitudes
+    assert page.is_visible("#map-canvas .leaflet-control-scale-line")
+    assert shown_points(laptop) == len(SPOTS)
+    laptop.screenshot("sparql-grid-1280")
+    # Chromium logs each refused tile ("net::ERR_FAILED"): expected here, and nothing else
+    laptop.problems = [p for p in laptop.problems if not ("ERR_FAILED" in p and service.tiles.origin in p)]
+    laptop.check_layout("sparql without tiles")
+
+    # a service configured without a tile server (service.console.tiles: false)
+    page.route("**/console/settings", lambda route: route.fulfill(json={"tiles": None}))
+    page.reload()
+    page.wait_for_selector("#who.ok")
+    page.click("#run-query")
+    page.wait_for_selector("#map-canvas[data-basemap='grid']")
+    note = page.wait_for_selector("#map-note:not([hidden])").text_content()
+    assert note == "No streets: no tile server is configured (service.console.tiles)."
+    laptop.check_layout("sparql with no tile server")
+
+
+def test_the_entity_page_shows_attributes_place_and_history(service: Service, laptop: ConsolePage) -> None:
+    spot_id = f"{PREFIX}p0"
+    laptop.open("sparql", key=KEY)
+    page = laptop.page
+    run_spots_query(service, laptop)
+    page.click(f"#results tbody a.entity-link:text-is('{spot_id}')")  # from the results table
+    page.wait_for_selector(f"#entity[data-loaded='{spot_id}']")
+    assert page.text_content("#entity-title") == spot_id
+    assert page.text_content("#entity-type") == "ParkingSpot"
+    status = page.text_content("#entity-attributes tr[data-attribute='status']") or ""
+    assert "Property" in status and "free" in status
+    assert "GeoProperty" in (page.text_content("#entity-attributes tr[data-attribute='location']") or "")
+    page.wait_for_selector("#entity-map[data-basemap='streets'] img.leaflet-tile-loaded")
+    assert page.locator("#entity-map .map-point").count() == 1
+    chart = page.wait_for_selector(".chart-card[data-attribute='occupancy'] .time-chart[data-samples='24']")
+    assert chart.query_selector("canvas") is not None  # a day of hourly values
+    assert "24 values" in (page.text_content(".chart-card[data-attribute='occupancy'] header") or "")
+    page.click("#history-range button[data-range='week']")
+    page.wait_for_selector(".chart-card[data-attribute='occupancy'] .time-chart[data-samples='30']")
+    assert page.get_attribute("#history-range button[data-range='week']", "aria-pressed") == "true"
+    laptop.screenshot("entity-week-1280")
+
+    page.goto(f"{service.url}/#entity/{quote(f'{PREFIX}nowhere', safe='')}")  # an id the graph lacks
+    error = page.wait_for_selector("#entity-error:not([hidden])").text_content() or ""
+    assert "Not Found" in error and "nowhere" in error
+    laptop.problems = [p for p in laptop.problems if not ("status of 404" in p and "/entities/" in p)]
+    laptop.check_layout("entity")
 
 
 def test_a_refused_entity_is_replayed_from_the_console_and_delivered(
@@ -348,6 +499,15 @@ def test_the_dashboard_is_live(service: Service, laptop: ConsolePage) -> None:
     )
     page.wait_for_selector("#sink-rows tr[data-sink='broker']")
     assert page.text_content(".health[data-check='broker'] .state") == "ok"
+    stateless = {key: value for key, value in spot("no-state").items() if key != "state"}
+    service.push([stateless])  # a rejected record: its reason gets a band of the chart
+    chart = page.wait_for_selector(".card.feed[data-feed='spots'] .rate-chart[data-series*='rejected: ']")
+    series = (chart.get_attribute("data-series") or "").split("|")
+    assert series[0] == "translated" and len(series) == 2
+    laptop.wait_until(
+        "() => Number(document.querySelector(\".card.feed[data-feed='spots'] .rate-chart\").dataset.samples) >= 2"
+    )
+    assert chart.query_selector("canvas") is not None and chart.query_selector(".u-legend") is not None
     laptop.screenshot("feeds-live-1280")
     laptop.check_layout("feeds")
 
@@ -360,6 +520,7 @@ def test_every_page_fits_and_logs_no_errors(chromium: Any, service: Service, siz
         [spot("left-over"), {key: value for key, value in spot("stateless").items() if key != "state"}]
     )
     wait_for(lambda: service.get("/dead-letters")["count"] >= 2, what="two dead letters")
+    service.push(SPOTS)  # (again: an upsert changes nothing) the spots of the map and the entity page
     console = ConsolePage(chromium, service.url, width=size["width"])
     try:
         page = console.page
@@ -378,13 +539,21 @@ def test_every_page_fits_and_logs_no_errors(chromium: Any, service: Service, siz
             "#query-examples", option_for(console, "#query-examples", "spots-on-a-map", "and which")
         )
         page.click("#run-query")
-        page.wait_for_selector("#results-map svg.geomap")
+        page.wait_for_selector("#results-map #map-canvas")
+        page.wait_for_selector("#map-canvas img.leaflet-tile-loaded")
         console.go("dead-letters")
         page.wait_for_selector("#letter-rows tr[data-entity]")
         for view in ("playground", "feeds", "sparql", "dead-letters"):
             console.go(view)
+            if view == "sparql":  # the map, hidden and shown again, still shows its points
+                assert shown_points(console) == int(page.get_attribute("#results-map", "data-points") or 0)
             console.check_layout(f"{view} at {size['width']} px")
             console.screenshot(f"{view}-{size['width']}")
+        page.evaluate("hash => { location.hash = hash }", f"#entity/{quote(f'{PREFIX}p0', safe='')}")
+        page.wait_for_selector(f"#entity[data-loaded='{PREFIX}p0'] .chart-card canvas")
+        page.wait_for_selector("#entity-map img.leaflet-tile-loaded")
+        console.check_layout(f"entity at {size['width']} px")
+        console.screenshot(f"entity-{size['width']}")
     finally:
         console.close()
 

@@ -17,12 +17,12 @@ import orjson
 from broker_double import BrokerDouble, serve
 from test_service import EVERYWHERE, KEYS, PORTO, SANTANDER, assert_problem, headers, run
 
-from contextbridge.config import ServiceConfig, load_config
+from contextbridge.config import ServiceConfig, TileConfig, load_config
 from contextbridge.graph import EmbeddedStore
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
 from contextbridge.service.status import RateSampler
-from contextbridge.service.webconsole import CONSOLE_DIR, SECURITY_HEADERS
+from contextbridge.service.webconsole import CONSOLE_DIR, SECURITY_HEADERS, content_security_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 PARKING_RECORDS, PARKING_ENTITIES, PARKING_REJECTED = 26, 48, 2  # examples/santander/parking.json
@@ -260,10 +260,12 @@ def test_the_console_page_and_files_are_public_and_locked_down() -> None:
         assert page.text == (CONSOLE_DIR / "index.html").read_text()
         script = await client.get("/console/console.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+        policy = content_security_policy(TileConfig())  # the default: OpenStreetMap's tiles
+        expected = {**SECURITY_HEADERS, "Content-Security-Policy": policy}
         for response in (page, script):
-            assert {name: response.headers[name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
-        policy = SECURITY_HEADERS["Content-Security-Policy"]
+            assert {name: response.headers[name] for name in SECURITY_HEADERS} == expected
         assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "img-src 'self' data: https://tile.openstreetmap.org;" in policy
         assert "unsafe-inline" not in policy
         missing = await client.get("/console/nothing-here.js")
         assert_problem(missing, 404, "not-found")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         GraphStore,
         QueryResult,
         UpsertReport,
+        history_graph,
         question,
         tenant_graph,
     )
@@ -50,6 +51,7 @@ __getattr__, __dir__ = lazy_exports(
             "GraphStore",
             "QueryResult",
             "UpsertReport",
+            "history_graph",
             "question",
             "tenant_graph",
         ),
@@ -78,6 +80,7 @@ __all__ = [
     "QueryTimeout",
     "UpsertReport",
     "format_result",
+    "history_graph",
     "open_store",
     "question",
     "tenant_graph",

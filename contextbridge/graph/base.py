@@ -14,6 +14,11 @@ Layout: the ontology lives in ``urn:contextbridge:graph:ontology``; the entities
 ``urn:contextbridge:graph:tenant:<name>`` (``default`` when no tenant is given). A query reads
 the ontology and one tenant's graph, as its default graph and as the named graphs ``GRAPH``
 can name; other tenants are out of sight (``tenant=None``: every graph, as their union).
+The past values of a tenant's feeds that keep history are in ``urn:contextbridge:graph:history:<name>``,
+each a ``sosa:Observation`` (``sosa:hasFeatureOfInterest`` the entity, ``sosa:observedProperty`` the
+attribute's IRI, ``sosa:hasSimpleResult``, ``sosa:resultTime``, optionally ``ngsi-ld:datasetId``):
+a tenant's query may name it with ``GRAPH``; it is not in the default graph, so that questions
+about the current state do not count past readings.
 
 Subclass reasoning is materialised: an entity of type WeatherObserved is stored with an
 ``rdf:type`` for each of its ontology ancestors (``sosa:Observation``), so plain queries find
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 
 ONTOLOGY_GRAPH = "urn:contextbridge:graph:ontology"
 TENANT_GRAPH = "urn:contextbridge:graph:tenant:"
+HISTORY_GRAPH = "urn:contextbridge:graph:history:"
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 Term = NamedNode | BlankNode | RdfLiteral | Triple
@@ -55,6 +61,11 @@ def tenant_graph(tenant: str | None) -> str:
     if not _TENANT.match(name):
         raise ConfigError(f"invalid tenant name {name!r}: letters, digits, '_', '-', '.'", key="tenant")
     return TENANT_GRAPH + name
+
+
+def history_graph(tenant: str | None) -> str:
+    """The named graph of ``tenant``'s past values (None: the default tenant)."""
+    return HISTORY_GRAPH + tenant_graph(tenant).removeprefix(TENANT_GRAPH)
 
 
 @dataclass(frozen=True)

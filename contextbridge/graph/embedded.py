@@ -40,6 +40,7 @@ from contextbridge.graph.base import (
     ONTOLOGY_GRAPH,
     QueryResult,
     UpsertReport,
+    history_graph,
     tenant_graph,
 )
 from contextbridge.graph.batch import convert_batch
@@ -193,7 +194,7 @@ class EmbeddedStore:
         dataset: dict[str, Any] = (
             {"use_default_graph_as_union": True}
             if tenant is None
-            else {"default_graph": graphs, "named_graphs": graphs}
+            else {"default_graph": graphs, "named_graphs": [*graphs, NamedNode(history_graph(tenant))]}
         )
         answer: Any = None
         item: Any = None

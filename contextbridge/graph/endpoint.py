@@ -31,6 +31,7 @@ from contextbridge.graph.base import (
     TENANT_GRAPH,
     QueryResult,
     UpsertReport,
+    history_graph,
     tenant_graph,
 )
 from contextbridge.graph.batch import convert_batch
@@ -102,7 +103,8 @@ class EndpointStore:
         form = query_form(sparql)
         data: dict[str, str | list[str]] = {"query": sparql}
         graphs = [ONTOLOGY_GRAPH, tenant_graph(tenant)] if tenant is not None else await self._graphs(timeout)
-        data["default-graph-uri"] = data["named-graph-uri"] = graphs
+        data["default-graph-uri"] = graphs
+        data["named-graph-uri"] = [*graphs, history_graph(tenant)] if tenant is not None else graphs
         response = await self._send(
             self.url, data=data, headers={"Accept": _ACCEPT[form]}, timeout=timeout, query=True
         )

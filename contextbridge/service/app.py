@@ -43,6 +43,7 @@ from .contexts import ContextResolver
 from .deadletters import dead_letter_endpoint, dead_letters_endpoint, purge_endpoint, replay_endpoint
 from .devices import device_endpoint, devices_endpoint
 from .drafts import draft_endpoint
+from .entities import entity_endpoint, history_endpoint
 from .feeds import feed_endpoint
 from .health import health_endpoint, ready_endpoint
 from .mappings import mapping_endpoint, mappings_endpoint, queries_endpoint, sample_endpoint
@@ -54,7 +55,7 @@ from .problems import problem_handlers
 from .sparql import sparql_endpoint
 from .status import StatusBoard, status_endpoint, status_events_endpoint
 from .types import type_endpoint
-from .webconsole import CONSOLE_DIR, ConsoleFiles, index_endpoint
+from .webconsole import CONSOLE_DIR, ConsoleFiles, index_endpoint, settings_endpoint
 
 log = logging.getLogger("contextbridge.service")
 
@@ -205,6 +206,7 @@ def create_app(service: Service) -> Starlette:
     device registry, webhooks, and the web console with the API it reads."""
     routes = [
         Route("/", index_endpoint, methods=["GET"]),
+        Route("/console/settings", settings_endpoint, methods=["GET"]),
         Mount("/console", app=ConsoleFiles(directory=CONSOLE_DIR), name="console"),
         Route("/health", health_endpoint, methods=["GET"]),
         Route("/ready", ready_endpoint, methods=["GET"]),
@@ -229,6 +231,8 @@ def create_app(service: Service) -> Starlette:
         Route("/playground/draft", draft_endpoint, methods=["POST"]),
         Route("/queries", queries_endpoint, methods=["GET"]),
         Route("/types/{name}", type_endpoint, methods=["GET"]),
+        Route("/entities/{entity_id}/history", history_endpoint, methods=["GET"]),
+        Route("/entities/{entity_id}", entity_endpoint, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers=problem_handlers, lifespan=lifespan)
     app.state.service = service

@@ -588,6 +588,116 @@ DOCUMENT: dict[str, Any] = {
     },
 }
 
+ENTITY_ID = _path(
+    "entity_id", {"type": "string", "description": "The entity's id (an absolute IRI), URL-encoded"}
+)
+ATTRIBUTE = {
+    "type": "object",
+    "required": ["name", "iri", "kind"],
+    "properties": {
+        "name": {"type": "string"},
+        "iri": {"type": "string"},
+        "kind": {"type": "string", "description": "Property, Relationship, GeoProperty, ..."},
+        "value": {},
+        "object": {"description": "A Relationship's target entity id(s)"},
+        "observedAt": {"type": "string"},
+        "unitCode": {"type": "string"},
+        "datasetId": {"type": "string"},
+        "point": {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}},
+    },
+}
+DOCUMENT["paths"].update(
+    {
+        "/console/settings": {
+            "get": {
+                "summary": "What the console's page needs of the configuration: its maps' tile server",
+                "responses": {
+                    "200": _json(
+                        {"type": "object", "properties": {"tiles": {"type": ["object", "null"]}}},
+                        "tiles: url (a {z}/{x}/{y} template), attribution, attribution_url, max_zoom, "
+                        "origin; null: no tile server (the maps draw a plain grid)",
+                    )
+                },
+            }
+        },
+        "/entities/{entity_id}": {
+            "get": {
+                "summary": "One entity of the tenant's city graph: attributes, place, referrers, kept history",
+                "description": "Read from the graph store (the latest state the graph holds), not the broker.",
+                "security": KEYED,
+                "parameters": [TENANT, ENTITY_ID],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["id", "type", "attributes"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "type": {},
+                                "typeName": {"type": "string"},
+                                "attributes": {"type": "array", "items": ATTRIBUTE},
+                                "location": {"type": ["object", "null"]},
+                                "referencedBy": {"type": "array", "items": {"type": "object"}},
+                                "history": {
+                                    "type": "array",
+                                    "items": {"type": "object"},
+                                    "description": "The attributes with past values: count, first, last",
+                                },
+                            },
+                        },
+                        "The entity",
+                    ),
+                    **_problems(400, 401, 403, 404, 502, 503),
+                },
+            }
+        },
+        "/entities/{entity_id}/history": {
+            "get": {
+                "summary": "Past values of an entity's attributes, kept by feeds with history: true",
+                "security": KEYED,
+                "parameters": [
+                    TENANT,
+                    ENTITY_ID,
+                    _query("attribute", {"type": "string"}, "an attribute's name or IRI (absent: every one)"),
+                    _query(
+                        "since",
+                        {"type": "string"},
+                        "an ISO 8601 date-time, or a duration back from now (P7D, PT6H); default P1D",
+                    ),
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "since": {"type": "string"},
+                                "series": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "name": {"type": "string"},
+                                            "iri": {"type": "string"},
+                                            "datasetId": {"type": ["string", "null"]},
+                                            "numeric": {"type": "boolean"},
+                                            "points": {"type": "array", "items": {"type": "array"}},
+                                            "truncated": {"type": "boolean"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                        "Per attribute (and dataset), [time, value] oldest first; truncated: only the "
+                        "newest values up to the SPARQL row limit",
+                    ),
+                    **_problems(400, 401, 403, 502, 503),
+                },
+            }
+        },
+    }
+)
+
 
 async def openapi_endpoint(request: Request) -> Response:
     return JSONResponse(DOCUMENT)

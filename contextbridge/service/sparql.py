@@ -34,6 +34,7 @@ from contextbridge.errors import (
     QueryRefused,
     QueryTimeout,
 )
+from contextbridge.graph.base import QueryResult
 from contextbridge.graph.results import format_result
 from contextbridge.graph.sparql import _TOKENS as KEYWORDS  # bare keywords, outside strings/IRIs
 from contextbridge.graph.sparql import ask, query_form
@@ -141,8 +142,22 @@ async def sparql_endpoint(request: Request) -> Response:
             406, "not-acceptable", "Not Acceptable", f"a {form.upper()} answer can be: {', '.join(offers)}"
         )
     settings = service.settings
+    result = await run_query(service, text, tenant)
+    body = await asyncio.to_thread(format_result, result, offers[chosen])
+    headers = {"Vary": "Accept"}
+    if result.truncated:
+        headers["X-Result-Truncated"] = "true"
+        headers["X-Result-Limit"] = str(settings.sparql_limit)
+    log.info("sparql %s by %s on %s: %d results", form, key.name, tenant, len(result))
+    media = f"{chosen}; charset=utf-8" if chosen in _CHARSET else chosen
+    return Response(body.encode("utf-8"), 200, headers, media_type=media)
+
+
+async def run_query(service: Service, text: str, tenant: str) -> QueryResult:
+    """``text`` (as its author wrote it) run on ``tenant``'s graph within the settings' limits; store errors as ProblemDetails."""
+    settings = service.settings
     try:
-        result = await ask(
+        return await ask(
             service.graph, text, tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
         )
     except QueryRefused:
@@ -159,11 +174,3 @@ async def sparql_endpoint(request: Request) -> Response:
         raise HTTPProblem(503, "graph-unavailable", "Service Unavailable", str(error)) from None
     except GraphStoreError as error:
         raise HTTPProblem(502, "graph-error", "Bad Gateway", str(error)) from None
-    body = await asyncio.to_thread(format_result, result, offers[chosen])
-    headers = {"Vary": "Accept"}
-    if result.truncated:
-        headers["X-Result-Truncated"] = "true"
-        headers["X-Result-Limit"] = str(settings.sparql_limit)
-    log.info("sparql %s by %s on %s: %d results", form, key.name, tenant, len(result))
-    media = f"{chosen}; charset=utf-8" if chosen in _CHARSET else chosen
-    return Response(body.encode("utf-8"), 200, headers, media_type=media)

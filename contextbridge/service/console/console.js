@@ -10,11 +10,12 @@ import { Dashboard } from "./dashboard.js";
 import { DeadLetters } from "./deadletters.js";
 import { message } from "./dom.js";
 import { attachDrafter } from "./drafter.js";
+import { EntityPage } from "./entity.js";
 import { Playground } from "./playground.js";
 import { SparqlPage } from "./sparql.js";
 import { TypePanel } from "./typepanel.js";
 
-const VIEWS = ["playground", "feeds", "sparql", "dead-letters"];
+const VIEWS = ["playground", "feeds", "sparql", "dead-letters", "entity"]; // entity: #entity/<id>, no tab
 
 const form = document.querySelector("#auth-form");
 const keyInput = document.querySelector("#api-key");
@@ -28,13 +29,14 @@ const views = {
   feeds: new Dashboard(document.querySelector("#feeds")),
   sparql: new SparqlPage(document.querySelector("#sparql")),
   "dead-letters": new DeadLetters(document.querySelector("#dead-letters")),
+  entity: new EntityPage(document.querySelector("#entity")),
 };
 attachDrafter(views.playground);
 new TypePanel(document.querySelector("#playground")); // after the playground made its editors
 let current = null;
 
 function currentView() {
-  const name = location.hash.replace(/^#/, "");
+  const name = location.hash.replace(/^#/, "").split("/")[0];
   return VIEWS.includes(name) ? name : "playground";
 }
 
@@ -57,12 +59,14 @@ function route() {
     const active = view === name;
     document.querySelector(`#${view}`).hidden = !active;
     const tab = document.querySelector(`#tab-${view}`);
+    if (!tab) continue;
     tab.setAttribute("aria-selected", String(active));
     tab.classList.toggle("active", active);
   }
   if (current && current !== name && views[current].hide) views[current].hide();
   current = name;
-  document.title = `${document.querySelector(`#tab-${name}`).textContent} · contextbridge console`;
+  const tab = document.querySelector(`#tab-${name}`);
+  document.title = `${tab ? tab.textContent : "Entity"} · contextbridge console`;
   if (credentials.key) views[name].show();
 }
 

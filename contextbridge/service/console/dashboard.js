@@ -1,15 +1,19 @@
 // The feeds dashboard: a card per feed, the sinks and the health checks, kept live.
 //
+// Each card charts the feed's last minutes (timechart.js): records per second over a time axis,
+// split into those translated and those rejected, stacked by reason (rates between two status
+// samples, from the counters the service sends).
+//
 // Live data comes from GET /status/events (server-sent events, read with fetch() and a
 // ReadableStream because EventSource cannot send the key header); when the stream cannot be
 // opened or breaks, the page polls GET /status every 2 s instead. Leaving the page stops both.
 
 import { aborted, api, ApiError } from "./api.js";
 import { count, fill, h, message, rate, relativeTime } from "./dom.js";
-import { sparkline } from "./sparkline.js";
+import { TimeChart } from "./timechart.js";
 
 const INTERVAL_S = 2;
-const HISTORY = 40;
+const HISTORY = 150; // samples kept per feed: 5 minutes at one every 2 s
 
 export class Dashboard {
   constructor(root) {
@@ -20,7 +24,8 @@ export class Dashboard {
     this.mode = root.querySelector("#live-mode");
     this.updated = root.querySelector("#status-time");
     this.error = root.querySelector("#feeds-error");
-    this.history = new Map();
+    this.history = new Map(); // feed id → [{time, records, rejected, reasons}]
+    this.charts = new Map(); // feed id → {labels, host, chart}
     this.controller = null;
     this.timer = 0;
   }
@@ -166,11 +171,57 @@ export class Dashboard {
     fill(this.feeds, feeds.map((feed) => this.card(feed, now)));
   }
 
+  /** The feed's samples as rates: times, and per series (translated, then each reject reason) records/s. */
+  rates(feed, now) {
+    const samples = this.history.get(feed.id) || [];
+    if (!samples.length || samples[samples.length - 1].time < now) {
+      samples.push({ time: now, records: feed.records, rejected: feed.rejected, reasons: { ...(feed.rejects || {}) } });
+    }
+    if (samples.length > HISTORY) samples.shift();
+    this.history.set(feed.id, samples);
+    const reasons = [...new Set(samples.flatMap((sample) => Object.keys(sample.reasons)))].sort();
+    const times = [];
+    const values = [[], ...reasons.map(() => [])];
+    for (let index = 1; index < samples.length; index += 1) {
+      const [before, after] = [samples[index - 1], samples[index]];
+      const seconds = after.time - before.time;
+      if (seconds <= 0 || after.records < before.records) continue; // a restarted service counts from 0
+      times.push(after.time);
+      values[0].push(Math.max(0, after.records - before.records - (after.rejected - before.rejected)) / seconds);
+      reasons.forEach((reason, at) => {
+        values[at + 1].push(Math.max(0, (after.reasons[reason] || 0) - (before.reasons[reason] || 0)) / seconds);
+      });
+    }
+    return { labels: ["translated", ...reasons.map((reason) => `rejected: ${reason}`)], times, values };
+  }
+
+  /** The feed's chart element, kept from one render to the next (a new chart when a reason appears). */
+  chart(feed, now) {
+    const { labels, times, values } = this.rates(feed, now);
+    let found = this.charts.get(feed.id);
+    if (!found || found.labels.join("|") !== labels.join("|")) {
+      if (found && found.chart) found.chart.destroy();
+      const host = h("div", { class: "rate-chart", "aria-label": `records/s of ${feed.id} over time` });
+      found = { labels, host, chart: null, opening: null };
+      this.charts.set(feed.id, found);
+    }
+    const entry = found;
+    entry.data = [times, values];
+    if (!entry.chart && !entry.opening) {
+      // opened once the card is in the page: the chart takes the card's width
+      entry.opening = new Promise((resolve) => requestAnimationFrame(resolve))
+        .then(() => TimeChart.open(entry.host, { labels, stacked: true, fromZero: true, unit: "records/s", height: 130 }))
+        .then((chart) => {
+          entry.chart = chart;
+          chart.update(...entry.data);
+        });
+    } else if (entry.chart) {
+      entry.chart.update(times, values);
+    }
+    return entry.host;
+  }
+
   card(feed, now) {
-    const series = this.history.get(feed.id) || [];
-    series.push(feed.rate);
-    if (series.length > HISTORY) series.shift();
-    this.history.set(feed.id, series);
     const rejects = Object.entries(feed.rejects || {}).sort((a, b) => b[1] - a[1]);
     const broken = Object.entries(feed.constraints_broken || {}).sort((a, b) => b[1] - a[1]);
     const fresh = feed.last_message !== null && now - feed.last_message < 60;
@@ -193,8 +244,8 @@ export class Dashboard {
           h("span", { class: "value", dataset: { field: "rate" } }, rate(feed.rate)),
           h("span", { class: "label" }, "records/s"),
         ),
-        sparkline(series, { label: `records/s of ${feed.id}, last ${series.length} samples` }),
       ),
+      this.chart(feed, now),
       h(
         "dl",
         { class: "figures" },

@@ -6,6 +6,7 @@
 
 import { api } from "./api.js";
 import { count, dateTime, epoch, fill, h, message, relativeTime, shortType } from "./dom.js";
+import { entityLink } from "./entity.js";
 
 const PAGE = 50;
 
@@ -150,6 +151,7 @@ export class DeadLetters {
         "td",
         { class: "entity" },
         h("button", { type: "button", class: "link", onclick: () => this.open(letter.id) }, subject(letter)),
+        letter.entity_id ? h("div", {}, entityLink(letter.entity_id, "in the city graph →")) : "",
       ),
       h("td", {}, letter.feed || "–", h("div", { class: "muted" }, letter.sink)),
       h(

@@ -1,13 +1,17 @@
 // The SPARQL page: an editor (the first example question preloaded), the example questions
-// (GET /queries), results as a table and, when the rows carry coordinates, as a map.
+// (GET /queries), results as a table and, when the rows carry coordinates, on a map of the city
+// (citymap.js): coloured by a column the user picks, a click shows the row and links its entities.
 //
 // Run posts the form `query=` to /sparql asking for application/sparql-results+json; a cut
-// answer (X-Result-Truncated) says so above the table. Ctrl+Enter runs the query too.
+// answer (X-Result-Truncated) says so above the table. Ctrl+Enter runs the query too. IRIs in
+// the table and on the map open the entity page (#entity/<id>).
 
 import { aborted, api } from "./api.js";
+import { CityMap } from "./citymap.js";
 import { count, fill, h, message } from "./dom.js";
 import { Editor } from "./editor.js";
-import { drawMap, findPoints } from "./geomap.js";
+import { entityLink } from "./entity.js";
+import { category, colourColumns, findPoints } from "./geomap.js";
 
 export class SparqlPage {
   constructor(root) {
@@ -26,6 +30,8 @@ export class SparqlPage {
     this.queries = [];
     this.loaded = false;
     this.controller = null;
+    this.map = null;
+    this.drawn = 0;
     this.examples.addEventListener("change", () => this.pick(this.examples.value));
     this.runButton.addEventListener("click", () => this.run());
     this.editor.textarea.addEventListener("keydown", (event) => {
@@ -94,8 +100,7 @@ export class SparqlPage {
       if (aborted(error)) return;
       this.summary.textContent = "";
       fill(this.table);
-      fill(this.mapHost);
-      this.mapHost.hidden = true;
+      this.clearMap();
       message(this.error, `The query failed: ${error.message}`);
     } finally {
       if (this.controller === controller) {
@@ -105,9 +110,17 @@ export class SparqlPage {
     }
   }
 
-  render(result, took, headers) {
+  clearMap() {
+    this.drawn += 1; // a map still opening is not shown
+    if (this.map) this.map.remove();
+    this.map = null;
     fill(this.mapHost);
     this.mapHost.hidden = true;
+    delete this.mapHost.dataset.points;
+  }
+
+  render(result, took, headers) {
+    this.clearMap();
     if (typeof result.boolean === "boolean") {
       this.summary.textContent = `ASK answered in ${took} ms`;
       fill(this.table, h("p", { class: "answer" }, result.boolean ? "Yes (true)" : "No (false)"));
@@ -144,21 +157,97 @@ export class SparqlPage {
       ),
     );
     const layers = findPoints(vars, rows);
-    if (layers.length) {
-      const all = layers.flatMap((layer) => layer.points);
-      const places = new Set(all.map((point) => `${point.lat},${point.lon}`)).size;
-      const title = `Map: ${count(all.length)} point${all.length === 1 ? "" : "s"}`;
-      this.mapHost.hidden = false;
-      const wrap = h("div", { class: "map-wrap" });
-      fill(this.mapHost, h("h3", {}, places < all.length ? `${title} at ${count(places)} places` : title), wrap);
-      wrap.append(drawMap(layers, vars, { width: wrap.clientWidth }));
-    }
+    if (layers.length) this.renderMap(vars, layers);
   }
+
+  async renderMap(vars, layers) {
+    const drawn = this.drawn;
+    const points = layers.flatMap((layer) => layer.points.map((point) => ({ ...point, layer: layer.name })));
+    const places = new Set(points.map((point) => `${point.lat},${point.lon}`)).size;
+    const title = `Map: ${count(points.length)} point${points.length === 1 ? "" : "s"}`;
+    const picker = h(
+      "select",
+      { id: "map-colour", "aria-label": "Colour the points by" },
+      h("option", { value: "" }, layers.length > 1 ? "— their column —" : "— one colour —"),
+      colourColumns(vars, layers).map((name) => h("option", { value: name }, name)),
+    );
+    picker.value = category(vars, layers) || "";
+    const canvas = h("div", { class: "map-canvas", id: "map-canvas" });
+    const note = h("p", { class: "map-note", id: "map-note", role: "status", hidden: true });
+    const legend = h("ul", { class: "map-legend", id: "map-legend" });
+    fill(
+      this.mapHost,
+      h(
+        "div",
+        { class: "map-head" },
+        h("h3", {}, places < points.length ? `${title} at ${count(places)} places` : title),
+        h("label", { class: "inline" }, "Colour by ", picker),
+      ),
+      canvas,
+      note,
+      legend,
+    );
+    this.mapHost.hidden = false;
+    this.mapHost.dataset.points = String(points.length);
+    const map = await CityMap.open(canvas, note);
+    if (drawn !== this.drawn) {
+      map.remove();
+      return;
+    }
+    this.map = map;
+    const draw = (fit) => {
+      const by = picker.value;
+      const tones = new Map();
+      const key = (point) => (by ? (point.row[by] ? point.row[by].value : "") : point.layer);
+      for (const point of points) if (!tones.has(key(point))) tones.set(key(point), tones.size);
+      map.show(points, {
+        fit,
+        tone: (point) => tones.get(key(point)),
+        label: (point) => describe(point.row),
+        popup: (point) => popup(vars, point.row),
+      });
+      fill(
+        legend,
+        tones.size > 1 || by
+          ? [...tones].map(([value, tone]) =>
+              h("li", {}, h("span", { class: `swatch tone-${tone % 8}` }), `${by ? `${by} = ` : ""}${value || "(none)"}`),
+            )
+          : "",
+      );
+    };
+    picker.addEventListener("change", () => draw(false));
+    draw(true);
+  }
+}
+
+function describe(row) {
+  return Object.entries(row)
+    .map(([name, binding]) => `${name}: ${binding.value}`)
+    .join("\n");
+}
+
+/** A row as the map's popup: each column and its value, IRIs as links to their entity page. */
+function popup(vars, row) {
+  return h(
+    "table",
+    { class: "map-popup" },
+    vars
+      .filter((name) => row[name])
+      .map((name) =>
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, name),
+          h("td", {}, row[name].type === "uri" ? entityLink(row[name].value) : row[name].value),
+        ),
+      ),
+  );
 }
 
 function cell(binding) {
   if (!binding) return h("td", { class: "unbound" }, "");
   const title = binding.datatype ? `${binding.type}, ${binding.datatype}` : binding["xml:lang"] ? `@${binding["xml:lang"]}` : binding.type;
   const numeric = binding.type === "literal" && binding.value !== "" && Number.isFinite(Number(binding.value));
-  return h("td", { class: `${binding.type}${numeric ? " num" : ""}`, title }, binding.value);
+  const value = binding.type === "uri" ? entityLink(binding.value) : binding.value;
+  return h("td", { class: `${binding.type}${numeric ? " num" : ""}`, title }, value);
 }
