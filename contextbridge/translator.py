@@ -90,11 +90,9 @@ class Translator:
         if mode not in MODES:
             raise ConfigError(f"constraints: {mode!r} is not one of {', '.join(MODES)}", key="constraints")
         self.mode: Mode = mode
-        if mode == "off":
-            self._check = None
-        else:
+        checker = None
+        if mode != "off":
             checker = constraints or constraints_for(union_ontology(mapping.ontologies))
-            self._check = checker.check
         self._filter = mapping.filter
         # The rules flattened into tuples once: the per-record loop does no attribute look-ups.
         self._plans = tuple(
@@ -105,6 +103,10 @@ class Translator:
                 rule.when,
                 tuple((a.name, a.build, a.skip_on_error) for a in rule.attributes),
                 rule.lookups,
+                # the constraints of the rule's type, specialised to the attributes it gives
+                checker.for_rule(rule.type, {a.name: a.unit_code for a in rule.attributes})
+                if checker
+                else None,
             )
             for rule in mapping.entities
         )
@@ -122,7 +124,7 @@ class Translator:
         entities = []
         bound: tuple[Any, ...] | None = None
         enriched: MappingABC[str, Any] = record
-        for rule, render_id, observed_at, when, attributes, lookups in self._plans:
+        for rule, render_id, observed_at, when, attributes, lookups, check in self._plans:
             if lookups:
                 # The looked-up rows join a shallow copy of the record under the lookups' names, so
                 # that every path, template and expression of the entity reads them as fields.
@@ -152,7 +154,7 @@ class Translator:
                     continue
                 if value is not None:
                     entity[name] = value
-            if self._check is not None and (violations := self._check(entity)):
+            if check is not None and (violations := check(entity)):
                 if self.mode == "reject":
                     first = violations[0]
                     more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
