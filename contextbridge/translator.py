@@ -100,11 +100,9 @@ class Translator:
         if mode not in MODES:
             raise ConfigError(f"constraints: {mode!r} is not one of {', '.join(MODES)}", key="constraints")
         self.mode: Mode = mode
-        if mode == "off":
-            self._check = None
-        else:
+        checker = None
+        if mode != "off":
             checker = constraints or constraints_for(union_ontology(mapping.ontologies))
-            self._check = checker.check
         self._filter = mapping.filter
         # The rules flattened into tuples once: the per-record loop does no attribute look-ups.
         self._plans = tuple(
@@ -116,6 +114,10 @@ class Translator:
                 tuple((a.name, a.build, a.skip_on_error) for a in rule.attributes),
                 rule.lookups,
                 rule.each,
+                # the constraints of the rule's type, specialised to the attributes it gives
+                checker.for_rule(rule.type, {a.name: a.unit_code for a in rule.attributes})
+                if checker
+                else None,
             )
             for rule in mapping.entities
         )
@@ -133,11 +135,14 @@ class Translator:
         entities = []
         bound: tuple[Any, ...] | None = None
         enriched: MappingABC[str, Any] = record
-        for rule, render_id, observed_at, when, attributes, lookups, each in self._plans:
+        for rule, render_id, observed_at, when, attributes, lookups, each, check in self._plans:
             if each is not None:
                 for item_view in _item_views(record, each, lookups):
                     if when is None or when(item_view):
-                        entities.append(self._entity(rule, item_view, render_id, observed_at, attributes))
+                        entity = self._entity(rule, item_view, render_id, observed_at, attributes)
+                        if check is not None:
+                            self._check(entity, check, rule.type)
+                        entities.append(entity)
                 continue
             if lookups:
                 # The looked-up rows join a shallow copy of the record under the lookups' names, so
@@ -170,15 +175,22 @@ class Translator:
                     continue
                 if value is not None:
                     entity[name] = value
-            if self._check is not None and (violations := self._check(entity)):
-                if self.mode == "reject":
-                    first = violations[0]
-                    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-                    raise ConstraintError(f"{first}{more}", field=first.attribute)
-                for violation in violations:
-                    self.stats.warn(violation, rule.type)
+            if check is not None:
+                self._check(entity, check, rule.type)
             entities.append(entity)
         return entities
+
+    def _check(self, entity: Entity, check: Any, type_name: str) -> None:
+        """The constraints ``entity`` breaks: rejected (``reject``) or counted (``warn``)."""
+        violations = check(entity)
+        if not violations:
+            return
+        if self.mode == "reject":
+            first = violations[0]
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+            raise ConstraintError(f"{first}{more}", field=first.attribute)
+        for violation in violations:
+            self.stats.warn(violation, type_name)
 
     def _entity(self, rule: Any, view: Any, render_id: Any, observed_at: Any, attributes: Any) -> Entity:
         """One entity of a rule with ``each:``, from one item's view of the record."""

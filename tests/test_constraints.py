@@ -273,3 +273,33 @@ def test_graph_validate_and_describe_on_the_command_line(tmp_path: Path) -> None
         in described.stdout
     )
     assert ">= 0 and <= 1" in described.stdout
+
+
+def test_the_translators_specialised_check_finds_what_the_general_one_finds(tmp_path: Path) -> None:
+    import io
+
+    from contextbridge.translator import Translator
+
+    path = tmp_path / "spots.yaml"
+    path.write_text(
+        PARKING.replace("MODE", "warn").replace("category: {value: [onStreet]}", "category: {value: [x]}")
+    )
+    mappings = [load_mapping(path), *(load_mapping(p) for p in sorted((ROOT / "mappings").glob("*.yaml")))]
+    check = default_constraints().check
+    for mapping in mappings:
+        payloads = (
+            [FEED] if mapping.id == "spots" else [sample.input.read_bytes() for sample in mapping.samples]
+        )
+        for payload in payloads:
+            translator = Translator(mapping, mode="warn")
+            entities = [o for o in translator.translate_stream(io.BytesIO(payload)) if isinstance(o, dict)]
+            expected: dict[str, int] = {}
+            for entity in entities:
+                for v in check(entity):
+                    reason = f"{v.rule} {entity['type']}.{v.attribute}"
+                    expected[reason] = expected.get(reason, 0) + 1
+            assert dict(translator.stats.warnings) == expected, mapping.id
+            if mapping.id == "spots":
+                assert expected == {"sdm-enum ParkingSpot.category": 2, "sdm-enum ParkingSpot.status": 1}
+            else:
+                assert expected == {}, mapping.id  # the Santander examples are clean
