@@ -132,6 +132,7 @@ async def open_adapter(
                 outbox,
                 tenant=feed.tenant,
                 batch_size=feed.batch_size,
+                policy=feed.policy(mapping),
             )
             for feed, mapping in feeds
         ]

@@ -19,7 +19,7 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ from .documents import Document, Key, load_document, packaged_schema
 from .errors import ConfigError, MappingError, Problem
 from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from .mapping import Mapping as MappingRules
 from .sources import source_schema
+from .updates import UpdatePolicy
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -52,6 +54,21 @@ class FeedConfig:
     base: Path  # what relative paths of the source are relative to: the configuration's directory
     tenant: str | None = None
     batch_size: int = 1000
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # the feed's own ``update``/``history``
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of the feed's source: file, http, mqtt or webhook."""
+        return next(iter(self.source), None)
+
+    def policy(self, mapping: MappingRules) -> UpdatePolicy:
+        """How this feed's entities update the sinks: its mapping's policy (by default that of the
+        source kind), with the feed's own ``update`` and ``history`` in place of the mapping's."""
+        declared = mapping.policy(self.kind)
+        own = UpdatePolicy.parse(self.overrides, default=declared.update)
+        return (
+            own if "history" in self.overrides else replace(own, history=declared.history, keep=declared.keep)
+        )
 
 
 @dataclass(frozen=True)
@@ -175,8 +192,13 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
                 base,
                 feed.get("tenant"),
                 feed.get("batch_size", 1000),
+                {key: feed[key] for key in ("update", "history") if key in feed},
             )
         )
+        try:
+            UpdatePolicy.parse(feeds[-1].overrides)
+        except ConfigError as error:
+            problems.append(document.problem(("feeds", index, error.key or "history"), str(error)))
     ids = [feed.id for feed in feeds]
     problems += [
         document.problem(("feeds",), f"feed id {i!r} is used twice")

@@ -31,6 +31,7 @@ from .mapping import Mapping
 from .outbox import Outbox
 from .sources import Message, Source, records_with_metadata
 from .translator import TranslationStats, Translator
+from .updates import UpdatePolicy
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class FeedRunner:
         tenant: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        policy: UpdatePolicy | None = None,
     ) -> None:
         self.id = feed_id
+        self.policy = policy or mapping.policy()  # replace or merge, history: how the sinks take them
         self.source = source
         self.translator = Translator(mapping)
         self.outbox = outbox
@@ -157,7 +160,7 @@ class FeedRunner:
 
     async def _write(self, entities: list[dict[str, Any]], rejected: Sequence[RecordError]) -> None:
         if entities:
-            await self.outbox.put(entities, tenant=self.tenant, feed=self.id)
+            await self.outbox.put(entities, tenant=self.tenant, feed=self.id, policy=self.policy)
             self.stats.stored += len(entities)
         if rejected:
             await self.outbox.reject(rejected, feed=self.id, tenant=self.tenant)

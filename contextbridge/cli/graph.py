@@ -12,6 +12,7 @@ xsd, owl, sosa, ngsi-ld, geo) need no PREFIX line.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +25,8 @@ from ..errors import ConfigError
 from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open_store
 from ..graph.base import GraphStore
 from ..graph.sparql import query_form, with_prefixes
+from ..mapping import load_mapping
+from ..updates import REPLACE, UpdatePolicy
 from .app import GRAPH, app, echo_err
 
 T = TypeVar("T")
@@ -114,10 +117,28 @@ def graph_load(
     view: Annotated[
         str, typer.Option(help="ngsi-ld (the JSON-LD graph) or direct (entity → value).")
     ] = "ngsi-ld",
+    mapping_path: Annotated[
+        Path | None,
+        typer.Option("--mapping", "-m", help="The mapping the entities come from: its update and history."),
+    ] = None,
+    update: Annotated[
+        str | None, typer.Option(help="replace (whole states) or merge (some attributes each).")
+    ] = None,
+    history: Annotated[
+        bool | None, typer.Option("--history/--no-history", help="Keep every past value as an observation.")
+    ] = None,
 ) -> None:
-    """Load entities into the city graph (the latest state of each replaces the one before)."""
+    """Load entities into the city graph (the latest state of each replaces the one before, or is
+    merged into it with ``update: merge``; with ``history`` every version's values are kept too)."""
     if view not in ("ngsi-ld", "direct"):
         raise ConfigError(f"unknown view {view!r} (known: ngsi-ld, direct)", key="view")
+    declared = load_mapping(mapping_path).policy("file") if mapping_path else REPLACE
+    overrides: dict[str, Any] = {"update": update or declared.update}
+    if history is not None:
+        overrides["history"] = history
+    policy = UpdatePolicy.parse(overrides)
+    if history is None:
+        policy = dataclasses.replace(policy, history=declared.history, keep=declared.keep)
 
     async def work(store: GraphStore) -> tuple[int, int, int]:
         await store.load_ontology()
@@ -126,7 +147,7 @@ def graph_load(
 
         async def flush() -> None:
             nonlocal loaded, triples, refused
-            report = await store.upsert(batch, tenant=tenant)
+            report = await store.upsert(batch, tenant=tenant, policy=policy)
             loaded, triples, refused = (
                 loaded + report.upserted,
                 triples + report.triples,

@@ -11,8 +11,9 @@ async because the remote store does network I/O; the embedded one runs its work 
     await store.close()
 
 Layout: the ontology lives in ``urn:contextbridge:graph:ontology``; the entities of a tenant in
-``urn:contextbridge:graph:tenant:<name>`` (``default`` when no tenant is given). A query reads
-the ontology and one tenant's graph, as its default graph and as the named graphs ``GRAPH``
+``urn:contextbridge:graph:tenant:<name>`` (``default`` when no tenant is given), the past values
+of its history feeds in ``urn:contextbridge:graph:history:<name>`` (``history``). A query reads
+the ontology and one tenant's graphs, as its default graph and as the named graphs ``GRAPH``
 can name; other tenants are out of sight (``tenant=None``: every graph, as their union).
 
 Subclass reasoning is materialised: an entity of type WeatherObserved is stored with an
@@ -33,9 +34,11 @@ from pyoxigraph import Literal as RdfLiteral
 
 from contextbridge.errors import ConfigError, EntityError
 from contextbridge.ontology import Ontology
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 ONTOLOGY_GRAPH = "urn:contextbridge:graph:ontology"
 TENANT_GRAPH = "urn:contextbridge:graph:tenant:"
+HISTORY_GRAPH = "urn:contextbridge:graph:history:"  # past values of a tenant's entities (history feeds)
 DEFAULT_TENANT = "default"
 DEFAULT_TIMEOUT = 30.0  # seconds per query
 DEFAULT_LIMIT = 10_000  # result rows (or triples) per query
@@ -55,6 +58,16 @@ def tenant_graph(tenant: str | None) -> str:
     if not _TENANT.match(name):
         raise ConfigError(f"invalid tenant name {name!r}: letters, digits, '_', '-', '.'", key="tenant")
     return TENANT_GRAPH + name
+
+
+def history_graph(tenant: str | None) -> str:
+    """The named graph of ``tenant``'s past values (part of its default graph in queries)."""
+    return HISTORY_GRAPH + tenant_graph(tenant)[len(TENANT_GRAPH) :]
+
+
+def query_graphs(tenant: str | None) -> list[str]:
+    """What a query of ``tenant`` reads: the ontology, the tenant's entities and their history."""
+    return [ONTOLOGY_GRAPH, tenant_graph(tenant), history_graph(tenant)]
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,15 @@ class GraphStore(Protocol):
     ontology: Ontology
 
     async def upsert(
-        self, entities: Iterable[Mapping[str, Any]], *, tenant: str | None = None
+        self,
+        entities: Iterable[Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+        policy: UpdatePolicy = REPLACE,
     ) -> UpsertReport:
-        """Write the latest state of each entity: its old triples go, in the same transaction."""
+        """Write the latest state of each entity: its old triples go, in the same transaction
+        (``policy.merge``: only those of the attribute instances it carries); with
+        ``policy.history`` each version's values are kept as observations too."""
         ...
 
     async def delete(self, entity_ids: Iterable[str], *, tenant: str | None = None) -> None: ...

@@ -40,13 +40,17 @@ from contextbridge.graph.base import (
     ONTOLOGY_GRAPH,
     QueryResult,
     UpsertReport,
+    history_graph,
+    query_graphs,
     tenant_graph,
 )
-from contextbridge.graph.batch import convert_batch
-from contextbridge.graph.sparql import data_update, delete_update, insert_update, query_form
+from contextbridge.graph.batch import Batch, convert_batch
+from contextbridge.graph.history import retention_update
+from contextbridge.graph.sparql import data_update, delete_update, insert_update, merge_update, query_form
 from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.rdf import Converter, View
 from contextbridge.rdf.converter import GENID
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 BULK_BATCH = 500  # new entities per batch from which the bulk loader pays off
 # RocksDB keeps every write in memory (and in its log) until its buffers are flushed, which a
@@ -81,13 +85,33 @@ class EmbeddedStore:
     # -- writes -----------------------------------------------------------------------------
 
     async def upsert(
-        self, entities: Iterable[Mapping[str, Any]], *, tenant: str | None = None
+        self,
+        entities: Iterable[Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+        policy: UpdatePolicy = REPLACE,
     ) -> UpsertReport:
-        graph = tenant_graph(tenant)
-        batch = convert_batch(self.converter, entities)
+        tenant_graph(tenant)  # a bad tenant name fails before any work
+        batch = convert_batch(self.converter, entities, policy)
         if batch.ids:
-            await asyncio.to_thread(self._write_batch, graph, batch.ids, batch.texts)
+            await asyncio.to_thread(self._write_versions, tenant, batch, policy, time.time())
         return UpsertReport(len(batch.ids), batch.triples, batch.refused)
+
+    def _write_versions(self, tenant: str | None, batch: Batch, policy: UpdatePolicy, now: float) -> None:
+        graph = tenant_graph(tenant)
+        if policy.merge:  # the attribute instances it carries go, the others stay: one transaction
+            with self._write, _boundary(self.path):
+                self._store.update(merge_update(batch.targets, graph, batch.ntriples))
+        else:
+            self._write_batch(graph, batch.ids, batch.texts)
+        if not policy.history:
+            return
+        past = history_graph(tenant)
+        with self._write, _boundary(self.path):
+            if batch.history:
+                self._store.load(batch.history, format=RdfFormat.N_TRIPLES, to_graph=NamedNode(past))
+            if policy.keep is not None:
+                self._store.update(retention_update(past, batch.ids, policy.keep, now=now))
 
     def _write_batch(self, graph: str, ids: list[str], texts: list[str]) -> None:
         node = NamedNode(graph)
@@ -140,7 +164,11 @@ class EmbeddedStore:
         return len(graph)
 
     async def clear(self, *, tenant: str | None = None) -> None:
-        target = f"GRAPH <{tenant_graph(tenant)}>" if tenant else "ALL"
+        target = (
+            f"GRAPH <{tenant_graph(tenant)}> ; CLEAR SILENT GRAPH <{history_graph(tenant)}>"
+            if tenant
+            else "ALL"
+        )
         await asyncio.to_thread(self._update, f"CLEAR SILENT {target}")
 
     def _update(self, update: str) -> None:
@@ -189,7 +217,7 @@ class EmbeddedStore:
     def _run(
         self, sparql: str, tenant: str | None, deadline: float, limit: int, cancel: threading.Event
     ) -> QueryResult:
-        graphs = [NamedNode(ONTOLOGY_GRAPH), NamedNode(tenant_graph(tenant))]
+        graphs = [NamedNode(graph) for graph in query_graphs(tenant)]
         dataset: dict[str, Any] = (
             {"use_default_graph_as_union": True}
             if tenant is None

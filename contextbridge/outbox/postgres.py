@@ -40,7 +40,7 @@ DDL = (
     " entity_id TEXT NOT NULL, feed TEXT, body BYTEA NOT NULL, digest BYTEA NOT NULL,"
     " created DOUBLE PRECISION NOT NULL, owner TEXT, lease_until DOUBLE PRECISION,"
     " attempts INTEGER NOT NULL DEFAULT 0, first_attempt DOUBLE PRECISION, last_attempt DOUBLE PRECISION,"
-    " last_error TEXT)",
+    " last_error TEXT, policy BIGINT NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (entity_id, tenant, sink)",
     "CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (sink, seq) WHERE owner IS NULL",
     "CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (sink, tenant, entity_id, owner, lease_until)"
@@ -52,7 +52,7 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS dead_letters (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT, seq BIGINT, feed TEXT, data TEXT NOT NULL,"
     " reason TEXT NOT NULL, digest TEXT, attempts INTEGER NOT NULL, first_attempt DOUBLE PRECISION,"
-    " last_attempt DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL)",
+    " last_attempt DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL, policy BIGINT NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
     "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )
