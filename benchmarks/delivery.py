@@ -46,6 +46,7 @@ from contextbridge.delivery import Drainer, DrainSettings  # noqa: E402
 from contextbridge.outbox import Outbox  # noqa: E402
 from contextbridge.outbox.postgres import PostgresOutbox  # noqa: E402
 from contextbridge.outbox.sqlite import SqliteOutbox  # noqa: E402
+from contextbridge.updates import REPLACE, UpdatePolicy  # noqa: E402
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 CHUNK = 1000  # entities per put
@@ -176,7 +177,9 @@ class NullSink:
     def batches(self, entities: Sequence[Any]) -> list[NullBatch]:
         return [NullBatch(entities)]
 
-    async def upsert(self, batch: NullBatch, *, tenant: str | None = None) -> BatchResult:
+    async def upsert(
+        self, batch: NullBatch, *, tenant: str | None = None, policy: UpdatePolicy = REPLACE
+    ) -> BatchResult:
         return BatchResult(success=batch.ids)
 
 

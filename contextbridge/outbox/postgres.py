@@ -63,6 +63,7 @@ TYPES = {  # the array type of each column a multi-row insert carries
     "entity_id": "text",
     "feed": "text",
     "body": "bytea",
+    "policy": "bigint",
     "digest": "bytea",
     "created": "float8",
 }
