@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from .errors import ConfigError
@@ -111,6 +112,24 @@ def merge_entities(older: Mapping[str, Any], newer: Mapping[str, Any]) -> dict[s
         both = kept + fresh
         merged[key] = both[0] if len(both) == 1 else both
     return merged
+
+
+def version_time(entity: Mapping[str, Any]) -> float | None:
+    """When a version was observed (epoch seconds): its latest ``observedAt``; None without one."""
+    found = [entity.get("observedAt")]
+    for key, value in entity.items():
+        if key not in NOT_ATTRIBUTES:
+            found.extend(
+                instance.get("observedAt") for instance in _instances(value) if isinstance(instance, Mapping)
+            )
+    moments = []
+    for text in found:
+        if isinstance(text, str):
+            try:
+                moments.append(datetime.fromisoformat(text).timestamp())
+            except ValueError:
+                continue
+    return max(moments, default=None)
 
 
 def _instances(value: Any) -> list[Any]:

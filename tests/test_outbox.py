@@ -573,8 +573,9 @@ class TestOutbox:
         outbox = make_outbox()
 
         def downgrade(tx: Tx) -> None:
-            for table in ("deliveries", "dead_letters"):
-                tx.run(f"ALTER TABLE {table} DROP COLUMN policy")
+            for table, column in (("deliveries", "policy"), ("dead_letters", "policy"),
+                                  ("deliveries", "observed"), ("heads", "observed")):  # fmt: skip
+                tx.run(f"ALTER TABLE {table} DROP COLUMN {column}")
             tx.run("UPDATE meta SET value = '2'")
 
         run(outbox.put([entity(1, 1)]))
@@ -582,3 +583,26 @@ class TestOutbox:
         again = make_outbox()
         (claimed,) = run(again.claim("broker", limit=10, lease=60))
         assert (claimed.entity["v"]["value"], claimed.policy) == (1, REPLACE)
+
+    def test_history_read_again_after_a_crash_queues_only_what_is_new(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        outbox = make_outbox()
+        history = UpdatePolicy(history=True)
+
+        def at(hour: int) -> dict[str, Any]:
+            sensor = entity(1, hour)
+            sensor["v"]["observedAt"] = f"2024-05-01T{hour:02d}:00:00Z"
+            return sensor
+
+        async def scenario() -> None:
+            await outbox.put([at(hour) for hour in range(5)], policy=history)
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            await outbox.ack("broker", claimed[:3])
+            await outbox.release("broker", claimed[3:])
+            result = await outbox.put([at(hour) for hour in range(10)], policy=history)  # the file again
+            assert (result.queued, result.unchanged) == (5, 5)
+            claimed = await outbox.claim("broker", limit=20, lease=60)
+            assert [e.entity["v"]["value"] for e in claimed] == list(range(3, 10))
+
+        run(scenario())

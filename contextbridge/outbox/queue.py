@@ -24,12 +24,12 @@ from typing import Any
 
 import orjson
 
-from ..updates import REPLACE, UpdatePolicy, merge_entities
+from ..updates import REPLACE, UpdatePolicy, merge_entities, version_time
 from .base import Entity, Entry, PutResult
 from .deadletters import DeadLetterQueue
 from .sql import SEQ, Tx, digest
 
-COLUMNS = ("seq", "sink", "tenant", "entity_id", "feed", "body", "digest", "created", "policy")
+COLUMNS = ("seq", "sink", "tenant", "entity_id", "feed", "body", "digest", "created", "policy", "observed")
 HISTORY = UpdatePolicy(history=True)
 REAP_EVERY = 1.0  # seconds between looks for expired or orphaned claims while the queue is full
 ENCODE = orjson.OPT_SORT_KEYS  # equal entities encode equally: ``skip_unchanged`` compares the bytes
@@ -69,7 +69,7 @@ class SqlOutbox(DeadLetterQueue):
     def _put(
         self,
         tx: Tx,
-        versions: Sequence[tuple[str, bytes]],
+        versions: Sequence[tuple[str, bytes, float | None]],
         tenant: str,
         feed: str | None,
         sinks: Sequence[str],
@@ -79,28 +79,34 @@ class SqlOutbox(DeadLetterQueue):
     ) -> PutResult:
         now = time.time()
         among, array = tx.dialect.among, tx.dialect.array
-        digests = [digest(body) for _, body in versions]
-        keys = (array(sinks), tenant, array(list({entity_id: None for entity_id, _ in versions})))
+        digests = [digest(body) for _, body, _ in versions]
+        keys = (array(sinks), tenant, array(list({entity_id: None for entity_id, _, _ in versions})))
         # What each sink will hold once the waiting entries are through: with supersession the
         # unclaimed ones are dropped (or merged into), so it is the latest claimed version, else
         # the delivered one.
-        last: dict[tuple[str, str], bytes] = {
-            (sink, entity_id): bytes(found)
-            for sink, entity_id, found in tx.rows(
-                f"SELECT sink, entity_id, digest FROM heads WHERE {among('sink')} AND tenant = ? "
-                f"AND {among('entity_id')}",
-                keys,
-            )
-        }
+        last: dict[tuple[str, str], bytes] = {}
+        # When the last version queued or delivered was observed: a history version not newer than
+        # it was sent already (a feed read again after a crash) and is not queued again.
+        seen: dict[tuple[str, str], float] = {}
+        for sink, entity_id, found, moment in tx.rows(
+            f"SELECT sink, entity_id, digest, observed FROM heads WHERE {among('sink')} AND tenant = ? "
+            f"AND {among('entity_id')}",
+            keys,
+        ):
+            last[(sink, entity_id)] = bytes(found)
+            if moment is not None:
+                seen[(sink, entity_id)] = moment
         # Waiting, not claimed, and open to supersession (after the key's last history version).
         free: dict[tuple[str, str], list[_Waiting]] = {}
         body = "body" if policy.merge else "NULL"  # a merge reads the body it merges into
-        for sink, entity_id, found, seq, owner, code, stored in tx.rows(
-            f"SELECT sink, entity_id, digest, seq, owner, policy, {body} FROM deliveries WHERE {among('sink')} "
-            f"AND tenant = ? AND {among('entity_id')} ORDER BY seq",
+        for sink, entity_id, found, seq, owner, code, moment, stored in tx.rows(
+            f"SELECT sink, entity_id, digest, seq, owner, policy, observed, {body} FROM deliveries "
+            f"WHERE {among('sink')} AND tenant = ? AND {among('entity_id')} ORDER BY seq",
             keys,
         ):
             key = (sink, entity_id)
+            if moment is not None:
+                seen[key] = max(moment, seen.get(key, moment))
             if owner is None and not UpdatePolicy.from_code(code).history:
                 free.setdefault(key, []).append(_Waiting(seq, bytes(found), code, stored))
             else:  # claimed or history: what comes next cannot reach back before it
@@ -114,9 +120,16 @@ class SqlOutbox(DeadLetterQueue):
         into: list[tuple[bytes, bytes, int]] = []  # (merged body, its digest, seq): merged into a waiting one
         merges: dict[str, int] = {}
         unchanged = 0
-        for index, (entity_id, _) in enumerate(versions):
+        for index, (entity_id, _, moment) in enumerate(versions):
             for sink in sinks:
                 key = (sink, entity_id)
+                if (
+                    skip
+                    and moment is not None
+                    and _sent(moment, digests[index], seen.get(key), last.get(key))
+                ):
+                    unchanged += 1
+                    continue
                 waiting = free.pop(key, None)
                 if waiting and not fold:  # it stays: what the sink will hold is this one, then
                     last[key] = waiting[-1].digest
@@ -149,6 +162,8 @@ class SqlOutbox(DeadLetterQueue):
                     unchanged += 1
                     continue
                 last[key] = digests[index]
+                if moment is not None:
+                    seen[key] = max(moment, seen.get(key, moment))
                 rows.append((index, sink))
         superseded = 0
         for sink, seqs in drop.items():
@@ -185,6 +200,7 @@ class SqlOutbox(DeadLetterQueue):
                     digests[index],
                     now,
                     code,
+                    versions[index][2],
                 )
                 for n, (index, sink) in enumerate(rows)
             ],
@@ -194,7 +210,9 @@ class SqlOutbox(DeadLetterQueue):
     def _requeue(
         self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes, policy: int
     ) -> None:
-        self._put(tx, [(entity_id, body)], tenant, feed, (sink,), UpdatePolicy.from_code(policy), force=True)
+        found = UpdatePolicy.from_code(policy)
+        moment = version_time(orjson.loads(body)) if found.history else None
+        self._put(tx, [(entity_id, body, moment)], tenant, feed, (sink,), found, force=True)
 
     async def claim(self, sink: str, *, limit: int, lease: float) -> list[Entry]:
         """Up to ``limit`` waiting entries of ``sink``, oldest first, none of a key claimed elsewhere."""
@@ -277,10 +295,10 @@ class SqlOutbox(DeadLetterQueue):
         def work(tx: Tx) -> None:
             if latest:
                 tx.run(
-                    "INSERT INTO heads (sink, tenant, entity_id, digest, seq) SELECT sink, tenant, entity_id, "
-                    f"digest, seq FROM deliveries WHERE {tx.dialect.among('seq', 'bigint')} "
+                    "INSERT INTO heads (sink, tenant, entity_id, digest, seq, observed) SELECT sink, tenant, "
+                    f"entity_id, digest, seq, observed FROM deliveries WHERE {tx.dialect.among('seq', 'bigint')} "
                     "ON CONFLICT (sink, tenant, entity_id) DO UPDATE SET digest = excluded.digest, "
-                    "seq = excluded.seq WHERE excluded.seq > heads.seq",
+                    "seq = excluded.seq, observed = excluded.observed WHERE excluded.seq > heads.seq",
                     (tx.dialect.array(list(latest.values())),),
                 )
             tx.forget(sink, done)
@@ -351,12 +369,14 @@ class _Waiting:
     body: Any  # the stored JSON (read for a merge only)
 
 
-def _fold(entities: Iterable[Entity], policy: UpdatePolicy) -> tuple[list[tuple[str, bytes]], int]:
-    """The versions to queue, encoded, one per id (the latest; partial ones merged) unless the
-    policy keeps history; and how many were folded into a later one."""
+def _fold(
+    entities: Iterable[Entity], policy: UpdatePolicy
+) -> tuple[list[tuple[str, bytes, float | None]], int]:
+    """The versions to queue, encoded (with their time, for history), one per id (the latest;
+    partial ones merged) unless the policy keeps history; and how many were folded into a later one."""
     dumps = orjson.dumps
     if policy.history:
-        return [(str(entity["id"]), dumps(entity, option=ENCODE)) for entity in entities], 0
+        return [(str(e["id"]), dumps(e, option=ENCODE), version_time(e)) for e in entities], 0
     latest: dict[str, Entity] = {}
     count = 0
     for entity in entities:
@@ -364,6 +384,13 @@ def _fold(entities: Iterable[Entity], policy: UpdatePolicy) -> tuple[list[tuple[
         older = latest.get(entity_id)
         latest[entity_id] = entity if older is None or not policy.merge else merge_entities(older, entity)
         count += 1
-    return [(entity_id, dumps(entity, option=ENCODE)) for entity_id, entity in latest.items()], count - len(
-        latest
-    )
+    versions: list[tuple[str, bytes, float | None]] = [
+        (entity_id, dumps(entity, option=ENCODE), None) for entity_id, entity in latest.items()
+    ]
+    return versions, count - len(latest)
+
+
+def _sent(moment: float, found: bytes, seen: float | None, last: bytes | None) -> bool:
+    """Whether a version observed at ``moment`` was queued or delivered already: it is older than
+    the last one, or that very one."""
+    return seen is not None and (moment < seen or (moment == seen and found == last))

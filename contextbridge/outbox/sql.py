@@ -9,7 +9,8 @@ are synchronous DB-API ones: every call runs in a worker thread, one transaction
 at a time, so the event loop never waits on the disk or the network.
 
 Tables (schema ``VERSION``): ``deliveries`` (one row per entity version and sink still to do, the
-entity's JSON as stored bytes, its ``UpdatePolicy.code``; ``owner`` set while claimed), ``heads`` (per sink and key, the last
+entity's JSON as stored bytes, its ``UpdatePolicy.code`` and, for history, its time; ``owner`` set
+while claimed), ``heads`` (per sink and key, the last
 version acked: replays of older versions are stale, equal re-puts unchanged), ``counters``,
 ``dead_letters``, ``meta`` (the schema version).
 
@@ -35,6 +36,8 @@ MIGRATIONS = {
     2: (  # 3: each version keeps its update policy (replace or merge, history)
         "ALTER TABLE deliveries ADD COLUMN policy BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE dead_letters ADD COLUMN policy BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE deliveries ADD COLUMN observed DOUBLE PRECISION",  # a history version's time
+        "ALTER TABLE heads ADD COLUMN observed DOUBLE PRECISION",
     ),
 }
 SEQ = ("", "seq")  # the counter row that hands out entry numbers
