@@ -92,9 +92,9 @@ def deliver(
 
 async def graph_attributes(store: GraphStore) -> set[tuple[str, str | None, Any]]:
     query = (
-        "SELECT ?a ?d ?v WHERE { GRAPH ?g { <%s> ?a ?n . ?n ngsi-ld:hasValue ?v . "
+        f"SELECT ?a ?d ?v WHERE {{ GRAPH ?g {{ <{STATION}> ?a ?n . ?n ngsi-ld:hasValue ?v . "
         "OPTIONAL { ?n ngsi-ld:datasetId ?d } } FILTER(STRSTARTS(STR(?g), 'urn:contextbridge:graph:tenant:')) }"
-    ) % STATION
+    )
     result = await store.query("PREFIX ngsi-ld: <https://uri.etsi.org/ngsi-ld/>\n" + query)
     return {
         (str(a.value), d.value if d is not None else None, float(v.value))  # type: ignore[union-attr]
