@@ -100,12 +100,8 @@ def test_the_hourly_means_recomputed_from_the_readings() -> None:
         local = datetime.strptime(f"{row['fecha']} {row['hora']}", "%d/%m/%Y %H:%M")
         readings[local.replace(tzinfo=ZoneInfo("Europe/Madrid")).hour].append(value)
     answer = {int(r["hour"]): (float(r["mean"]), int(r["readings"])) for r in rows("no2-hourly-mean")}
-    assert answer == {
-        hour: (
-            pytest.approx(sum(v) / len(v), abs=0.0501),
-            len(v),
-        )  # rounded to one decimal for hour, v in readings.items()
-    }
+    means = {hour: (pytest.approx(sum(v) / len(v), abs=0.0501), len(v)) for hour, v in readings.items()}
+    assert answer == means  # the answer's means are rounded to one decimal
 
 
 def test_the_free_hours_recomputed_from_the_uplinks() -> None:
