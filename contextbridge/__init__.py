@@ -55,6 +55,7 @@ from .rdf import Converter
 from .registry import Device, open_registry
 from .sources import Source, build_source
 from .translator import TranslationStats, Translator
+from .updates import UpdatePolicy, merge_entities
 
 __version__ = "0.1.0"
 
@@ -97,6 +98,7 @@ __all__ = [
     "TransformError",
     "TranslationStats",
     "Translator",
+    "UpdatePolicy",
     "build_source",
     "compile_expression",
     "context_document",
@@ -106,6 +108,7 @@ __all__ = [
     "lint_mapping",
     "load_config",
     "load_mapping",
+    "merge_entities",
     "open_adapter",
     "open_outbox",
     "open_registry",
