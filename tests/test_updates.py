@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from broker_double import BrokerDouble
+from broker_double import BrokerDouble, serve
+from typer.testing import CliRunner
 
 from contextbridge.broker import BrokerClient
+from contextbridge.cli import app
 from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
 from contextbridge.errors import ConfigError
 from contextbridge.graph import EmbeddedStore, EndpointStore, GraphSink, GraphStore
@@ -32,6 +35,7 @@ MERGE = UpdatePolicy(merge=True)
 HISTORY = UpdatePolicy(history=True)
 STATION = "urn:ngsi-ld:WeatherObserved:santander:station-1"
 WEATHER = "https://smartdatamodels.org/dataModel.Weather/"
+HISTORY_MAPPING = Path(__file__).parent / "data" / "history" / "readings.yaml"
 
 
 def reading(when: str = "2024-05-01T10:00:00Z", **values: Any) -> dict[str, Any]:
@@ -243,3 +247,48 @@ def test_update_policies_are_read_and_checked() -> None:
         UpdatePolicy.parse({"history": {"keep": "soon"}})
     with pytest.raises(ConfigError, match="replace or merge"):
         UpdatePolicy.parse({"update": "patch"})
+
+
+# --- the command line: ``sync`` and ``graph load`` take the mapping's update and history ----------
+
+
+def write_readings(tmp_path: Path, hours: int = 6) -> Path:
+    readings = [
+        {"station": "1", "t": str(20 + hour), "at": f"2024-11-14T{hour:02d}:00:00Z"} for hour in range(hours)
+    ]
+    path = tmp_path / "readings.json"
+    path.write_text(json.dumps({"readings": readings}))
+    return path
+
+
+def test_sync_sends_history_in_order_and_partial_mappings_with_update(tmp_path: Path) -> None:
+    double = BrokerDouble()
+    readings = write_readings(tmp_path)
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(HISTORY_MAPPING.read_text().replace("history: true", "update: merge"))
+    with serve(double) as url:
+        for mapping, state in ((HISTORY_MAPPING, "history"), (partial, "partial")):
+            command = ["sync", "-m", str(mapping), str(readings), "--broker", url, "--state", str(tmp_path / state),
+                       "--format", "json"]  # fmt: skip
+            result = CliRunner().invoke(app, command, catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+    sent = [w[2]["temperature"]["value"] for w in double.writes]
+    assert sent == [20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 25.0]  # every reading, then the latest one merged
+    assert double.upsert_options == ["replace"] * 6 + ["update"]
+    assert json.loads(result.stdout)["merged"] == 5  # the partial versions of one put
+
+
+def test_graph_load_keeps_the_history_the_mapping_asks_for(tmp_path: Path) -> None:
+    readings = write_readings(tmp_path, hours=24)
+    entities = tmp_path / "entities.ndjson"
+    result = CliRunner().invoke(
+        app, ["translate", "-m", str(HISTORY_MAPPING), str(readings), "-o", str(entities)]
+    )
+    assert result.exit_code == 0, result.output
+    state = str(tmp_path / "state")
+    for options in (["-m", str(HISTORY_MAPPING)], ["-m", str(HISTORY_MAPPING)], ["--no-history"]):
+        result = CliRunner().invoke(app, ["graph", "load", str(entities), "--state", state, *options])
+        assert result.exit_code == 0, result.output
+    count = "SELECT (COUNT(?o) AS ?n) WHERE { ?o sosa:hasFeatureOfInterest ?e }"
+    result = CliRunner().invoke(app, ["sparql", count, "--state", state, "--format", "csv"])
+    assert result.stdout.split() == ["n", "24"]  # loaded twice with history (the same 24), once without
