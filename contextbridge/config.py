@@ -39,6 +39,7 @@ from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
 from .mapping import Mapping as MappingRules
 from .sources import source_schema
+from .sources.factory import SOURCES
 from .updates import UpdatePolicy
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -59,7 +60,7 @@ class FeedConfig:
     @property
     def kind(self) -> str | None:
         """The kind of the feed's source: file, http, mqtt or webhook."""
-        return next(iter(self.source), None)
+        return next((kind for kind in SOURCES if kind in self.source), None)
 
     def policy(self, mapping: MappingRules) -> UpdatePolicy:
         """How this feed's entities update the sinks: its mapping's policy (by default that of the

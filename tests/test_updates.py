@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_graph_stores
 from broker_double import BrokerDouble, serve
 from typer.testing import CliRunner
 
@@ -23,7 +24,7 @@ from contextbridge.broker import BrokerClient
 from contextbridge.cli import app
 from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
 from contextbridge.errors import ConfigError
-from contextbridge.graph import EmbeddedStore, EndpointStore, GraphSink, GraphStore
+from contextbridge.graph import GraphSink, GraphStore
 from contextbridge.graph.sparql import with_prefixes
 from contextbridge.ontology import default_ontology
 from contextbridge.outbox import open_outbox
@@ -36,6 +37,7 @@ HISTORY = UpdatePolicy(history=True)
 STATION = "urn:ngsi-ld:WeatherObserved:santander:station-1"
 WEATHER = "https://smartdatamodels.org/dataModel.Weather/"
 HISTORY_MAPPING = Path(__file__).parent / "data" / "history" / "readings.yaml"
+make_store = test_graph_stores.make_store  # the graph store fixture: embedded, and a real oxigraph serve
 
 
 def reading(when: str = "2024-05-01T10:00:00Z", **values: Any) -> dict[str, Any]:
@@ -50,14 +52,6 @@ def reading(when: str = "2024-05-01T10:00:00Z", **values: Any) -> dict[str, Any]
         else:
             entity[name] = {"type": "Property", "value": value, "observedAt": when}
     return entity
-
-
-@pytest.fixture(params=["embedded", "endpoint"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], GraphStore]:
-    if request.param == "embedded":
-        return lambda: EmbeddedStore(tmp_path / "graph")
-    url = request.getfixturevalue("oxigraph_server")
-    return lambda: EndpointStore(url)
 
 
 def deliver(

@@ -53,7 +53,7 @@ def merge_label(entity: Mapping[str, Any]) -> str:
 
 def attribute_instances(converter: Converter, entity: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
     """The (entity IRI, attribute IRI, datasetId IRI or None) of each attribute instance ``entity`` carries."""
-    table = converter.table(_main_type(entity))
+    table = converter.table_of(entity)
     subject = iri(str(entity["id"]))
     found = []
     for key, value in entity.items():
@@ -68,7 +68,7 @@ def attribute_instances(converter: Converter, entity: Mapping[str, Any]) -> list
 
 def observations(converter: Converter, entity: Mapping[str, Any]) -> str:
     """The N-Triples of each attribute value of ``entity`` as an observation at its time."""
-    table = converter.table(_main_type(entity))
+    table = converter.table_of(entity)
     entity_id = str(entity["id"])
     subject = iri(entity_id)
     default_time = entity.get("observedAt")
@@ -128,10 +128,3 @@ def retention_update(graph: str, entity_ids: Iterable[str], keep: float, *, now:
         f"DELETE {{ GRAPH <{graph}> {{ ?o ?p ?v }} }} WHERE {{ GRAPH <{graph}> {{ VALUES ?e {{ {values} }} "
         f"?o {_FOI} ?e ; {_TIME} ?t . FILTER(?t < {typed(cutoff, XSD_DATETIME)}) ?o ?p ?v }} }}"
     )
-
-
-def _main_type(entity: Mapping[str, Any]) -> str | None:
-    found = entity.get("type")
-    if isinstance(found, list):
-        found = found[0] if found else None
-    return found if isinstance(found, str) else None

@@ -111,6 +111,10 @@ class Converter:
                     self._tables[entity_type] = TermTable.build(self.ontology, entity_type)
             return self._tables[entity_type]
 
+    def table_of(self, entity: Mapping[str, Any]) -> TermTable:
+        """The term table an entity is read with (that of its type)."""
+        return self.table(_main_type(entity))
+
     def ntriples(self, entity: Mapping[str, Any], *, label: str = "") -> str:
         """The N-Triples text of one entity (an invalid entity raises ``EntityError``); ``label``
         prefixes the numbers of its skolem nodes (``<id/.well-known/genid/LABEL0>``)."""
