@@ -132,7 +132,7 @@ async def open_adapter(
                 outbox,
                 tenant=feed.tenant,
                 batch_size=feed.batch_size,
-                policy=feed.policy(mapping),
+                policy=feed.policy(mapping, options=config.broker.options if config.broker else None),
             )
             for feed, mapping in feeds
         ]

@@ -62,14 +62,15 @@ class FeedConfig:
         """The kind of the feed's source: file, http, mqtt or webhook."""
         return next((kind for kind in SOURCES if kind in self.source), None)
 
-    def policy(self, mapping: MappingRules) -> UpdatePolicy:
+    def policy(self, mapping: MappingRules, *, options: str | None = None) -> UpdatePolicy:
         """How this feed's entities update the sinks: its mapping's policy (by default that of the
-        source kind), with the feed's own ``update`` and ``history`` in place of the mapping's."""
+        source kind), with the feed's own ``update`` and ``history`` in place of the mapping's;
+        ``options`` (the broker section's ``update`` or ``replace``) forces the mode of every feed."""
         declared = mapping.policy(self.kind)
         own = UpdatePolicy.parse(self.overrides, default=declared.update)
-        return (
-            own if "history" in self.overrides else replace(own, history=declared.history, keep=declared.keep)
-        )
+        if "history" not in self.overrides:
+            own = replace(own, history=declared.history, keep=declared.keep)
+        return own if options is None else replace(own, merge=options == "update")
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class BrokerConfig:
     url: str
     tenant: str | None = None
     context: str | None = None  # the @context URL sent in the Link header
-    options: str = "update"
+    options: str | None = None  # update or replace for every entity; None: each mapping's ``update``
     batch_size: int = DEFAULT_BATCH_SIZE
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = 30.0
@@ -94,7 +95,7 @@ class BrokerConfig:
             tenant=self.tenant,
             auth=broker_auth(self.auth),
             context_url=self.context,
-            options=self.options,  # type: ignore[arg-type]
+            options=self.options or "update",  # type: ignore[arg-type]
             batch_size=self.batch_size,
             timeout=self.timeout,
             verify=self.verify,
@@ -229,7 +230,7 @@ def _broker(data: dict[str, Any]) -> BrokerConfig:
         url=data["url"],
         tenant=data.get("tenant"),
         context=data.get("context"),
-        options=data.get("options", "update"),
+        options=data.get("options"),
         batch_size=data.get("batch_size", DEFAULT_BATCH_SIZE),
         concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
         timeout=data.get("timeout", 30.0),

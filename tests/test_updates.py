@@ -22,10 +22,12 @@ from typer.testing import CliRunner
 
 from contextbridge.broker import BrokerClient
 from contextbridge.cli import app
+from contextbridge.config import load_config
 from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.errors import ConfigError
+from contextbridge.errors import ConfigError, MappingError
 from contextbridge.graph import GraphSink, GraphStore
 from contextbridge.graph.sparql import with_prefixes
+from contextbridge.mapping import load_mapping
 from contextbridge.ontology import default_ontology
 from contextbridge.outbox import open_outbox
 from contextbridge.rdf.terms import TermTable
@@ -286,3 +288,25 @@ def test_graph_load_keeps_the_history_the_mapping_asks_for(tmp_path: Path) -> No
     count = "SELECT (COUNT(?o) AS ?n) WHERE { ?o sosa:hasFeatureOfInterest ?e }"
     result = CliRunner().invoke(app, ["sparql", count, "--state", state, "--format", "csv"])
     assert result.stdout.split() == ["n", "24"]  # loaded twice with history (the same 24), once without
+
+
+def test_a_feed_takes_its_mappings_policy_by_source_kind_and_may_override_it(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(
+        "id: m\nsource: {format: json}\nentity: {id: 'urn:x:{id}', type: WeatherObserved, attributes: {temperature: {from: t}}}\n"
+    )
+    (tmp_path / "h.yaml").write_text((tmp_path / "m.yaml").read_text() + "history: {keep: 7d}\n")
+    config = tmp_path / "contextbridge.yaml"
+    config.write_text(
+        "feeds:\n"
+        "  - {id: files, mapping: m.yaml, source: {file: m.yaml}}\n"
+        "  - {id: devices, mapping: m.yaml, source: {mqtt: {url: 'mqtt://localhost', topic: a/b}}}\n"
+        "  - {id: kept, mapping: h.yaml, source: {mqtt: {url: 'mqtt://localhost', topic: a/b}}, update: replace}\n"
+        "  - {id: bad, mapping: m.yaml, source: {file: m.yaml}, history: {keep: never}}\n"
+    )
+    with pytest.raises(MappingError, match=r"feeds\[3\]\.history.*not a duration"):
+        load_config(config)
+    config.write_text(config.read_text().rsplit("  - {id: bad", 1)[0])
+    files, devices, kept = load_config(config).feeds
+    policies = [feed.policy(load_mapping(feed.mapping)) for feed in (files, devices, kept)]
+    assert policies == [REPLACE, MERGE, UpdatePolicy(history=True, keep=7 * 86400.0)]
+    assert devices.policy(load_mapping(devices.mapping), options="replace") == REPLACE
