@@ -1,6 +1,6 @@
 """The cost of partial versions (merge) and of history, against whole states (replace), in one run.
 
-    $ python benchmarks/updates.py [--sensors 1000] [--versions 12] [--runs 3] [--postgres URL] [--endpoint URL]
+    $ python benchmarks/updates.py [--sensors 200] [--versions 12] [--runs 3] [--postgres URL] [--endpoint URL]
 
 A feed of ``--sensors`` weather stations sends ``--versions`` readings each, one reading of every
 station per write (as a feed's batches come). Three policies, measured on the same data:
@@ -141,7 +141,7 @@ async def main(sensors: int, versions: int, runs: int, postgres: str | None, end
             "embedded": lambda: EmbeddedStore(Path(scratch) / "graph" / uuid.uuid4().hex)
         }
         if endpoint:
-            stores["oxigraph serve"] = lambda: EndpointStore(endpoint)
+            stores["oxigraph serve"] = lambda: EndpointStore(endpoint, timeout=300)
         for label, make in stores.items():
             graph = {}
             for name, (policy, _) in POLICIES.items():
@@ -154,7 +154,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sensors", type=int, default=1000)
+    parser.add_argument("--sensors", type=int, default=200)
     parser.add_argument("--versions", type=int, default=12)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", help="a PostgreSQL URL for the outbox (a schema per pass)")
