@@ -102,6 +102,7 @@ class EmbeddedStore:
         if policy.merge:  # the attribute instances it carries go, the others stay: one transaction
             with self._write, _boundary(self.path):
                 self._store.update(merge_update(batch.targets, graph, batch.ntriples))
+                self._written(2 * batch.triples)  # about as many go as come
         else:
             self._write_batch(graph, batch.ids, batch.texts)
         if not policy.history:
@@ -112,6 +113,7 @@ class EmbeddedStore:
                 self._store.load(batch.history, format=RdfFormat.N_TRIPLES, to_graph=NamedNode(past))
             if policy.keep is not None:
                 self._store.update(retention_update(past, batch.ids, policy.keep, now=now))
+            self._written(batch.history.count("\n"))
 
     def _write_batch(self, graph: str, ids: list[str], texts: list[str]) -> None:
         node = NamedNode(graph)
@@ -133,10 +135,14 @@ class EmbeddedStore:
                 self._store.bulk_load("".join(new).encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=node)
             elif new:
                 self._store.load("".join(new), format=RdfFormat.N_TRIPLES, to_graph=node)
-            self._unflushed += len(removed) + len(added) + sum(text.count("\n") for text in new)
-            if self._unflushed >= FLUSH_EVERY:
-                self._store.flush()
-                self._unflushed = 0
+            self._written(len(removed) + len(added) + sum(text.count("\n") for text in new))
+
+    def _written(self, triples: int) -> None:
+        """Count written triples; flush past ``FLUSH_EVERY`` (holding the write lock)."""
+        self._unflushed += triples
+        if self._unflushed >= FLUSH_EVERY:
+            self._store.flush()
+            self._unflushed = 0
 
     def _triples(self, ident: str, graph: NamedNode) -> set[str]:
         """The stored triples of an entity (its own and its nodes'), as N-Triples lines."""
