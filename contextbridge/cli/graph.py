@@ -26,7 +26,7 @@ from ..graph import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS, format_result, open
 from ..graph.base import GraphStore
 from ..graph.sparql import query_form, with_prefixes
 from ..mapping import load_mapping
-from ..updates import REPLACE, UpdatePolicy
+from ..updates import REPLACE, UPDATES
 from .app import GRAPH, app, echo_err
 
 T = TypeVar("T")
@@ -132,13 +132,13 @@ def graph_load(
     merged into it with ``update: merge``; with ``history`` every version's values are kept too)."""
     if view not in ("ngsi-ld", "direct"):
         raise ConfigError(f"unknown view {view!r} (known: ngsi-ld, direct)", key="view")
-    declared = load_mapping(mapping_path).policy("file") if mapping_path else REPLACE
-    overrides: dict[str, Any] = {"update": update or declared.update}
+    if update not in (None, *UPDATES):
+        raise ConfigError(f"--update: {update!r} is not replace or merge", key="update")
+    policy = load_mapping(mapping_path).policy("file") if mapping_path else REPLACE
+    if update is not None:
+        policy = dataclasses.replace(policy, merge=update == "merge")
     if history is not None:
-        overrides["history"] = history
-    policy = UpdatePolicy.parse(overrides)
-    if history is None:
-        policy = dataclasses.replace(policy, history=declared.history, keep=declared.keep)
+        policy = dataclasses.replace(policy, history=history, keep=policy.keep if history else None)
 
     async def work(store: GraphStore) -> tuple[int, int, int]:
         await store.load_ontology()
