@@ -50,6 +50,7 @@ from contextbridge.delivery import Drainer, DrainSettings  # noqa: E402
 from contextbridge.outbox import Outbox  # noqa: E402
 from contextbridge.outbox.postgres import PostgresOutbox  # noqa: E402
 from contextbridge.outbox.sqlite import SqliteOutbox  # noqa: E402
+from contextbridge.updates import REPLACE, UpdatePolicy  # noqa: E402
 
 POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "")  # else a throwaway server, see __main__
 CHUNK = 1000  # entities per put
@@ -180,7 +181,9 @@ class NullSink:
     def batches(self, entities: Sequence[Any]) -> list[NullBatch]:
         return [NullBatch(entities)]
 
-    async def upsert(self, batch: NullBatch, *, tenant: str | None = None) -> BatchResult:
+    async def upsert(
+        self, batch: NullBatch, *, tenant: str | None = None, policy: UpdatePolicy = REPLACE
+    ) -> BatchResult:
         return BatchResult(success=batch.ids)
 
 

@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time they l
     from .registry import Device, open_registry
     from .sources import Source, build_source
     from .translator import TranslationStats, Translator
+    from .updates import UpdatePolicy, merge_entities
 
 # Imported on first use (PEP 562): module → the public names it defines.
 __getattr__, __dir__ = lazy_exports(
@@ -90,6 +91,7 @@ __getattr__, __dir__ = lazy_exports(
         "registry": ("Device", "open_registry"),
         "sources": ("Source", "build_source"),
         "translator": ("TranslationStats", "Translator"),
+        "updates": ("UpdatePolicy", "merge_entities"),
     },
 )
 
@@ -137,6 +139,7 @@ __all__ = [
     "TransformError",
     "TranslationStats",
     "Translator",
+    "UpdatePolicy",
     "Violation",
     "build_source",
     "compile_expression",
@@ -150,6 +153,7 @@ __all__ = [
     "lint_mapping",
     "load_config",
     "load_mapping",
+    "merge_entities",
     "open_adapter",
     "open_outbox",
     "open_registry",

@@ -143,6 +143,7 @@ async def open_adapter(
                 batch_size=feed.batch_size,
                 constraints=constraints,
                 constraints_mode=feed.constraints,
+                policy=feed.policy(mapping, options=config.broker.options if config.broker else None),
             )
             for feed, mapping in feeds
         ]

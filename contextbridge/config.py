@@ -19,7 +19,7 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,13 @@ from .documents import Document, Key, load_document, packaged_schema
 from .errors import ConfigError, MappingError, Problem
 from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from .mapping import Mapping as MappingRules
 from .mapping import load_mapping
 from .mapping.compiler import constraints_mode
 from .ontology import Ontology, union_ontology
 from .sources import source_schema
+from .sources.factory import SOURCES
+from .updates import UpdatePolicy
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -56,6 +59,22 @@ class FeedConfig:
     tenant: str | None = None
     batch_size: int = 1000
     constraints: str | None = None  # reject, warn or off; None: the mapping's
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # the feed's own ``update``/``history``
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of the feed's source: file, http, mqtt or webhook."""
+        return next((kind for kind in SOURCES if kind in self.source), None)
+
+    def policy(self, mapping: MappingRules, *, options: str | None = None) -> UpdatePolicy:
+        """How this feed's entities update the sinks: its mapping's policy (by default that of the
+        source kind), with the feed's own ``update`` and ``history`` in place of the mapping's;
+        ``options`` (the broker section's ``update`` or ``replace``) forces the mode of every feed."""
+        declared = mapping.policy(self.kind)
+        own = UpdatePolicy.parse(self.overrides, default=declared.update)
+        if "history" not in self.overrides:
+            own = replace(own, history=declared.history, keep=declared.keep)
+        return own if options is None else replace(own, merge=options == "update")
 
 
 @dataclass(frozen=True)
@@ -65,7 +84,7 @@ class BrokerConfig:
     url: str
     tenant: str | None = None
     context: str | None = None  # the @context URL sent in the Link header
-    options: str = "update"
+    options: str | None = None  # update or replace for every entity; None: each mapping's ``update``
     batch_size: int = DEFAULT_BATCH_SIZE
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = 30.0
@@ -80,7 +99,7 @@ class BrokerConfig:
             tenant=self.tenant,
             auth=broker_auth(self.auth),
             context_url=self.context,
-            options=self.options,  # type: ignore[arg-type]
+            options=self.options or "update",  # type: ignore[arg-type]
             batch_size=self.batch_size,
             timeout=self.timeout,
             verify=self.verify,
@@ -213,8 +232,13 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
                 feed.get("tenant"),
                 feed.get("batch_size", 1000),
                 None if feed.get("constraints") is None else constraints_mode(feed["constraints"]),
+                {key: feed[key] for key in ("update", "history") if key in feed},
             )
         )
+        try:
+            UpdatePolicy.parse(feeds[-1].overrides)
+        except ConfigError as error:
+            problems.append(document.problem(("feeds", index, error.key or "history"), str(error)))
     ids = [feed.id for feed in feeds]
     problems += [
         document.problem(("feeds",), f"feed id {i!r} is used twice")
@@ -251,7 +275,7 @@ def _broker(data: dict[str, Any]) -> BrokerConfig:
         url=data["url"],
         tenant=data.get("tenant"),
         context=data.get("context"),
-        options=data.get("options", "update"),
+        options=data.get("options"),
         batch_size=data.get("batch_size", DEFAULT_BATCH_SIZE),
         concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
         timeout=data.get("timeout", 30.0),

@@ -38,6 +38,7 @@ from .broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from .broker.problems import BatchResult
 from .errors import BrokerError, DeliveryError, OutboxError
 from .outbox import Entry, Outbox
+from .updates import REPLACE, UpdatePolicy
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +103,16 @@ class Batch(Protocol):
 class Sink(Protocol):
     """Where a drainer delivers: the broker (``BrokerClient``) or the city graph (``GraphSink``).
 
-    ``upsert`` answers what became of each entity of the batch; it raises ``BrokerError`` when the
+    ``upsert`` answers what became of each entity of the batch (``policy``: whole states or
+    partial ones, with history or not, as the outbox entries say); it raises ``BrokerError`` when the
     whole batch is refused for good, ``DeliveryError`` when it may succeed if sent again.
     """
 
     def batches(self, entities: Sequence[Any]) -> Sequence[Batch]: ...
 
-    async def upsert(self, batch: Any, *, tenant: str | None = None) -> BatchResult: ...
+    async def upsert(
+        self, batch: Any, *, tenant: str | None = None, policy: UpdatePolicy = REPLACE
+    ) -> BatchResult: ...
 
 
 class _Stopped(Exception):
@@ -326,22 +330,35 @@ class Drainer:
             raise _Stopped
 
     async def _deliver(self, entries: Sequence[Entry], held: dict[int, Entry]) -> None:
-        by_tenant: dict[str | None, dict[str, Entry]] = {}
+        """Send each version its turn: per id, a whole state supersedes the versions before it
+        (but never a history one); the rest go in rounds, the n-th version of each id in the n-th,
+        and each round in requests of one update policy (Orion-LD's ``options`` is per request)."""
+        by_tenant: dict[str | None, dict[str, list[Entry]]] = {}
         older: list[Entry] = []
         for entry in sorted(entries, key=lambda entry: entry.seq):
-            latest = by_tenant.setdefault(entry.tenant, {})
-            if entry.entity_id in latest:  # one version per id in a batch: the latest one
-                older.append(latest[entry.entity_id])
-            latest[entry.entity_id] = entry
+            versions = by_tenant.setdefault(entry.tenant, {}).setdefault(entry.entity_id, [])
+            if versions and not entry.policy.merge:
+                older.extend(version for version in versions if not version.policy.history)
+                versions[:] = [version for version in versions if version.policy.history]
+            versions.append(entry)
         if older:
             self._acked([], superseded=older)
             for entry in older:
                 held.pop(entry.seq)
-        for tenant, latest in by_tenant.items():
-            await self._send(list(latest.values()), tenant, held)
+        for tenant, keys in by_tenant.items():
+            rounds = max(len(versions) for versions in keys.values())
+            for turn in range(rounds):
+                by_policy: dict[UpdatePolicy, list[Entry]] = {}
+                for versions in keys.values():
+                    if turn < len(versions):
+                        by_policy.setdefault(versions[turn].policy, []).append(versions[turn])
+                for policy, group in by_policy.items():
+                    await self._send(group, tenant, held, policy)
 
-    async def _send(self, entries: list[Entry], tenant: str | None, held: dict[int, Entry]) -> None:
-        """Send ``entries`` (one tenant, distinct ids) until each is acked or dead-lettered."""
+    async def _send(
+        self, entries: list[Entry], tenant: str | None, held: dict[int, Entry], policy: UpdatePolicy = REPLACE
+    ) -> None:
+        """Send ``entries`` (one tenant, distinct ids, one policy) until each is acked or dead-lettered."""
         sink = self.settings.sink
         retry = self.settings.retry
         retrying = AsyncRetrying(
@@ -365,9 +382,9 @@ class Drainer:
                     sent = [by_id[entity_id] for entity_id in batch.ids]
                     self.stats.requests += 1
                     try:
-                        result = await self.sink.upsert(batch, tenant=tenant)
+                        result = await self.sink.upsert(batch, tenant=tenant, policy=policy)
                     except BrokerError as error:
-                        await self._refused(sent, error, tenant, held)
+                        await self._refused(sent, error, tenant, held, policy)
                         refused = {entry.seq for entry in sent}
                         entries = [entry for entry in entries if entry.seq not in refused]
                         continue
@@ -413,13 +430,18 @@ class Drainer:
         return [entry for entry in remaining if entry.seq not in settled]
 
     async def _refused(
-        self, sent: list[Entry], error: BrokerError, tenant: str | None, held: dict[int, Entry]
+        self,
+        sent: list[Entry],
+        error: BrokerError,
+        tenant: str | None,
+        held: dict[int, Entry],
+        policy: UpdatePolicy,
     ) -> None:
         """A whole batch refused: split it until each refused entity stands alone, then dead-letter."""
         if len(sent) > 1:
             middle = len(sent) // 2
             for half in (sent[:middle], sent[middle:]):
-                await self._send(half, tenant, held)
+                await self._send(half, tenant, held, policy)
             return
         log.warning("%s: dead-lettered: %s", sent[0].entity_id, error)
         await self.outbox.dead_letter(self.settings.sink, [(self._counted(sent)[0], error.problem)])
@@ -450,7 +472,8 @@ class Drainer:
 
 def _split(entries: Sequence[Entry], size: int) -> list[list[Entry]]:
     """``entries`` in batches of about ``size``, all the versions of a key in the same batch (the
-    batch sends the latest and acks the others as superseded: versions never race each other)."""
+    batch sends them in turn, or the latest and acks the others as superseded: versions never race
+    each other)."""
     if len({entry.entity_id for entry in entries}) == len(entries):  # the usual case: one version each
         return [list(entries[start : start + size]) for start in range(0, len(entries), size)]
     keys: dict[str, list[Entry]] = {}  # by id alone: an id of two tenants in one batch is harmless

@@ -32,6 +32,7 @@ from .mapping import Mapping
 from .outbox import Outbox
 from .sources import Message, Source, records_with_metadata
 from .translator import TranslationStats, Translator
+from .updates import UpdatePolicy
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,10 @@ class FeedRunner:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         constraints: Constraints | None = None,
         constraints_mode: str | None = None,
+        policy: UpdatePolicy | None = None,
     ) -> None:
         self.id = feed_id
+        self.policy = policy or mapping.policy()  # replace or merge, history: how the sinks take them
         self.source = source
         self.translator = Translator(mapping, constraints=constraints, mode=constraints_mode)
         self.outbox = outbox
@@ -160,7 +163,7 @@ class FeedRunner:
 
     async def _write(self, entities: list[dict[str, Any]], rejected: Sequence[RecordError]) -> None:
         if entities:
-            await self.outbox.put(entities, tenant=self.tenant, feed=self.id)
+            await self.outbox.put(entities, tenant=self.tenant, feed=self.id, policy=self.policy)
             self.stats.stored += len(entities)
         if rejected:
             await self.outbox.reject(rejected, feed=self.id, tenant=self.tenant)

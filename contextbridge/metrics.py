@@ -97,6 +97,11 @@ class AdapterCollector(Collector):
         replaced = counter(
             "outbox_superseded", "Versions the outbox dropped for a newer one before delivery.", ["sink"]
         )
+        merged = counter(
+            "outbox_merged",
+            "Partial versions the outbox merged into a waiting one before delivery.",
+            ["sink"],
+        )
         oldest = gauge(
             "outbox_oldest_pending_timestamp_seconds", "Creation time of the oldest waiting entry.", ["sink"]
         )
@@ -106,9 +111,10 @@ class AdapterCollector(Collector):
             letters.add_metric([status.sink], status.dead_letters)
             settled.add_metric([status.sink], status.delivered)
             replaced.add_metric([status.sink], status.superseded)
+            merged.add_metric([status.sink], status.merged)
             if status.oldest_pending is not None:
                 oldest.add_metric([status.sink], status.oldest_pending)
-        yield from (depth, in_flight, letters, settled, replaced, oldest)
+        yield from (depth, in_flight, letters, settled, replaced, merged, oldest)
 
 
 def adapter_registry(adapter: Adapter) -> CollectorRegistry:

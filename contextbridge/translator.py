@@ -139,10 +139,10 @@ class Translator:
             if each is not None:
                 for item_view in _item_views(record, each, lookups):
                     if when is None or when(item_view):
-                        entity = self._entity(rule, item_view, render_id, observed_at, attributes)
+                        made = self._entity(rule, item_view, render_id, observed_at, attributes)
                         if check is not None:
-                            self._check(entity, check, rule.type)
-                        entities.append(entity)
+                            self._check(made, check, rule.type)
+                        entities.append(made)
                 continue
             if lookups:
                 # The looked-up rows join a shallow copy of the record under the lookups' names, so

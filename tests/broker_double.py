@@ -9,7 +9,8 @@ This is a test double, not a broker: an in-memory store behind a starlette app, 
 MongoDB (so no Orion-LD) runs on the development machines. Its answers follow Orion-LD's documented
 behaviour and functional tests (test/functionalTest/cases/0000_ngsild/ of FIWARE/context.Orion-LD,
 and the ETSI GS CIM 009 error types):
-- batch upsert: 201 with the created ids, 204 when all existed, 207 ``{"success", "errors"}`` when
+- batch upsert: ``options=replace`` (the default) drops the attributes not sent, ``options=update``
+  merges per attribute and datasetId, any other value 400; 201 with the created ids, 204 when all existed, 207 ``{"success", "errors"}`` when
   some fail (each error ``{"entityId", "error": ProblemDetails}``) and also, with empty ``errors``,
   when it both creates and updates; an empty array, or anything but an array, 400;
 - content negotiation: application/json + Link accepted; application/json with ``@context`` in the
@@ -51,6 +52,22 @@ FORBIDDEN = set("<>\"'=;() \t\n")
 ATTRIBUTE_TYPES = {"Property", "Relationship", "GeoProperty", "LanguageProperty", "ListProperty",
                    "VocabProperty", "JsonProperty"}  # fmt: skip
 SYSTEM = {"createdAt", "modifiedAt"}
+
+
+def merge_attributes(stored: dict[str, Any], sent: dict[str, Any]) -> dict[str, Any]:
+    """``options=update``: each attribute instance sent replaces the stored one of the same name and
+    ``datasetId`` (an attribute with several instances keeps those not sent); the rest stay."""
+    merged = dict(stored)
+    for key, value in sent.items():
+        if key in ("id", "type") or key not in merged:
+            merged[key] = value
+            continue
+        fresh = value if isinstance(value, list) else [value]
+        datasets = {item.get("datasetId") for item in fresh if isinstance(item, dict)}
+        old = merged[key] if isinstance(merged[key], list) else [merged[key]]
+        kept = [item for item in old if not isinstance(item, dict) or item.get("datasetId") not in datasets]
+        merged[key] = kept + fresh if kept else value
+    return merged
 
 
 class Dropped(Exception):
@@ -102,6 +119,7 @@ class BrokerDouble:
     tenants: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"": {}})
     subscriptions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     writes: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (tenant, id, entity)
+    upsert_options: list[str] = field(default_factory=list)  # the ``options`` of each batch upsert
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
     duplicate_ids: int = 0  # batches that named one id twice (Orion-LD handles them badly)
     refuse_ids: set[str] = field(default_factory=set)  # ids refused with 400 in a 207, as invalid
@@ -208,7 +226,13 @@ class BrokerDouble:
                 raise Refused(400, "BadRequestData", "Invalid payload", "not a JSON array")
             if not payload:
                 raise Refused(400, "BadRequestData", "Invalid payload", "empty array")
-            replace = request.query_params.get("options") == "replace"
+            # Orion-LD's default is replace (the attributes not sent are dropped); ``update`` merges:
+            # each attribute instance sent replaces the one of the same name and datasetId.
+            options = request.query_params.get("options", "replace")
+            if options not in ("replace", "update"):
+                raise Refused(400, "BadRequestData", "Invalid value for uri parameter 'options'", options)
+            replace = options == "replace"
+            self.upsert_options.append(options)
             ids = [item.get("id") for item in payload if isinstance(item, dict)]
             if len(set(ids)) != len(ids):
                 self.duplicate_ids += 1
@@ -225,7 +249,7 @@ class BrokerDouble:
                     key: value for key, value in item.items() if key not in SYSTEM and key != "@context"
                 }
                 if entity["id"] in store and not replace:
-                    merged = {**store[entity["id"]], **entity}
+                    merged = merge_attributes(store[entity["id"]], entity)
                     updated.append(entity["id"])
                 else:
                     merged = entity

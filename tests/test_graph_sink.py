@@ -12,6 +12,7 @@ from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
 from contextbridge.errors import GraphStoreError
 from contextbridge.graph import EmbeddedStore, GraphSink, UpsertReport, open_store
 from contextbridge.outbox import open_outbox
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 COUNT_SENSORS = (
@@ -63,13 +64,17 @@ class RefusingStore(EmbeddedStore):
         self.calls = 0
 
     async def upsert(
-        self, entities: Iterable[Mapping[str, Any]], *, tenant: str | None = None
+        self,
+        entities: Iterable[Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+        policy: UpdatePolicy = REPLACE,
     ) -> UpsertReport:
         self.calls += 1
         entities = list(entities)
         if self.bad & {entity["id"] for entity in entities}:
             raise GraphStoreError("the store refused the update")
-        return await super().upsert(entities, tenant=tenant)
+        return await super().upsert(entities, tenant=tenant, policy=policy)
 
 
 def test_a_refused_batch_is_halved_until_the_culprit_stands_alone(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The outbox contract, one test class run against every backend: SQLite and PostgreSQL.
 
-PostgreSQL is a real server the test session starts (the ``postgres_url`` fixture;
-``CONTEXTBRIDGE_TEST_POSTGRES`` names another); each test gets its own schema, dropped afterwards.
+PostgreSQL is a real server the test session starts (``postgres_url``; ``CONTEXTBRIDGE_TEST_POSTGRES``
+names a running one); each test gets its own schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
 from contextbridge.errors import ConfigError, TransformError
 from contextbridge.outbox import TRANSLATE, DeadLetterFilter, Outbox, open_outbox
 from contextbridge.outbox.sql import VERSION, Tx
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
+MERGE = UpdatePolicy(merge=True)
 
 
 def entity(number: int, version: int = 1) -> dict[str, Any]:
@@ -40,10 +42,10 @@ def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     """A factory of outboxes on one store (several connections = several workers)."""
     opened: list[Outbox] = []
     schema = f"cb_test_{uuid.uuid4().hex[:12]}"
-    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
 
     def make(**options: Any) -> Outbox:
-        location = postgres or str(tmp_path / "state")
+        location = url if request.param == "postgres" else str(tmp_path / "state")
         outbox = open_outbox(location, schema=schema, **options)
         opened.append(outbox)
         return outbox
@@ -52,7 +54,7 @@ def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     for outbox in opened:
         asyncio.run(outbox.close())
     if request.param == "postgres":
-        with psycopg.connect(postgres, autocommit=True) as connection:
+        with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
@@ -447,3 +449,158 @@ class TestOutbox:
             assert sent["v"]["value"] >= seen.get(entity_id, 0), f"{entity_id} went back in time"
             seen[entity_id] = sent["v"]["value"]
         assert double.duplicate_ids == 0
+
+    # --- partial versions (merge) and history -------------------------------------------------
+
+    def test_a_partial_version_is_merged_into_the_waiting_one(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            full = {**entity(1, 1), "w": {"type": "Property", "value": "full"}}
+            await outbox.put([full], policy=MERGE)
+            result = await outbox.put([entity(1, 2)], policy=MERGE)  # only ``v``: ``w`` must stay
+            assert (result.queued, result.merged, result.superseded) == (0, 1, 0)
+            assert (await outbox.put([entity(1, 2)], policy=MERGE)).unchanged == 1
+            (claimed,) = await outbox.claim("broker", limit=10, lease=60)
+            assert (claimed.entity["v"]["value"], claimed.entity["w"]["value"]) == (2, "full")
+            assert claimed.policy == MERGE
+            await outbox.ack("broker", [claimed])
+            (status,) = await outbox.status()
+            assert (status.delivered, status.merged, status.superseded) == (1, 1, 0)
+
+        run(scenario())
+
+    def test_a_whole_state_supersedes_a_waiting_partial_one(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([{**entity(1, 1), "w": {"type": "Property", "value": "w"}}], policy=MERGE)
+            result = await outbox.put([entity(1, 2)])
+            assert (result.queued, result.superseded) == (1, 1)
+            (claimed,) = await outbox.claim("broker", limit=10, lease=60)
+            assert "w" not in claimed.entity and claimed.policy == REPLACE
+            # and a partial version after a waiting whole one completes it, as a whole state
+            await outbox.ack("broker", [claimed])
+            await outbox.put([entity(1, 3)])
+            await outbox.put([{"id": entity(1)["id"], "type": "Sensor", "w": {"type": "Property", "value": 9}}],
+                             policy=MERGE)  # fmt: skip
+            (claimed,) = await outbox.claim("broker", limit=10, lease=60)
+            assert (claimed.entity["v"]["value"], claimed.entity["w"]["value"], claimed.policy) == (
+                3,
+                9,
+                REPLACE,
+            )
+
+        run(scenario())
+
+    def test_partial_versions_in_one_put_are_merged_newest_last(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            sensor = entity(1)["id"]
+            parts = [
+                {"id": sensor, "type": "Sensor", "a": {"type": "Property", "value": 1}},
+                {"id": sensor, "type": "Sensor", "b": {"type": "Property", "value": 2}},
+                {"id": sensor, "type": "Sensor", "a": {"type": "Property", "value": 3}},
+            ]
+            result = await outbox.put(parts, policy=MERGE)
+            assert (result.queued, result.merged) == (1, 2)
+            (claimed,) = await outbox.claim("broker", limit=10, lease=60)
+            assert (claimed.entity["a"]["value"], claimed.entity["b"]["value"]) == (3, 2)
+
+        run(scenario())
+
+    def test_history_versions_are_never_superseded(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+        history = UpdatePolicy(history=True, keep=86400.0)
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, 1), entity(1, 2)], policy=history)
+            result = await outbox.put([entity(1, 3)], policy=history)
+            assert (result.queued, result.superseded) == (1, 0)
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            assert [e.entity["v"]["value"] for e in claimed] == [1, 2, 3]
+            assert {e.policy for e in claimed} == {history}
+            # a later whole state does not reach back past them
+            await outbox.release("broker", claimed)
+            await outbox.put([entity(1, 4)])
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            assert [e.entity["v"]["value"] for e in claimed] == [1, 2, 3, 4]
+
+        run(scenario())
+
+    def test_a_replayed_dead_letter_keeps_its_policy(self, make_outbox: Callable[..., Outbox]) -> None:
+        outbox = make_outbox()
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, 1)], policy=MERGE)
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            await outbox.dead_letter("broker", [(claimed[0], {"type": "x"})])
+            assert (await outbox.replay()).replayed == 1
+            (again,) = await outbox.claim("broker", limit=10, lease=60)
+            assert again.policy == MERGE
+
+        run(scenario())
+
+    def test_the_drainer_sends_history_in_order_and_partial_versions_with_update(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        outbox = make_outbox()
+        double = BrokerDouble()
+
+        async def scenario() -> None:
+            await outbox.put([entity(1, v) for v in range(1, 6)], policy=UpdatePolicy(history=True))
+            await outbox.put([entity(2, 1)], policy=MERGE)
+            async with BrokerClient("http://orion", transport=double.transport()) as client:
+                await Drainer(outbox, client, DrainSettings(retry=FAST)).run()
+
+        run(scenario())
+        sent = [w[2]["v"]["value"] for w in double.writes if w[1] == entity(1)["id"]]
+        assert sent == [1, 2, 3, 4, 5]
+        assert double.upsert_options.count("update") == 1  # the partial one, alone in its request
+        assert double.upsert_options.count("replace") == 5  # one request per history version
+        assert double.duplicate_ids == 0
+
+    def test_a_store_of_schema_2_is_migrated_with_its_entries(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        outbox = make_outbox()
+
+        def downgrade(tx: Tx) -> None:
+            for table, column in (("deliveries", "policy"), ("dead_letters", "policy"),
+                                  ("deliveries", "observed"), ("heads", "observed")):  # fmt: skip
+                tx.run(f"ALTER TABLE {table} DROP COLUMN {column}")
+            tx.run("UPDATE meta SET value = '2'")
+
+        run(outbox.put([entity(1, 1)]))
+        run(outbox._run(True, downgrade))  # type: ignore[attr-defined]
+        again = make_outbox()
+        (claimed,) = run(again.claim("broker", limit=10, lease=60))
+        assert (claimed.entity["v"]["value"], claimed.policy) == (1, REPLACE)
+
+    def test_history_read_again_after_a_crash_queues_only_what_is_new(
+        self, make_outbox: Callable[..., Outbox]
+    ) -> None:
+        outbox = make_outbox()
+        history = UpdatePolicy(history=True)
+
+        def at(hour: int) -> dict[str, Any]:
+            sensor = entity(1, hour)
+            sensor["v"]["observedAt"] = f"2024-05-01T{hour:02d}:00:00Z"
+            return sensor
+
+        async def scenario() -> None:
+            await outbox.put([at(hour) for hour in range(5)], policy=history)
+            claimed = await outbox.claim("broker", limit=10, lease=60)
+            await outbox.ack("broker", claimed[:3])
+            await outbox.release("broker", claimed[3:])
+            result = await outbox.put([at(hour) for hour in range(10)], policy=history)  # the file again
+            assert (result.queued, result.unchanged) == (5, 5)
+            claimed = await outbox.claim("broker", limit=20, lease=60)
+            assert [e.entity["v"]["value"] for e in claimed] == list(range(3, 10))
+
+        run(scenario())

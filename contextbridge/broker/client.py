@@ -25,6 +25,7 @@ import httpx
 import orjson
 
 from ..errors import BrokerError, DeliveryError
+from ..updates import UpdatePolicy
 from .batches import Batch, link_header, pack
 from .options import DEFAULT_BATCH_SIZE, MAX_BATCH_BYTES
 from .problems import BatchResult, as_problem, batch_result
@@ -32,6 +33,8 @@ from .url import BrokerUrl
 
 RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
 API = "/ngsi-ld/v1"
+Options = Literal["update", "replace"]
+OPTIONS: dict[str, Options] = {"replace": "replace", "merge": "update"}  # an update policy → ``options``
 
 Entity = Mapping[str, Any]
 
@@ -115,8 +118,18 @@ class BrokerClient:
             entities, max_count=self.batch_size, max_bytes=self.max_batch_bytes, context=self.context_url
         )
 
-    async def upsert(self, batch: Batch | Sequence[Entity], *, tenant: str | None = None) -> BatchResult:
-        """POST one batch to ``entityOperations/upsert``; ``tenant`` overrides the client's."""
+    async def upsert(
+        self,
+        batch: Batch | Sequence[Entity],
+        *,
+        tenant: str | None = None,
+        policy: UpdatePolicy | None = None,
+    ) -> BatchResult:
+        """POST one batch to ``entityOperations/upsert``; ``tenant`` overrides the client's.
+
+        ``policy`` says what the entities are: whole states are sent with ``options=replace``
+        (the broker drops the attributes not sent), partial ones with ``options=update`` (it keeps
+        them); without it, the client's ``options``."""
         if not isinstance(batch, Batch):
             packed = pack(batch, max_count=len(batch) or 1, max_bytes=1 << 62, context=self.context_url)
             if not packed:
@@ -129,7 +142,7 @@ class BrokerClient:
         response = await self._send(
             "POST",
             "/entityOperations/upsert",
-            params={"options": self.options},
+            params={"options": self.options if policy is None else OPTIONS[policy.update]},
             content=batch.body,
             ld=batch.ld,
             tenant=tenant,

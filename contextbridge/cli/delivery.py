@@ -11,6 +11,7 @@ what was delivered is not sent again, and the broker ends with the latest versio
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import signal
 from collections import Counter
@@ -96,8 +97,12 @@ def sync(
         typer.Option(help="@context URL, sent in a Link header; with {type} in it, one per entity type."),
     ] = None,
     options: Annotated[
-        str, typer.Option(help="Upsert mode: update (merge attributes) or replace.")
-    ] = "update",
+        str | None,
+        typer.Option(
+            help="Upsert mode for every entity: update (merge attributes) or replace; "
+            "default: the mapping's update (replace for files)."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Entities per request.")] = DEFAULT_BATCH_SIZE,
     concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = DEFAULT_CONCURRENCY,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 30.0,
@@ -124,14 +129,18 @@ def sync(
 ) -> None:
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
     from ..broker import BrokerClient, BrokerUrl
+    from ..broker.client import OPTIONS
     from ..delivery import Drainer, DrainSettings, RetryPolicy
     from ..mapping import load_mapping
     from ..translator import Translator
 
     BrokerUrl(broker)  # a malformed URL stops here, before anything is translated or queued
     mapping = with_ontologies(load_mapping(mapping_path), ontology_paths)
-    if options not in ("update", "replace"):
+    if options not in (None, "update", "replace"):
         raise ConfigError(f"--options: {options!r} is not update or replace")
+    policy = mapping.policy("file")
+    if options is not None:
+        policy = dataclasses.replace(policy, merge=options == "update")
     auth = _auth(token, api_key, api_key_header, oauth.split(",") if oauth else [])
     verify: bool | str = False if insecure else (str(ca) if ca else True)
     settings = DrainSettings(
@@ -149,10 +158,10 @@ def sync(
         rejects: list[RecordError] = []
 
         async def flush() -> None:
-            result = await outbox.put(chunk, tenant=tenant, feed=mapping.id)
+            result = await outbox.put(chunk, tenant=tenant, feed=mapping.id, policy=policy)
             await outbox.reject(rejects, feed=mapping.id, tenant=tenant)
             for key, value in (("queued", result.queued), ("superseded", result.superseded),
-                               ("unchanged", result.unchanged)):  # fmt: skip
+                               ("unchanged", result.unchanged), ("merged", result.merged)):  # fmt: skip
                 totals[key] = totals.get(key, 0) + value
             chunk.clear()
             rejects.clear()
@@ -167,7 +176,7 @@ def sync(
         totals.update(records=translator.stats.records, entities=translator.stats.entities)
         totals["rejected"] = translator.stats.rejected
         broken.update(translator.stats.warnings)
-        client = BrokerClient(broker, tenant=tenant, auth=auth, context_url=context, options=options,  # type: ignore[arg-type]
+        client = BrokerClient(broker, tenant=tenant, auth=auth, context_url=context, options=OPTIONS[policy.update],
                               batch_size=batch_size, timeout=timeout, verify=verify)  # fmt: skip
         async with client:
             total = await outbox.pending(settings.sink)
@@ -195,6 +204,7 @@ def sync(
         **{key: totals.get(key, 0) for key in ("records", "entities", "rejected", "queued", "unchanged")},
         "delivered": stats.delivered,
         "superseded": totals.get("superseded", 0) + stats.superseded,
+        "merged": totals.get("merged", 0),
         "dead_lettered": stats.dead_lettered,
         "retries": stats.retries,
         "pending": totals.get("pending", 0),
@@ -209,7 +219,7 @@ def sync(
             f"unchanged {summary['unchanged']}"
         )
         echo_err(
-            f"delivered {summary['delivered']}, superseded {summary['superseded']}, "
+            f"delivered {summary['delivered']}, superseded {summary['superseded']}, merged {summary['merged']}, "
             f"dead-lettered {summary['dead_lettered']}, still pending {summary['pending']}"
             f" (outbox: {location})"
         )
@@ -223,19 +233,20 @@ def sync(
 def outbox_status(
     state: State = Path(".contextbridge"), outbox_url: OutboxUrl = None, output_format: Format = "table"
 ) -> None:
-    """Per sink: waiting, in flight, delivered, superseded, dead letters, age of the oldest entry."""
+    """Per sink: waiting, in flight, delivered, superseded, merged, dead letters, age of the oldest entry."""
     rows = _with_outbox(state, outbox_url, lambda outbox: outbox.status())
     if output_format == "json":
         typer.echo(orjson.dumps([row.__dict__ for row in rows]).decode())
         return
     typer.echo(
-        f"{'sink':<12}{'pending':>9}{'in flight':>11}{'delivered':>11}{'superseded':>12}{'dead':>7}  oldest"
+        f"{'sink':<12}{'pending':>9}{'in flight':>11}{'delivered':>11}{'superseded':>12}{'merged':>8}{'dead':>7}"
+        "  oldest"
     )
     for row in rows:
         oldest = _time(row.oldest_pending) if row.oldest_pending else "-"
         typer.echo(
             f"{row.sink:<12}{row.pending:>9}{row.in_flight:>11}{row.delivered:>11}{row.superseded:>12}"
-            f"{row.dead_letters:>7}  {oldest}"
+            f"{row.merged:>8}{row.dead_letters:>7}  {oldest}"
         )
 
 

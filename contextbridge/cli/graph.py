@@ -13,6 +13,7 @@ xsd, owl, sosa, ngsi-ld, geo) need no PREFIX line.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -135,10 +136,31 @@ def graph_load(
         str, typer.Option(help="ngsi-ld (the JSON-LD graph) or direct (entity → value).")
     ] = "ngsi-ld",
     ontology_paths: OntologyOption = None,
+    mapping_path: Annotated[
+        Path | None,
+        typer.Option("--mapping", "-m", help="The mapping the entities come from: its update and history."),
+    ] = None,
+    update: Annotated[
+        str | None, typer.Option(help="replace (whole states) or merge (some attributes each).")
+    ] = None,
+    history: Annotated[
+        bool | None, typer.Option("--history/--no-history", help="Keep every past value as an observation.")
+    ] = None,
 ) -> None:
-    """Load entities into the city graph (the latest state of each replaces the one before)."""
+    """Load entities into the city graph (the latest state of each replaces the one before, or is
+    merged into it with ``update: merge``; with ``history`` every version's values are kept too)."""
     if view not in ("ngsi-ld", "direct"):
         raise ConfigError(f"unknown view {view!r} (known: ngsi-ld, direct)", key="view")
+    from ..mapping import load_mapping
+    from ..updates import REPLACE, UPDATES
+
+    if update not in (None, *UPDATES):
+        raise ConfigError(f"--update: {update!r} is not replace or merge", key="update")
+    policy = load_mapping(mapping_path).policy("file") if mapping_path else REPLACE
+    if update is not None:
+        policy = dataclasses.replace(policy, merge=update == "merge")
+    if history is not None:
+        policy = dataclasses.replace(policy, history=history, keep=policy.keep if history else None)
 
     async def work(store: GraphStore) -> tuple[int, int, int]:
         await store.load_ontology()
@@ -147,7 +169,7 @@ def graph_load(
 
         async def flush() -> None:
             nonlocal loaded, triples, refused
-            report = await store.upsert(batch, tenant=tenant)
+            report = await store.upsert(batch, tenant=tenant, policy=policy)
             loaded, triples, refused = (
                 loaded + report.upserted,
                 triples + report.triples,

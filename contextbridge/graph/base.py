@@ -11,14 +11,13 @@ async because the remote store does network I/O; the embedded one runs its work 
     await store.close()
 
 Layout: the ontology lives in ``urn:contextbridge:graph:ontology``; the entities of a tenant in
-``urn:contextbridge:graph:tenant:<name>`` (``default`` when no tenant is given). A query reads
-the ontology and one tenant's graph, as its default graph and as the named graphs ``GRAPH``
+``urn:contextbridge:graph:tenant:<name>`` (``default`` when no tenant is given), the past values
+of its history feeds in ``urn:contextbridge:graph:history:<name>`` (``history``). A query reads
+the ontology and one tenant's graphs, as its default graph and as the named graphs ``GRAPH``
 can name; other tenants are out of sight (``tenant=None``: every graph, as their union).
-The past values of a tenant's feeds that keep history are in ``urn:contextbridge:graph:history:<name>``,
-each a ``sosa:Observation`` (``sosa:hasFeatureOfInterest`` the entity, ``sosa:observedProperty`` the
-attribute's IRI, ``sosa:hasSimpleResult``, ``sosa:resultTime``, optionally ``ngsi-ld:datasetId``):
-a tenant's query may name it with ``GRAPH``; it is not in the default graph, so that questions
-about the current state do not count past readings.
+Each past value is a ``sosa:Observation`` (``sosa:hasFeatureOfInterest`` the entity,
+``sosa:observedProperty`` the attribute's IRI, ``sosa:hasSimpleResult``, ``sosa:resultTime``,
+optionally ``ngsi-ld:datasetId``); a query may also name the history graph with ``GRAPH``.
 
 Subclass reasoning is materialised: an entity of type WeatherObserved is stored with an
 ``rdf:type`` for each of its ontology ancestors (``sosa:Observation``), so plain queries find
@@ -38,13 +37,14 @@ from pyoxigraph import Literal as RdfLiteral
 
 from contextbridge.errors import ConfigError, EntityError
 from contextbridge.graph.options import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 if TYPE_CHECKING:
     from contextbridge.ontology import Ontology
 
 ONTOLOGY_GRAPH = "urn:contextbridge:graph:ontology"
 TENANT_GRAPH = "urn:contextbridge:graph:tenant:"
-HISTORY_GRAPH = "urn:contextbridge:graph:history:"
+HISTORY_GRAPH = "urn:contextbridge:graph:history:"  # past values of a tenant's entities (history feeds)
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 Term = NamedNode | BlankNode | RdfLiteral | Triple
@@ -64,8 +64,13 @@ def tenant_graph(tenant: str | None) -> str:
 
 
 def history_graph(tenant: str | None) -> str:
-    """The named graph of ``tenant``'s past values (None: the default tenant)."""
-    return HISTORY_GRAPH + tenant_graph(tenant).removeprefix(TENANT_GRAPH)
+    """The named graph of ``tenant``'s past values (part of its default graph in queries)."""
+    return HISTORY_GRAPH + tenant_graph(tenant)[len(TENANT_GRAPH) :]
+
+
+def query_graphs(tenant: str | None) -> list[str]:
+    """What a query of ``tenant`` reads: the ontology, the tenant's entities and their history."""
+    return [ONTOLOGY_GRAPH, tenant_graph(tenant), history_graph(tenant)]
 
 
 @dataclass(frozen=True)
@@ -102,9 +107,15 @@ class GraphStore(Protocol):
     ontology: Ontology
 
     async def upsert(
-        self, entities: Iterable[Mapping[str, Any]], *, tenant: str | None = None
+        self,
+        entities: Iterable[Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+        policy: UpdatePolicy = REPLACE,
     ) -> UpsertReport:
-        """Write the latest state of each entity: its old triples go, in the same transaction."""
+        """Write the latest state of each entity: its old triples go, in the same transaction
+        (``policy.merge``: only those of the attribute instances it carries); with
+        ``policy.history`` each version's values are kept as observations too."""
         ...
 
     async def delete(self, entity_ids: Iterable[str], *, tenant: str | None = None) -> None: ...

@@ -41,13 +41,16 @@ from contextbridge.graph.base import (
     QueryResult,
     UpsertReport,
     history_graph,
+    query_graphs,
     tenant_graph,
 )
-from contextbridge.graph.batch import convert_batch
-from contextbridge.graph.sparql import data_update, delete_update, insert_update, query_form
+from contextbridge.graph.batch import Batch, convert_batch
+from contextbridge.graph.history import retention_update
+from contextbridge.graph.sparql import data_update, delete_update, insert_update, merge_update, query_form
 from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.rdf import Converter, View
 from contextbridge.rdf.converter import GENID
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 BULK_BATCH = 500  # new entities per batch from which the bulk loader pays off
 # RocksDB keeps every write in memory (and in its log) until its buffers are flushed, which a
@@ -82,13 +85,35 @@ class EmbeddedStore:
     # -- writes -----------------------------------------------------------------------------
 
     async def upsert(
-        self, entities: Iterable[Mapping[str, Any]], *, tenant: str | None = None
+        self,
+        entities: Iterable[Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+        policy: UpdatePolicy = REPLACE,
     ) -> UpsertReport:
-        graph = tenant_graph(tenant)
-        batch = convert_batch(self.converter, entities)
+        tenant_graph(tenant)  # a bad tenant name fails before any work
+        batch = convert_batch(self.converter, entities, policy)
         if batch.ids:
-            await asyncio.to_thread(self._write_batch, graph, batch.ids, batch.texts)
+            await asyncio.to_thread(self._write_versions, tenant, batch, policy, time.time())
         return UpsertReport(len(batch.ids), batch.triples, batch.refused)
+
+    def _write_versions(self, tenant: str | None, batch: Batch, policy: UpdatePolicy, now: float) -> None:
+        graph = tenant_graph(tenant)
+        if policy.merge:  # the attribute instances it carries go, the others stay: one transaction
+            with self._write, _boundary(self.path):
+                self._store.update(merge_update(batch.targets, graph, batch.ntriples))
+                self._written(2 * batch.triples)  # about as many go as come
+        else:
+            self._write_batch(graph, batch.ids, batch.texts)
+        if not policy.history:
+            return
+        past = history_graph(tenant)
+        with self._write, _boundary(self.path):
+            if batch.history:
+                self._store.load(batch.history, format=RdfFormat.N_TRIPLES, to_graph=NamedNode(past))
+            if policy.keep is not None:
+                self._store.update(retention_update(past, batch.ids, policy.keep, now=now))
+            self._written(batch.history.count("\n"))
 
     def _write_batch(self, graph: str, ids: list[str], texts: list[str]) -> None:
         node = NamedNode(graph)
@@ -110,10 +135,14 @@ class EmbeddedStore:
                 self._store.bulk_load("".join(new).encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=node)
             elif new:
                 self._store.load("".join(new), format=RdfFormat.N_TRIPLES, to_graph=node)
-            self._unflushed += len(removed) + len(added) + sum(text.count("\n") for text in new)
-            if self._unflushed >= FLUSH_EVERY:
-                self._store.flush()
-                self._unflushed = 0
+            self._written(len(removed) + len(added) + sum(text.count("\n") for text in new))
+
+    def _written(self, triples: int) -> None:
+        """Count written triples; flush past ``FLUSH_EVERY`` (holding the write lock)."""
+        self._unflushed += triples
+        if self._unflushed >= FLUSH_EVERY:
+            self._store.flush()
+            self._unflushed = 0
 
     def _triples(self, ident: str, graph: NamedNode) -> set[str]:
         """The stored triples of an entity (its own and its nodes'), as N-Triples lines."""
@@ -141,7 +170,11 @@ class EmbeddedStore:
         return len(graph)
 
     async def clear(self, *, tenant: str | None = None) -> None:
-        target = f"GRAPH <{tenant_graph(tenant)}>" if tenant else "ALL"
+        target = (
+            f"GRAPH <{tenant_graph(tenant)}> ; CLEAR SILENT GRAPH <{history_graph(tenant)}>"
+            if tenant
+            else "ALL"
+        )
         await asyncio.to_thread(self._update, f"CLEAR SILENT {target}")
 
     def _update(self, update: str) -> None:
@@ -190,7 +223,7 @@ class EmbeddedStore:
     def _run(
         self, sparql: str, tenant: str | None, deadline: float, limit: int, cancel: threading.Event
     ) -> QueryResult:
-        graphs = [NamedNode(ONTOLOGY_GRAPH), NamedNode(tenant_graph(tenant))]
+        graphs = [NamedNode(graph) for graph in query_graphs(tenant)]
         dataset: dict[str, Any] = (
             {"use_default_graph_as_union": True}
             if tenant is None

@@ -15,6 +15,7 @@ Errors: no answer, 5xx or 429 → ``DeliveryError`` (retry later); a refused upd
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,17 +28,21 @@ from contextbridge.graph.base import (
     DEFAULT_LIMIT,
     DEFAULT_TENANT,
     DEFAULT_TIMEOUT,
+    HISTORY_GRAPH,
     ONTOLOGY_GRAPH,
     TENANT_GRAPH,
     QueryResult,
     UpsertReport,
     history_graph,
+    query_graphs,
     tenant_graph,
 )
 from contextbridge.graph.batch import convert_batch
-from contextbridge.graph.sparql import delete_update, insert_update, query_form, replace_update
+from contextbridge.graph.history import retention_update
+from contextbridge.graph.sparql import delete_update, insert_update, merge_update, query_form, replace_update
 from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.rdf import Converter, View
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 _ACCEPT = {
     "select": "application/sparql-results+json",
@@ -71,12 +76,27 @@ class EndpointStore:
         )
 
     async def upsert(
-        self, entities: Iterable[Mapping[str, Any]], *, tenant: str | None = None
+        self,
+        entities: Iterable[Mapping[str, Any]],
+        *,
+        tenant: str | None = None,
+        policy: UpdatePolicy = REPLACE,
     ) -> UpsertReport:
         graph = tenant_graph(tenant)
-        batch = convert_batch(self.converter, entities)
-        if batch.ids:
-            await self._update(replace_update(batch.ids, graph, batch.ntriples))
+        batch = convert_batch(self.converter, entities, policy)
+        if batch.ids:  # one request, one transaction: the state, the past values, the retention
+            parts = [
+                merge_update(batch.targets, graph, batch.ntriples)
+                if policy.merge
+                else replace_update(batch.ids, graph, batch.ntriples)
+            ]
+            if policy.history:
+                parts.append(insert_update(history_graph(tenant), batch.history))
+                if policy.keep is not None:
+                    parts.append(
+                        retention_update(history_graph(tenant), batch.ids, policy.keep, now=time.time())
+                    )
+            await self._update(" ;\n".join(parts))
         return UpsertReport(len(batch.ids), batch.triples, batch.refused)
 
     async def delete(self, entity_ids: Iterable[str], *, tenant: str | None = None) -> None:
@@ -90,7 +110,11 @@ class EndpointStore:
         return len(graph)
 
     async def clear(self, *, tenant: str | None = None) -> None:
-        await self._update(f"CLEAR SILENT GRAPH <{tenant_graph(tenant)}>" if tenant else "CLEAR SILENT ALL")
+        await self._update(
+            f"CLEAR SILENT GRAPH <{tenant_graph(tenant)}> ; CLEAR SILENT GRAPH <{history_graph(tenant)}>"
+            if tenant
+            else "CLEAR SILENT ALL"
+        )
 
     async def query(
         self,
@@ -102,9 +126,8 @@ class EndpointStore:
     ) -> QueryResult:
         form = query_form(sparql)
         data: dict[str, str | list[str]] = {"query": sparql}
-        graphs = [ONTOLOGY_GRAPH, tenant_graph(tenant)] if tenant is not None else await self._graphs(timeout)
-        data["default-graph-uri"] = graphs
-        data["named-graph-uri"] = [*graphs, history_graph(tenant)] if tenant is not None else graphs
+        graphs = query_graphs(tenant) if tenant is not None else await self._graphs(timeout)
+        data["default-graph-uri"] = data["named-graph-uri"] = graphs
         response = await self._send(
             self.url, data=data, headers={"Accept": _ACCEPT[form]}, timeout=timeout, query=True
         )
@@ -145,9 +168,8 @@ class EndpointStore:
         answer = pyoxigraph.parse_query_results(response.content, format=QueryResultsFormat.JSON)
         assert not isinstance(answer, QueryBoolean)
         names = [str(row[0].value) for row in answer if row[0] is not None]
-        return [name for name in names if name == ONTOLOGY_GRAPH or name.startswith(TENANT_GRAPH)] or [
-            ONTOLOGY_GRAPH
-        ]
+        city = (TENANT_GRAPH, HISTORY_GRAPH)
+        return [name for name in names if name == ONTOLOGY_GRAPH or name.startswith(city)] or [ONTOLOGY_GRAPH]
 
     async def _update(self, update: str) -> None:
         response = await self._send(

@@ -20,6 +20,7 @@ from typing import Any
 from contextbridge.broker.problems import BAD_REQUEST_DATA, BatchFailure, BatchResult, problem
 from contextbridge.errors import GraphStoreError
 from contextbridge.graph.base import GraphStore
+from contextbridge.updates import REPLACE, UpdatePolicy
 
 DEFAULT_BATCH_SIZE = 500  # entities per upsert: one transaction each
 
@@ -48,17 +49,19 @@ class GraphSink:
         size = self.batch_size
         return [EntityBatch(entities[start : start + size]) for start in range(0, len(entities), size)]
 
-    async def upsert(self, batch: EntityBatch, *, tenant: str | None = None) -> BatchResult:
+    async def upsert(
+        self, batch: EntityBatch, *, tenant: str | None = None, policy: UpdatePolicy = REPLACE
+    ) -> BatchResult:
         """Write the batch; a batch the store refuses as a whole is halved until the culprits stand alone."""
         try:
-            report = await self.store.upsert(batch.entities, tenant=tenant)
+            report = await self.store.upsert(batch.entities, tenant=tenant, policy=policy)
         except GraphStoreError as error:
             if len(batch.entities) == 1:
                 refusal = problem(BAD_REQUEST_DATA, "The graph store refused the entity", str(error))
                 return BatchResult(errors=(BatchFailure(batch.ids[0], refusal),))
             middle = len(batch.entities) // 2
             halves = [
-                await self.upsert(EntityBatch(part), tenant=tenant)
+                await self.upsert(EntityBatch(part), tenant=tenant, policy=policy)
                 for part in (batch.entities[:middle], batch.entities[middle:])
             ]
             return BatchResult(

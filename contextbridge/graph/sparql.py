@@ -1,4 +1,4 @@
-"""SPARQL text both stores share: the read-only check and the atomic entity replace.
+"""SPARQL text both stores share: the read-only check, the atomic entity replace and merge.
 
     query_form("PREFIX s: <x:> SELECT * { ?a ?b ?c }")   # 'select'
     query_form("INSERT DATA { <a:a> <a:b> <a:c> }")      # raises QueryRefused
@@ -25,6 +25,8 @@ from contextbridge.errors import QueryError, QueryRefused
 from contextbridge.rdf.converter import GENID
 from contextbridge.rdf.literals import iri
 from contextbridge.rdf.terms import RDF_TYPE, TermTable
+
+DATASET_ID = "https://uri.etsi.org/ngsi-ld/datasetId"
 
 if TYPE_CHECKING:
     from contextbridge.graph.base import GraphStore, QueryResult
@@ -171,6 +173,23 @@ def delete_update(entity_ids: Iterable[str], graph: str) -> str:
 def replace_update(entity_ids: Iterable[str], graph: str, ntriples: str) -> str:
     """Delete the entities' old triples and insert ``ntriples``, in one request."""
     return f"{delete_update(entity_ids, graph)} ;\nINSERT DATA {{ GRAPH <{graph}> {{\n{ntriples}}} }}"
+
+
+def merge_update(targets: Iterable[tuple[str, str, str | None]], graph: str, ntriples: str) -> str:
+    """Replace the attribute instances ``targets`` — (entity IRI, attribute IRI, datasetId IRI or
+    None for the default instance), each ``<...>`` — by ``ntriples``, keeping the entities' other
+    attributes, in one request: the instances (their links and nodes) go, then the new ones come."""
+    rows = " ".join(f"({entity} {attribute} {dataset or 'UNDEF'})" for entity, attribute, dataset in targets)
+    match = (
+        f"VALUES (?e ?a ?d) {{ {rows} }} ?e ?a ?root . OPTIONAL {{ ?root <{DATASET_ID}> ?rd }} "
+        "FILTER(COALESCE(?rd = ?d, !BOUND(?rd) && !BOUND(?d)))"
+    )
+    nodes = f'isIRI(?root) && STRSTARTS(STR(?s), CONCAT(STR(?e), "{GENID}"))'
+    return (
+        f"DELETE {{ GRAPH <{graph}> {{ ?e ?a ?root . ?s ?p ?o }} }} WHERE {{ GRAPH <{graph}> {{ {match} "
+        f"OPTIONAL {{ ?root (!({_STOP}))* ?s . FILTER({nodes}) ?s ?p ?o }} }} }} ;\n"
+        f"INSERT DATA {{ GRAPH <{graph}> {{\n{ntriples}}} }}"
+    )
 
 
 def data_update(graph: str, removed: Iterable[str], added: Iterable[str]) -> str:

@@ -23,6 +23,7 @@ from ..formats import Format, get_format
 from ..lookups import LookupSet, compile_binding, compile_lookup
 from ..lookups.binding import Bind
 from ..templates import Template, compile_template
+from ..updates import Update, UpdatePolicy, default_update
 from .attributes import AttributeRule, compile_attribute, time_getter
 from .checks import check_attribute, check_type, check_uri_template
 from .computed import compile_each, compile_uri_expression
@@ -69,6 +70,13 @@ class Mapping:
     lookups: LookupSet = field(default_factory=LookupSet, repr=False)
     ontologies: tuple[Path, ...] = ()  # the vendor's Turtle files (``ontology:``), beside the bundled one
     constraints: str = "warn"  # Smart Data Models constraints: reject, warn or off
+    update: Update | None = None  # as declared (None: the default of the feed's source kind)
+    history: UpdatePolicy = field(default_factory=UpdatePolicy)  # its ``history`` and ``keep``
+
+    def policy(self, source_kind: str | None = None) -> UpdatePolicy:
+        """How this mapping's entities update the sinks, for a feed of ``source_kind`` (file, http, mqtt...)."""
+        merge = (self.update or default_update(source_kind)) == "merge"
+        return UpdatePolicy(merge, self.history.history, self.history.keep)
 
     @property
     def path(self) -> str:
@@ -103,6 +111,7 @@ def compile_mapping(document: Document) -> Mapping:
         attempt(("filter",), lambda: compile_expression(data["filter"])) if "filter" in data else None
     )
 
+    declared = attempt((), lambda: UpdatePolicy.parse(data))
     base = Path(document.path).parent
     lookups = _lookups(data.get("lookups", {}), base, attempt, problems, document)
 
@@ -151,6 +160,8 @@ def compile_mapping(document: Document) -> Mapping:
         lookups=lookups,
         ontologies=ontologies,
         constraints=constraints_mode(data.get("constraints", "warn")),
+        update=data.get("update"),
+        history=declared or UpdatePolicy(),
     )
 
 

@@ -9,7 +9,10 @@
 Each entry is pending once per sink (the broker now, the city graph later), and each sink acks
 at its own pace. Delivery is at least once and per entity id in order: a sink never holds two
 claims on one (tenant, id), and a newer version of an entity supersedes the versions of it still
-waiting (``supersede``), so a backlog drains in the least work. A version equal to the one last
+waiting (``supersede``), so a backlog drains in the least work. The version's ``UpdatePolicy``
+(stored beside it) says how: a whole state (replace) supersedes; a partial one (merge) is merged
+into the version waiting before it, newest attribute wins (counted ``merged``); with history no
+version is superseded nor merged, each reaches the sink in order. A version equal to the one last
 delivered, or to the one waiting, is not queued again (``skip_unchanged``): re-running a feed after
 a crash resends nothing that is already there.
 
@@ -27,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from ..errors import RecordError
+from ..updates import REPLACE, UpdatePolicy
 
 Entity = Mapping[str, Any]
 TRANSLATE = "translate"  # the dead-letter sink of records the translator rejected
@@ -51,6 +55,7 @@ class Entry:
     attempts: int = 0
     first_attempt: float | None = None
     created: float = 0.0
+    policy: UpdatePolicy = REPLACE  # replace or merge, with history or not
 
     @property
     def entity(self) -> dict[str, Any]:
@@ -66,6 +71,7 @@ class PutResult:
     queued: int = 0
     superseded: int = 0
     unchanged: int = 0
+    merged: int = 0  # partial versions merged into a version still waiting
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,8 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class SinkStatus:
-    """A sink's queue: waiting (of which in flight), done, superseded, dead letters, oldest wait."""
+    """A sink's queue: waiting (of which in flight), done, superseded, dead letters, oldest wait,
+    and the partial versions merged into a waiting one."""
 
     sink: str
     pending: int
@@ -96,6 +103,7 @@ class SinkStatus:
     superseded: int
     dead_letters: int
     oldest_pending: float | None  # creation time (epoch seconds) of the oldest waiting entry
+    merged: int = 0
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,7 @@ class Outbox(Protocol):
         tenant: str | None = None,
         feed: str | None = None,
         sinks: Sequence[str] | None = None,
+        policy: UpdatePolicy | None = None,
     ) -> PutResult: ...
 
     async def reject(

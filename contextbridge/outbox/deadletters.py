@@ -74,7 +74,9 @@ def rejection(error: RecordError) -> dict[str, Any]:
 class DeadLetterQueue(SqlStore):
     """Dead letters and status; the queue subclass provides ``_requeue``."""
 
-    def _requeue(self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes) -> None:
+    def _requeue(
+        self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes, policy: int
+    ) -> None:
         raise NotImplementedError
 
     async def reject(
@@ -111,7 +113,7 @@ class DeadLetterQueue(SqlStore):
 
         def work(tx: Tx) -> None:
             tx.many(
-                f"INSERT INTO dead_letters ({FIELDS}, seq) VALUES ({marks(11)})",
+                f"INSERT INTO dead_letters ({FIELDS}, seq, policy) VALUES ({marks(12)})",
                 (
                     (
                         sink,
@@ -125,6 +127,7 @@ class DeadLetterQueue(SqlStore):
                         now,
                         now,
                         entry.seq,
+                        entry.policy.code,
                     )
                     for entry, reason in failures
                 ),
@@ -161,6 +164,7 @@ class DeadLetterQueue(SqlStore):
                     counters.get(sink, {}).get("superseded", 0),
                     letters.get(sink, 0),
                     waiting.get(sink, (0, 0, None))[2],
+                    counters.get(sink, {}).get("merged", 0),
                 )
                 for sink in sorted({*self.sinks, *waiting, *counters, *letters})
             ]
@@ -229,20 +233,21 @@ class DeadLetterQueue(SqlStore):
         def work(tx: Tx) -> ReplayResult:
             clause, params = _selection(tx, _narrowed(where, ids, sink))
             rows = tx.rows(
-                f"SELECT d.id, d.sink, d.tenant, d.entity_id, d.feed, d.data, d.seq, h.seq FROM dead_letters d "
+                f"SELECT d.id, d.sink, d.tenant, d.entity_id, d.feed, d.data, d.seq, h.seq, d.policy "
+                "FROM dead_letters d "
                 "LEFT JOIN heads h ON h.sink = d.sink AND h.tenant = d.tenant AND h.entity_id = d.entity_id "
                 f"{clause} ORDER BY d.id",
                 params,
             )
             replayed: list[int] = []
             stale = skipped = 0
-            for id_, sink_, tenant, entity_id, feed, data, seq, head in rows:
+            for id_, sink_, tenant, entity_id, feed, data, seq, head, policy in rows:
                 if sink_ == TRANSLATE or entity_id is None:
                     skipped += 1
                 elif not force and head is not None and seq is not None and head > seq:
                     stale += 1
                 else:
-                    self._requeue(tx, sink_, tenant or "", entity_id, feed, data.encode())
+                    self._requeue(tx, sink_, tenant or "", entity_id, feed, data.encode(), policy)
                     replayed.append(id_)
             if replayed:
                 among = tx.dialect.among("id", "bigint")

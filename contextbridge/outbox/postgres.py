@@ -40,19 +40,19 @@ DDL = (
     " entity_id TEXT NOT NULL, feed TEXT, body BYTEA NOT NULL, digest BYTEA NOT NULL,"
     " created DOUBLE PRECISION NOT NULL, owner TEXT, lease_until DOUBLE PRECISION,"
     " attempts INTEGER NOT NULL DEFAULT 0, first_attempt DOUBLE PRECISION, last_attempt DOUBLE PRECISION,"
-    " last_error TEXT)",
+    " last_error TEXT, policy BIGINT NOT NULL DEFAULT 0, observed DOUBLE PRECISION)",
     "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (entity_id, tenant, sink)",
     "CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (sink, seq) WHERE owner IS NULL",
     "CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (sink, tenant, entity_id, owner, lease_until)"
     " WHERE owner IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS heads (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
-    " digest BYTEA NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (sink, tenant, entity_id))",
+    " digest BYTEA NOT NULL, seq BIGINT NOT NULL, observed DOUBLE PRECISION, PRIMARY KEY (sink, tenant, entity_id))",
     "CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL,"
     " PRIMARY KEY (sink, name))",
     "CREATE TABLE IF NOT EXISTS dead_letters (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT, seq BIGINT, feed TEXT, data TEXT NOT NULL,"
     " reason TEXT NOT NULL, digest TEXT, attempts INTEGER NOT NULL, first_attempt DOUBLE PRECISION,"
-    " last_attempt DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL)",
+    " last_attempt DOUBLE PRECISION, created DOUBLE PRECISION NOT NULL, policy BIGINT NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
     "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )
@@ -63,6 +63,8 @@ TYPES = {  # the array type of each column a multi-row insert carries
     "entity_id": "text",
     "feed": "text",
     "body": "bytea",
+    "policy": "bigint",
+    "observed": "float8",
     "digest": "bytea",
     "created": "float8",
 }

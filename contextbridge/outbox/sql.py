@@ -9,7 +9,8 @@ are synchronous DB-API ones: every call runs in a worker thread, one transaction
 at a time, so the event loop never waits on the disk or the network.
 
 Tables (schema ``VERSION``): ``deliveries`` (one row per entity version and sink still to do, the
-entity's JSON as stored bytes; ``owner`` set while claimed), ``heads`` (per sink and key, the last
+entity's JSON as stored bytes, its ``UpdatePolicy.code`` and, for history, its time; ``owner`` set
+while claimed), ``heads`` (per sink and key, the last
 version acked: replays of older versions are stale, equal re-puts unchanged), ``counters``,
 ``dead_letters``, ``meta`` (the schema version).
 
@@ -29,7 +30,16 @@ from typing import Any, TypeVar
 from ..errors import ConfigError, OutboxError
 
 T = TypeVar("T")
-VERSION = 2  # the schema version kept in ``meta``; a store of another version is refused at open
+VERSION = 3  # the schema version kept in ``meta``; a store of another version is refused at open
+# How a store of an earlier version becomes this one (its data kept): version → statements.
+MIGRATIONS = {
+    2: (  # 3: each version keeps its update policy (replace or merge, history)
+        "ALTER TABLE deliveries ADD COLUMN policy BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE dead_letters ADD COLUMN policy BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE deliveries ADD COLUMN observed DOUBLE PRECISION",  # a history version's time
+        "ALTER TABLE heads ADD COLUMN observed DOUBLE PRECISION",
+    ),
+}
 SEQ = ("", "seq")  # the counter row that hands out entry numbers
 
 
@@ -175,6 +185,11 @@ class SqlStore:
         if fresh:
             tx.run("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(VERSION),))
         ((found,),) = tx.rows("SELECT value FROM meta WHERE key = 'schema'")
+        while int(found) in MIGRATIONS:
+            for statement in MIGRATIONS[int(found)]:
+                tx.run(statement)
+            found = str(int(found) + 1)
+            tx.run("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
         if int(found) != VERSION:
             raise ConfigError(
                 f"outbox: the store has schema {found}, this version of contextbridge needs {VERSION}",

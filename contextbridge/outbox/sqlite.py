@@ -49,19 +49,20 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY, sink TEXT NOT NULL, tenant TEXT NOT NULL,"
     " entity_id TEXT NOT NULL, feed TEXT, body BLOB NOT NULL, digest BLOB NOT NULL, created REAL NOT NULL,"
     " owner TEXT, lease_until REAL, attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL,"
-    " last_attempt REAL, last_error TEXT)",
+    " last_attempt REAL, last_error TEXT, policy INTEGER NOT NULL DEFAULT 0, observed REAL)",
     "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (entity_id, tenant, sink)",
     # What a claim reads: the waiting entries in order, and the (few) claimed keys with their owners.
     "CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (sink, seq) WHERE owner IS NULL",
     "CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (sink, tenant, entity_id, owner, lease_until)"
     " WHERE owner IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS heads (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
-    " digest BLOB NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
+    " digest BLOB NOT NULL, seq INTEGER NOT NULL, observed REAL, PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
     " PRIMARY KEY (sink, name)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL,"
     " tenant TEXT NOT NULL, entity_id TEXT, seq INTEGER, feed TEXT, data TEXT NOT NULL, reason TEXT NOT NULL,"
-    " digest TEXT, attempts INTEGER NOT NULL, first_attempt REAL, last_attempt REAL, created REAL NOT NULL)",
+    " digest TEXT, attempts INTEGER NOT NULL, first_attempt REAL, last_attempt REAL, created REAL NOT NULL,"
+    " policy INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
     "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )

@@ -111,15 +111,20 @@ class Converter:
                     self._tables[entity_type] = TermTable.build(self.ontology, entity_type)
             return self._tables[entity_type]
 
-    def ntriples(self, entity: Mapping[str, Any]) -> str:
-        """The N-Triples text of one entity (an invalid entity raises ``EntityError``)."""
+    def table_of(self, entity: Mapping[str, Any]) -> TermTable:
+        """The term table an entity is read with (that of its type)."""
+        return self.table(_main_type(entity))
+
+    def ntriples(self, entity: Mapping[str, Any], *, label: str = "") -> str:
+        """The N-Triples text of one entity (an invalid entity raises ``EntityError``); ``label``
+        prefixes the numbers of its skolem nodes (``<id/.well-known/genid/LABEL0>``)."""
         entity_type = _main_type(entity)
         table = self.table(entity_type)
         out: list[str] = []
         try:
             subject = _iri(entity.get("id"))
             if self.skolem:  # this entity's nodes: <id/.well-known/genid/0>, 1, 2... in walk order
-                self._blank, self._close, self._count = subject[:-1] + GENID, ">", itertools.count()
+                self._blank, self._close, self._count = subject[:-1] + GENID + label, ">", itertools.count()
             if self.view == "direct":
                 direct_triples(table, subject, entity, out)
                 if self.wgs84:

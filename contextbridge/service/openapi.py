@@ -146,7 +146,7 @@ DOCUMENT: dict[str, Any] = {
                             },
                         },
                         "feeds: id, source, tenant, messages, records, entities, rejected, rejects, constraints_broken, stored, "
-                        "last_message, rate (records/s); sinks: sink, pending, in_flight, delivered, superseded, "
+                        "last_message, rate (records/s); sinks: sink, pending, in_flight, delivered, superseded, merged, "
                         "dead_letters, oldest_pending, retries, last_error, delivered_since_start",
                     ),
                     **_problems(401, 403),

@@ -140,6 +140,7 @@ class StatusBoard:
                         "in_flight": found.in_flight if found else 0,
                         "delivered": found.delivered if found else 0,
                         "superseded": found.superseded if found else 0,
+                        "merged": found.merged if found else 0,
                         "dead_letters": found.dead_letters if found else 0,
                         "oldest_pending": found.oldest_pending if found else None,
                         "retries": delivery.retries,
