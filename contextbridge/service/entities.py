@@ -82,6 +82,7 @@ def _inbound_query(ident: str) -> str:
     return f"""SELECT DISTINCT ?source ?p WHERE {{
   {{ ?source ?p ?node . ?node <{NGSI_LD}hasObject> <{ident}> . FILTER(isIRI(?source)) }}
   UNION {{ ?source ?p <{ident}> . FILTER(?p != <{NGSI_LD}hasObject> && !CONTAINS(STR(?source), "/.well-known/genid/")) }}
+  FILTER(?p != <{SOSA}hasFeatureOfInterest>)  # past values (the history graph) are not referrers
 }} ORDER BY ?source ?p LIMIT {INBOUND_LIMIT}"""
 
 
