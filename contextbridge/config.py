@@ -103,12 +103,14 @@ class GraphConfig:
 
 @dataclass(frozen=True)
 class ApiKey:
-    """A client of the service: its name (for logs), secret, tenants (``None``: all) and right to write."""
+    """A client of the service: its name (for logs), secret, tenants (``None``: all), right to write
+    and right to send Orion-LD notifications (``notify``: the scope a subscription's key needs)."""
 
     name: str
     key: str = field(repr=False)
     tenants: frozenset[str] | None = frozenset({DEFAULT_TENANT})
     write: bool = False
+    notify: bool = False
 
     def allows(self, tenant: str) -> bool:
         return self.tenants is None or tenant in self.tenants
@@ -126,6 +128,7 @@ class ServiceConfig:
     sparql_timeout: float = DEFAULT_TIMEOUT
     sparql_limit: int = DEFAULT_LIMIT
     allowed_contexts: tuple[str, ...] = ()
+    metrics_feeds: bool = False  # /metrics (public) labels its counts with the feeds' ids
 
     def __post_init__(self) -> None:
         names = [key.name for key in self.api_keys]
@@ -247,6 +250,7 @@ def _service(document: Document, data: dict[str, Any], problems: list[Problem]) 
                 item["key"],
                 None if tenants == "*" else frozenset(tenants),
                 item.get("write", False),
+                item.get("notify", False),
             )
         )
     sparql = data.get("sparql", {})
@@ -260,6 +264,7 @@ def _service(document: Document, data: dict[str, Any], problems: list[Problem]) 
             sparql_timeout=sparql.get("timeout", DEFAULT_TIMEOUT),
             sparql_limit=sparql.get("limit", DEFAULT_LIMIT),
             allowed_contexts=tuple(data.get("allowed_contexts", ())),
+            metrics_feeds=data.get("metrics", {}).get("feeds", False),
         )
     except ConfigError as error:
         problems.append(document.problem(("service", "api_keys"), str(error)))

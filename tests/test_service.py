@@ -27,9 +27,9 @@ SANTANDER_READ = "santander-read-0123456789"
 PORTO = "porto-key-0123456789abcd"
 EVERYWHERE = "everywhere-read-0123456789"
 KEYS = (
-    ApiKey("santander", SANTANDER, frozenset({"santander"}), write=True),
+    ApiKey("santander", SANTANDER, frozenset({"santander"}), write=True, notify=True),
     ApiKey("santander-reader", SANTANDER_READ, frozenset({"santander"})),
-    ApiKey("porto", PORTO, frozenset({"porto", "default"}), write=True),
+    ApiKey("porto", PORTO, frozenset({"porto", "default"}), write=True, notify=True),
     ApiKey("analyst", EVERYWHERE, None),
 )
 LINK = '<http://testserver/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'

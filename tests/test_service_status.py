@@ -154,8 +154,9 @@ def test_status_shows_each_feed_and_sink_to_the_keys_of_its_tenant(tmp_path: Pat
             console.service.adapter.delivery["broker"].last_error = "urn:ngsi-ld:ParkingSpot:porto:1: 400"  # type: ignore[union-attr]
             errors = {sink["sink"]: sink["last_error"] for sink in (await console.status())["sinks"]}
             assert errors["broker"] == "urn:ngsi-ld:ParkingSpot:porto:1: 400"
-            mine = await console.status(SANTANDER, "santander")
+            mine = await console.status(SANTANDER, "santander")  # shared sinks: their names only
             assert [sink["last_error"] for sink in mine["sinks"]] == [None, None]
+            assert all(set(sink.values()) == {sink["sink"], None} for sink in mine["sinks"])
 
     asyncio.run(scenario())
 

@@ -216,6 +216,8 @@ class EmbeddedStore:
             return QueryResult("graph", triples=tuple(items), truncated=truncated, limit=limit)
         except SyntaxError as exc:
             raise QueryError(f"invalid SPARQL query: {exc}") from exc
+        except RuntimeError as exc:  # what the store cannot evaluate: an unknown function, ...
+            raise QueryError(f"the query cannot be evaluated: {exc}") from exc
         except OSError as exc:
             raise DeliveryError(f"cannot read the graph store: {exc}", url=str(self.path)) from exc
         finally:

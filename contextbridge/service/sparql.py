@@ -106,12 +106,12 @@ async def query_text(request: Request, limit: int) -> str:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPProblem(400, "bad-request", "Bad Request", "the body is not UTF-8") from None
+    params = parse_qs(request.url.query)  # a dataset named in the URL is refused with any body
+    if any(name in params for name in _DATASET):
+        _one({**params, "query": [text]}, "body")
     if kind == "application/x-www-form-urlencoded":
         return _one(parse_qs(text, keep_blank_values=True), "form")
     if kind == "application/sparql-query":
-        params = parse_qs(request.url.query)
-        if any(name in params for name in _DATASET):
-            _one({**params, "query": [text]}, "body")
         if not text.strip():
             raise HTTPProblem(400, "bad-request", "Bad Request", "the query is empty")
         return text
