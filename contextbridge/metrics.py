@@ -68,13 +68,13 @@ class AdapterCollector(Collector):
                 reasons[name, reason] += count
             if stats.last_message is not None:
                 latest[name] = max(latest.get(name, 0.0), stats.last_message)
-        for name, count in counts.items():
-            messages.add_metric([name], count["messages"])
-            records.add_metric([name], count["records"])
-            entities.add_metric([name], count["entities"])
-            stored.add_metric([name], count["stored"])
-            filtered.add_metric([name], count["filtered"])
-            failures.add_metric([name], count["failures"])
+        for name, sums in counts.items():
+            messages.add_metric([name], sums["messages"])
+            records.add_metric([name], sums["records"])
+            entities.add_metric([name], sums["entities"])
+            stored.add_metric([name], sums["stored"])
+            filtered.add_metric([name], sums["filtered"])
+            failures.add_metric([name], sums["failures"])
         for (name, reason), number in reasons.items():
             rejected.add_metric([name, reason], number)
         for name, when in latest.items():
