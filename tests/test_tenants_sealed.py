@@ -5,6 +5,7 @@ without a key cannot tell an existing feed from an unknown one, nor read feed id
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -115,5 +116,55 @@ def test_notifications_need_the_notify_scope_not_any_write_key(tmp_path: Path) -
         assert_problem(
             await console.client.post("/ngsi-ld/notify", json=document, headers=sent), 403, "forbidden"
         )
+
+    served(tmp_path, body)
+
+
+# --- nothing acknowledged is lost, even when it cannot be parsed ---------------------------------
+
+
+def test_each_unparsable_webhook_body_is_its_own_dead_letter_with_its_bytes(tmp_path: Path) -> None:
+    bodies = [b"{not json", b"{not json", b"\xff\xfe binary", b'[{"sensor": ', *([b"{"] * 14)]  # 18, 14 alike
+
+    async def body(console: Console) -> None:
+        for sent in bodies:
+            response = await console.client.post(
+                "/feeds/santander-hook", content=sent, headers=headers(SANTANDER)
+            )
+            assert response.status_code == 202, response.text
+        response = await console.client.get(
+            "/dead-letters",
+            params={"feed": "santander-hook", "limit": 100},
+            headers=headers(SANTANDER, "santander"),
+        )
+        letters = response.json()["dead_letters"]
+        assert len(letters) == len(bodies), letters
+        kept = []
+        for letter in letters:
+            data = letter["data"]
+            raw = data["raw"].encode() if data["encoding"] == "utf-8" else base64.b64decode(data["raw"])
+            assert data["size"] == len(raw) and data["truncated"] is False
+            kept.append(raw)
+        assert sorted(kept) == sorted(bodies)
+
+    served(tmp_path, body)
+
+
+def test_a_lone_surrogate_escape_is_refused_not_turned_into_another_id(tmp_path: Path) -> None:
+    async def body(console: Console) -> None:
+        for sensor in ("a\\ud800", "a\\ud801", "a\\udc00"):
+            sent = f'[{{"sensor": "{sensor}", "t": "1.0", "time": "2026-11-25T10:00:00Z"}}]'
+            response = await console.client.post(
+                "/feeds/santander-hook", content=sent.encode(), headers=headers(SANTANDER)
+            )
+            assert response.status_code == 202, response.text
+        response = await console.client.get(
+            "/dead-letters", params={"feed": "santander-hook"}, headers=headers(SANTANDER, "santander")
+        )
+        letters = response.json()["dead_letters"]
+        assert len(letters) == 3
+        assert all(letter["reason"]["type"] == "format" for letter in letters)
+        assert all("surrogate" in letter["reason"]["detail"] for letter in letters)
+        assert await entities(console, EVERYWHERE, "santander") == 0
 
     served(tmp_path, body)
