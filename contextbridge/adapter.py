@@ -27,7 +27,7 @@ from pathlib import Path
 from .config import Config
 from .delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy, Sink
 from .feeds import FeedRunner
-from .graph import GraphSink, GraphStore
+from .graph import DEFAULT_TENANT, GraphSink, GraphStore
 from .mapping import load_mapping
 from .outbox import Outbox, SinkStatus, open_outbox
 from .sources import WebhookSource, build_source
@@ -117,6 +117,8 @@ async def open_adapter(
     the broker. ``once``: HTTP sources poll one time and file sources do not watch (``run``)."""
     sinks = ("graph", "broker") if config.broker else ("graph",)
     feeds = [(feed, load_mapping(feed.mapping)) for feed in config.feeds]  # every mapping error first
+    for feed, mapping in feeds:  # a mapping reads its feed's tenant's devices
+        mapping.lookups.use_tenant(feed.tenant or DEFAULT_TENANT)
     outbox = open_outbox(config.outbox or state_dir, sinks=sinks)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(outbox.close)

@@ -148,7 +148,9 @@ def iter_json_values(stream: BinaryIO, *, prefix: str | None, source: str | None
 
 
 # A UTF-16 surrogate pair in \u escapes (allowed), or a surrogate escape alone (refused).
-_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 
 class SurrogateGuard:
