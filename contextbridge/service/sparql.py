@@ -13,7 +13,8 @@ fetch the URL a query names, from inside the city's network. Updates (``update=`
 Answers by ``Accept``: SPARQL JSON (default), SPARQL XML, CSV or TSV for SELECT and ASK;
 Turtle (default) or N-Triples for CONSTRUCT and DESCRIBE; 406 when none is acceptable, decided
 before the query runs. The query timeout and the row limit come from the settings; a cut answer
-says so in ``X-Result-Truncated: true`` (with ``X-Result-Limit``).
+says so in ``X-Result-Truncated: true`` (with ``X-Result-Limit``). A key, or a tenant, runs at
+most half the store's queries at once (``slots``): one more is 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -142,9 +143,13 @@ async def sparql_endpoint(request: Request) -> Response:
         )
     settings = service.settings
     try:
-        result = await service.graph.query(
-            with_prefixes(text), tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
-        )
+        with service.query_slots.take(key=key.name, tenant=tenant):
+            result = await service.graph.query(
+                with_prefixes(text),
+                tenant=tenant,
+                timeout=settings.sparql_timeout,
+                limit=settings.sparql_limit,
+            )
     except QueryRefused:
         raise _refuse_update() from None
     except QueryBusy as error:
