@@ -39,6 +39,8 @@ class _Worker:
                 [sys.executable, "-I", str(WORKER), str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # nor do they hold the service's output open
+                stderr=subprocess.DEVNULL,
             )
         finally:
             theirs.close()
