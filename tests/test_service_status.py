@@ -122,7 +122,9 @@ async def configured(
 
 def test_status_shows_each_feed_and_sink_to_the_keys_of_its_tenant(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with configured(tmp_path, parking_feeds(tmp_path), double=BrokerDouble()) as console:
+        async with configured(
+            tmp_path, parking_feeds(tmp_path), double=BrokerDouble(multiservice=True)
+        ) as console:
             status = await console.settled()
             assert {feed["id"] for feed in status["feeds"]} == {"parking", "porto-parking"}
             parking = next(feed for feed in status["feeds"] if feed["id"] == "parking")
@@ -162,7 +164,7 @@ def test_status_shows_each_feed_and_sink_to_the_keys_of_its_tenant(tmp_path: Pat
 
 
 def test_health_tells_when_the_broker_is_down(tmp_path: Path) -> None:
-    double = BrokerDouble()
+    double = BrokerDouble(multiservice=True)
 
     async def scenario() -> None:
         async with configured(tmp_path, parking_feeds(tmp_path), double=double) as console:
