@@ -132,6 +132,8 @@ class _SqlRegistry:
     def _adopt(self, old: str) -> None:
         """The devices of a registry from before tenants become the default tenant's (once: a
         registry opened at the same moment elsewhere may have done it, and then this fails)."""
+        if not self._exists(old):
+            return
         try:
             with self._transaction():
                 self._connection.execute(
@@ -142,8 +144,14 @@ class _SqlRegistry:
                     (DEFAULT_TENANT,),
                 )
                 self._connection.execute(f"DROP TABLE {old}")
-        except self.errors:  # no such table (the usual case), or adopted by another opener
+        except self.errors:  # adopted by another opener meanwhile
             pass
+
+    def _exists(self, table: str) -> bool:
+        found = self._connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        return found is not None
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
@@ -267,6 +275,10 @@ class PostgresRegistry(_SqlRegistry):
     def _transaction(self) -> contextlib.AbstractContextManager[Any]:
         transaction: contextlib.AbstractContextManager[Any] = self._connection.transaction()
         return transaction
+
+    def _exists(self, table: str) -> bool:
+        (found,) = self._connection.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        return bool(found)
 
 
 def open_registry(location: str | Path, *, schema: str = "contextbridge") -> DeviceRegistry:

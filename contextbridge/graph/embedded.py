@@ -248,12 +248,12 @@ class EmbeddedStore:
                 self._unflushed = 0
                 self._current = (self._generation, str(where))
             current = self._current[1]
-        with self._snapshot_lock:
-            self._users[current] = self._users.get(current, 0) + 1
+            with self._snapshot_lock:  # counted before a newer one may make it stale
+                self._users[current] = self._users.get(current, 0) + 1
         return current
 
     def _drop_snapshot(self, snapshot: str) -> None:
-        """One query less on ``snapshot``; snapshots no query uses and no newer than the newest go."""
+        """One query less on ``snapshot``; the snapshots no query uses go, but the newest."""
         with self._snapshot_lock:
             self._users[snapshot] -= 1
             newest = self._current[1] if self._current else None
