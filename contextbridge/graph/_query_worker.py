@@ -8,19 +8,28 @@ limit: the only way to stop a pyoxigraph query that has not produced its first r
 
     request:  (snapshot directory, query, graphs or None for the union of all, row limit)
     answer:   ("ask", bool) | ("select", names, rows, truncated) | ("graph", triples, truncated)
-              | ("error", "syntax" | "evaluation" | "io", message)
+              | ("error", "syntax" | "evaluation" | "io" | "timeout", message)
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, Store
 
 
-def answer(store: Store, query: str, graphs: list[str] | None, limit: int) -> tuple[Any, ...]:
+def answer(
+    store: Store,
+    query: str,
+    graphs: list[str] | None,
+    limit: int,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[Any, ...]:
+    """The answer of ``query`` on ``graphs`` (None: the union of all), or why there is none.
+    ``stop`` is asked between rows (the embedded store's thread checks its deadline there)."""
     dataset: dict[str, Any] = (
         {"use_default_graph_as_union": True}
         if graphs is None
@@ -36,6 +45,8 @@ def answer(store: Store, query: str, graphs: list[str] | None, limit: int) -> tu
             if len(items) == limit:
                 truncated = True
                 break
+            if stop():
+                return ("error", "timeout", "the query ran longer than its timeout")
             items.append(tuple(item) if isinstance(found, QuerySolutions) else item)
         if isinstance(found, QuerySolutions):
             return ("select", tuple(v.value for v in found.variables), tuple(items), truncated)

@@ -38,9 +38,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pyoxigraph import DefaultGraph, NamedNode, QueryBoolean, QuerySolutions, RdfFormat, Store
+from pyoxigraph import DefaultGraph, NamedNode, RdfFormat, Store
 
 from contextbridge.errors import DeliveryError, GraphStoreError, QueryBusy, QueryError, QueryTimeout
+from contextbridge.graph._query_worker import answer
 from contextbridge.graph.base import (
     DEFAULT_LIMIT,
     DEFAULT_TENANT,
@@ -225,6 +226,10 @@ class EmbeddedStore:
             )
         finally:
             await asyncio.to_thread(self._drop_snapshot, snapshot)
+        return self._result(found, limit)
+
+    def _result(self, found: tuple[Any, ...], limit: int) -> QueryResult:
+        """The result of a query's answer (``_query_worker.answer``), or its error raised."""
         kind = found[0]
         if kind == "ask":
             return QueryResult("ask", boolean=found[1])
@@ -232,6 +237,8 @@ class EmbeddedStore:
             return QueryResult("select", found[1], found[2], truncated=found[3], limit=limit)
         if kind == "graph":
             return QueryResult("graph", triples=found[1], truncated=found[2], limit=limit)
+        if found[1] == "timeout":
+            raise QueryTimeout(found[2])
         if found[1] == "io":
             raise DeliveryError(f"cannot read the graph store: {found[2]}", url=str(self.path))
         prefix = "invalid SPARQL query" if found[1] == "syntax" else "the query cannot be evaluated"
@@ -266,41 +273,12 @@ class EmbeddedStore:
     def _run(
         self, sparql: str, tenant: str | None, deadline: float, limit: int, cancel: threading.Event
     ) -> QueryResult:
-        graphs = [NamedNode(ONTOLOGY_GRAPH), NamedNode(tenant_graph(tenant))]
-        dataset: dict[str, Any] = (
-            {"use_default_graph_as_union": True}
-            if tenant is None
-            else {"default_graph": graphs, "named_graphs": graphs}
+        graphs = None if tenant is None else [ONTOLOGY_GRAPH, tenant_graph(tenant)]
+        # pyoxigraph's solutions stay in this thread: ``answer`` returns plain values and errors.
+        found = answer(
+            self._store, sparql, graphs, limit, lambda: cancel.is_set() or time.monotonic() > deadline
         )
-        answer: Any = None
-        item: Any = None
-        try:
-            answer = self._store.query(sparql, **dataset)
-            if isinstance(answer, QueryBoolean):
-                return QueryResult("ask", boolean=bool(answer))
-            items: list[Any] = []
-            truncated = False
-            for item in answer:
-                if len(items) == limit:
-                    truncated = True
-                    break
-                if cancel.is_set() or time.monotonic() > deadline:
-                    raise QueryTimeout("the query ran longer than its timeout")
-                items.append(tuple(item) if isinstance(answer, QuerySolutions) else item)
-            if isinstance(answer, QuerySolutions):
-                names = tuple(v.value for v in answer.variables)
-                return QueryResult("select", names, tuple(items), truncated=truncated, limit=limit)
-            return QueryResult("graph", triples=tuple(items), truncated=truncated, limit=limit)
-        except SyntaxError as exc:
-            raise QueryError(f"invalid SPARQL query: {exc}") from exc
-        except RuntimeError as exc:  # what the store cannot evaluate: an unknown function, ...
-            raise QueryError(f"the query cannot be evaluated: {exc}") from exc
-        except OSError as exc:
-            raise DeliveryError(f"cannot read the graph store: {exc}", url=str(self.path)) from exc
-        finally:
-            # pyoxigraph's solutions belong to this thread: an error carries this frame to the
-            # event loop's thread, which must not be where they are dropped.
-            answer = item = None
+        return self._result(found, limit)
 
     def dump(self, *, tenant: str | None = None) -> bytes:
         """The tenant's graph as N-Triples (for exports and tests)."""
