@@ -197,14 +197,15 @@ class EmbeddedStore:
                 future.set_exception(error) if error is not None else future.set_result(result)  # type: ignore[arg-type]
 
         def work() -> None:
+            result: QueryResult | None = None
+            failure: BaseException | None = None
             try:
                 result = self._run(sparql, tenant, time.monotonic() + timeout, limit, cancel)
             except BaseException as error:
-                loop.call_soon_threadsafe(settle, None, error)
-            else:
-                loop.call_soon_threadsafe(settle, result, None)
-            finally:
+                failure = error
+            finally:  # free before the caller hears of it: its next query must find the slot
                 self._slots.release()
+            loop.call_soon_threadsafe(settle, result, failure)
 
         # A daemon thread, not the loop's executor: a runaway query must not keep the process alive.
         threading.Thread(target=work, name="sparql-query", daemon=True).start()
