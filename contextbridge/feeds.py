@@ -61,7 +61,7 @@ def unparsed(message: Message) -> dict[str, Any]:
     letters; a file read again is the same letter."""
     with message.open() as stream:
         raw = stream.read(RAW_LIMIT + 1)
-        size = len(raw) if message.path is None else message.path.stat().st_size
+        size = stream.seek(0, 2)  # the end: the whole message's size, however much was read
     raw = raw[:RAW_LIMIT]
     try:
         kept = {"raw": raw.decode("utf-8"), "encoding": "utf-8"}
