@@ -1,4 +1,4 @@
-"""Throwaway servers for the tests: PostgreSQL and Mosquitto on free loopback ports.
+"""Throwaway servers for the tests: PostgreSQL, Mosquitto and NATS on free loopback ports.
 
 Each starts from nothing in a temporary directory and is stopped when the test session ends, so a
 fresh clone passes its tests on any machine that has the server binaries; a missing binary fails
@@ -120,6 +120,41 @@ def mosquitto_server(home: Path, *, settings: str = "") -> Iterator[tuple[str, i
     )
     try:
         yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+INSTALL_NATS = "install the NATS server with: apt-get install nats-server"
+
+
+@contextmanager
+def nats_server(home: Path) -> Iterator[tuple[str, int]]:
+    """A ``nats-server`` with JetStream (stored in ``home``) and its MQTT listener, on free loopback
+    ports; yields ``(nats_url, mqtt_port)``. The MQTT listener needs JetStream and a server name."""
+    binary = shutil.which("nats-server") or next(
+        (path for path in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if Path(path).exists()), None
+    )
+    if binary is None:
+        raise ServiceUnavailable(f"the `nats-server` is missing: {INSTALL_NATS}")
+    port, mqtt_port = free_port(), free_port()
+    config = home / "nats.conf"
+    config.write_text(
+        f'server_name: "contextbridge-test"\nlisten: "127.0.0.1:{port}"\n'
+        f'jetstream {{ store_dir: "{home / "jetstream"}" }}\n'
+        f'mqtt {{ host: "127.0.0.1", port: {mqtt_port} }}\n'
+    )
+    log = home / "nats.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([binary, "-c", str(config)], stdout=output, stderr=subprocess.STDOUT)
+    read = lambda: log.read_text(errors="replace")[-2000:]  # noqa: E731
+    wait_for_port(port, process, "nats-server", read)
+    wait_for_port(mqtt_port, process, "nats-server's MQTT listener", read)
+    try:
+        yield f"nats://127.0.0.1:{port}", mqtt_port
     finally:
         process.terminate()
         try:

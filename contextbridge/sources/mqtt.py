@@ -284,7 +284,7 @@ class MqttSource:
             topics = ["#"]
         qos = settings.choice("qos", (0, 1, 2), 1)
         share = settings.text("share")
-        tls = _tls(settings.mapping("tls"), base_dir)
+        tls = tls_context(settings.mapping("tls"), base_dir)
         options: dict[str, Any] = {
             "qos": qos,
             "share": share,
@@ -314,7 +314,7 @@ def _paho(client: aiomqtt.Client) -> paho.Client:
     return client._client
 
 
-def _tls(settings: Settings | None, base_dir: Path) -> ssl.SSLContext | None:
+def tls_context(settings: Settings | None, base_dir: Path) -> ssl.SSLContext | None:
     """``tls: {ca, cert, key, verify}``; files relative to the configuration."""
     if settings is None:
         return None
