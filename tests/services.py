@@ -132,15 +132,16 @@ INSTALL_NATS = "install the NATS server with: apt-get install nats-server"
 
 
 @contextmanager
-def nats_server(home: Path) -> Iterator[tuple[str, int]]:
-    """A ``nats-server`` with JetStream (stored in ``home``) and its MQTT listener, on free loopback
-    ports; yields ``(nats_url, mqtt_port)``. The MQTT listener needs JetStream and a server name."""
+def nats_server(home: Path, *, port: int = 0, mqtt_port: int = 0) -> Iterator[tuple[str, int]]:
+    """A ``nats-server`` with JetStream (stored in ``home``) and its MQTT listener, on loopback ports
+    (0: free ones); yields ``(nats_url, mqtt_port)``. The MQTT listener needs JetStream and a server
+    name. Started again on the same ``home`` and ports, it has kept its streams and consumers."""
     binary = shutil.which("nats-server") or next(
         (path for path in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if Path(path).exists()), None
     )
     if binary is None:
         raise ServiceUnavailable(f"the `nats-server` is missing: {INSTALL_NATS}")
-    port, mqtt_port = free_port(), free_port()
+    port, mqtt_port = port or free_port(), mqtt_port or free_port()
     config = home / "nats.conf"
     config.write_text(
         f'server_name: "contextbridge-test"\nlisten: "127.0.0.1:{port}"\n'
