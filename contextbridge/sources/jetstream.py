@@ -90,7 +90,7 @@ class SubjectFilter:
                 )
             if wildcard == ">" and index != len(tokens) - 1:
                 raise ConfigError(f"{key}: {pattern!r}: '>' must be the last token", key=key)
-            if name and (not name.isidentifier() or name in RESERVED or name in dict(single)):
+            if name and (not name.isidentifier() or name in RESERVED or name in {n for _, n in single}):
                 raise ConfigError(
                     f"{key}: {pattern!r}: {name!r} is no free name (reserved: {', '.join(sorted(RESERVED))})",
                     key=key,
@@ -177,6 +177,7 @@ class JetStreamSource:
         )
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, attempts=None)
         self.connections = 0
+        self.bound = 0  # pull subscriptions bound to the consumer (the stream and consumer exist)
         self.received = 0
         self.acked = 0
         self._client: Client | None = None
@@ -249,6 +250,7 @@ class JetStreamSource:
             while not self._closing:
                 try:
                     subscription = await self._bind(client)
+                    self.bound += 1
                     failures = 0
                     while not self._closing:
                         try:
@@ -269,13 +271,13 @@ class JetStreamSource:
                     await pause(self._closed, wait)
         finally:
             # The messages taken are still being stored: their acks need the connection.
-            asyncio.get_running_loop().create_task(self._close_when_settled(client))
-
-    async def _close_when_settled(self, client: Client) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._settled.wait(), timeout=self.ack_wait)
-        if not client.is_closed:
-            await client.close()
+            try:
+                await asyncio.wait_for(self._settled.wait(), timeout=self.ack_wait)
+            except TimeoutError:
+                log.info("jetstream source %s: closing with %d messages unacked", self.url, self._outstanding)
+            finally:
+                if not client.is_closed:
+                    await client.close()
 
     def _done(self) -> None:
         self._outstanding -= 1
