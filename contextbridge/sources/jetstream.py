@@ -200,11 +200,11 @@ class JetStreamSource:
                     raise ConfigError(f"jetstream source {self.url}: {error}", key="url") from error
                 failures += 1
                 wait = self.backoff.delay(failures)
-                log.warning("jetstream source %s: %s; trying again in %.1f s", self.url, error, wait)
+                log.warning("jetstream source %s: %r; trying again in %.1f s", self.url, error, wait)
             except OSError as error:
                 failures += 1
                 wait = self.backoff.delay(failures)
-                log.warning("jetstream source %s: %s; trying again in %.1f s", self.url, error, wait)
+                log.warning("jetstream source %s: %r; trying again in %.1f s", self.url, error, wait)
             await pause(self._closed, wait)
             if self._closing:
                 raise asyncio.CancelledError
@@ -267,7 +267,7 @@ class JetStreamSource:
                         break
                     failures += 1
                     wait = self.backoff.delay(failures)
-                    log.warning("jetstream source %s: %s; trying again in %.1f s", self.url, error, wait)
+                    log.warning("jetstream source %s: %r; trying again in %.1f s", self.url, error, wait)
                     await pause(self._closed, wait)
         finally:
             # The messages taken are still being stored: their acks need the connection.
