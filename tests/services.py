@@ -47,6 +47,15 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: C
             time.sleep(0.05)
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited 10 s later."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def _postgres_bin(name: str) -> str | None:
     """The server binary: on PATH, else Debian's versioned directory (newest first)."""
     found = shutil.which(name)
@@ -121,11 +130,7 @@ def mosquitto_server(home: Path, *, settings: str = "") -> Iterator[tuple[str, i
     try:
         yield "127.0.0.1", port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 INSTALL_NATS = "install the NATS server with: apt-get install nats-server"
@@ -157,8 +162,4 @@ def nats_server(home: Path, *, port: int = 0, mqtt_port: int = 0) -> Iterator[tu
     try:
         yield f"nats://127.0.0.1:{port}", mqtt_port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

@@ -193,21 +193,22 @@ class JetStreamSource:
             try:
                 return await nats.connect(
                     self.url, tls=self.tls, allow_reconnect=True, max_reconnect_attempts=-1,
-                    reconnect_time_wait=self.reconnect_wait, connect_timeout=5, **self.options,
+                    reconnect_time_wait=self.reconnect_wait, connect_timeout=5, error_cb=self._error,
+                    **self.options,
                 )  # fmt: skip
-            except nats.errors.Error as error:
+            except (nats.errors.Error, OSError) as error:
                 if "authorization" in str(error).lower():
                     raise ConfigError(f"jetstream source {self.url}: {error}", key="url") from error
-                failures += 1
-                wait = self.backoff.delay(failures)
-                log.warning("jetstream source %s: %r; trying again in %.1f s", self.url, error, wait)
-            except OSError as error:
                 failures += 1
                 wait = self.backoff.delay(failures)
                 log.warning("jetstream source %s: %r; trying again in %.1f s", self.url, error, wait)
             await pause(self._closed, wait)
             if self._closing:
                 raise asyncio.CancelledError
+
+    async def _error(self, error: Exception) -> None:
+        """nats-py's connection errors, in one line each (its default logs a traceback per attempt)."""
+        log.warning("jetstream source %s: %r", self.url, error)
 
     async def _bind(self, client: Client) -> Any:
         """The stream and the durable consumer, created if missing; a pull subscription bound to it."""
