@@ -28,7 +28,7 @@ from .config import Config, config_ontology
 from .constraints import constraints_for
 from .delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy, Sink
 from .feeds import FeedRunner
-from .graph import GraphSink, GraphStore
+from .graph import DEFAULT_TENANT, GraphSink, GraphStore
 from .mapping import load_mapping
 from .ontology import Ontology
 from .outbox import Outbox, SinkStatus, open_outbox
@@ -126,6 +126,8 @@ async def open_adapter(
     sinks = ("graph", "broker") if config.broker else ("graph",)
     feeds = [(feed, load_mapping(feed.mapping)) for feed in config.feeds]  # every mapping error first
     constraints = constraints_for(ontology or config_ontology(config))
+    for feed, mapping in feeds:  # a mapping reads its feed's tenant's devices
+        mapping.lookups.use_tenant(feed.tenant or DEFAULT_TENANT)
     outbox = open_outbox(config.outbox or state_dir, sinks=sinks)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(outbox.close)

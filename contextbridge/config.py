@@ -126,12 +126,14 @@ class GraphConfig:
 
 @dataclass(frozen=True)
 class ApiKey:
-    """A client of the service: its name (for logs), secret, tenants (``None``: all) and right to write."""
+    """A client of the service: its name (for logs), secret, tenants (``None``: all), right to write
+    and right to send Orion-LD notifications (``notify``: the scope a subscription's key needs)."""
 
     name: str
     key: str = field(repr=False)
     tenants: frozenset[str] | None = frozenset({DEFAULT_TENANT})
     write: bool = False
+    notify: bool = False
 
     def allows(self, tenant: str) -> bool:
         return self.tenants is None or tenant in self.tenants
@@ -181,6 +183,7 @@ class ServiceConfig:
     sparql_limit: int = DEFAULT_LIMIT
     allowed_contexts: tuple[str, ...] = ()
     tiles: TileConfig | None = TileConfig()  # the console's street map (None: a plain grid)
+    metrics_feeds: bool = False  # /metrics (public) labels its counts with the feeds' ids
 
     def __post_init__(self) -> None:
         names = [key.name for key in self.api_keys]
@@ -325,6 +328,7 @@ def _service(document: Document, data: dict[str, Any], problems: list[Problem]) 
                 item["key"],
                 None if tenants == "*" else frozenset(tenants),
                 item.get("write", False),
+                item.get("notify", False),
             )
         )
     sparql = data.get("sparql", {})
@@ -339,6 +343,7 @@ def _service(document: Document, data: dict[str, Any], problems: list[Problem]) 
             sparql_limit=sparql.get("limit", DEFAULT_LIMIT),
             allowed_contexts=tuple(data.get("allowed_contexts", ())),
             tiles=_tiles(document, data.get("console", {}), problems),
+            metrics_feeds=data.get("metrics", {}).get("feeds", False),
         )
     except ConfigError as error:
         problems.append(document.problem(("service", "api_keys"), str(error)))

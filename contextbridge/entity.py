@@ -33,9 +33,14 @@ Where the rules come from (ETSI GS CIM 009 v1.8 = "spec"; Orion-LD = FIWARE/cont
   ``instanceId``...) make Orion-LD demand a bare string, so no attribute can have those names
   (``pCheckTypeFromContext``). ``location``, ``observationSpace``, ``operationSpace`` are
   GeoProperties (spec 4.7; ``PCHECK_SPECIAL_ATTRIBUTE``).
-- Attribute types: Property, Relationship, GeoProperty, LanguageProperty, VocabProperty,
+- Attribute types: Property, Relationship, GeoProperty, LanguageProperty, VocabProperty (or the
+  spec's VocabularyProperty, which Orion-LD takes as VocabProperty: ``pCheckAttributeObject``),
   JsonProperty, each with its one content member (value, object, languageMap, vocab, json) and
-  no other's (``valueAndTypeCheck``). ListProperty/ListRelationship (spec 1.8) are unknown to
+  no other's (``valueAndTypeCheck``).
+- Concise attributes (spec 1.6+, as Orion-LD reads them in ``pCheckAttribute.cpp``): without
+  ``type``, the content member present tells it (a ``value`` that is a GeoJSON geometry: a
+  GeoProperty); a bare JSON value (string, number, boolean, array of non-objects) is a Property's
+  value; a GeoJSON geometry alone is a GeoProperty's. The translator still writes normalized. ListProperty/ListRelationship (spec 1.8) are unknown to
   Orion-LD ("Invalid value for attribute /type/"). ``unitCode`` and ``valueType`` belong to
   properties, ``objectType`` to relationships.
 - Nulls: no member admits null (spec 5.2.1: JSON-LD expansion drops them), nested ones neither,
@@ -121,8 +126,15 @@ _CONTENT_MEMBERS = frozenset(("value", "object", "languageMap", "vocab", "json")
 _UNSUPPORTED_TYPES = {
     "ListProperty": "ListProperty (NGSI-LD 1.8) is not supported by Orion-LD",
     "ListRelationship": "ListRelationship (NGSI-LD 1.8) is not supported by Orion-LD",
-    "VocabularyProperty": "the NGSI-LD name is VocabProperty",
 }
+# Concise attributes: the content member present tells the type (pCheckAttributeObject).
+_CONCISE = (
+    ("value", "Property"),
+    ("object", "Relationship"),
+    ("languageMap", "LanguageProperty"),
+    ("vocab", "VocabProperty"),
+    ("json", "JsonProperty"),
+)
 _MEMBER_OWNER = {"unitCode": "Property", "valueType": "Property", "objectType": "Relationship"}
 _SYSTEM_TIMES = frozenset(("createdAt", "modifiedAt"))  # set by the broker; Orion-LD drops them
 _GEO_NAMES = frozenset(("location", "observationSpace", "operationSpace"))
@@ -331,8 +343,9 @@ class _Checker:
             self.add("datetime", where, problem)
 
     def attribute(self, name: str, attr: Any, where: str) -> None:
-        """An entity-level attribute: one instance, or several distinguished by datasetId."""
-        if isinstance(attr, list):
+        """An entity-level attribute: one instance, or several distinguished by datasetId (an array
+        of anything but objects is a concise Property's value)."""
+        if isinstance(attr, list) and (not attr or any(isinstance(item, Mapping) for item in attr)):
             self.instances(name, attr, where)
         else:
             self.instance(name, attr, where, top=True)
@@ -361,18 +374,31 @@ class _Checker:
         if attr is None:
             self.add("null-value", where, "an attribute cannot be null")
             return
-        if not isinstance(attr, Mapping):
-            self.add(
-                "attribute-object", where, f"a normalized attribute is an object, not {_json_type(attr)}"
-            )
+        if not isinstance(attr, Mapping):  # concise: a JSON value alone is a Property's value
+            if top and name in _GEO_NAMES:
+                self.add("geo-property", where, f"{name!r} must be a GeoProperty, not a {_json_type(attr)}")
+            else:
+                self.value(attr, where)
             return
         kind = attr.get("type")
-        if kind not in _CONTENT:
+        if kind == "VocabularyProperty":
+            kind = "VocabProperty"
+        elif kind is None:  # concise: the content member present tells the type
+            kind = next((found for member, found in _CONCISE if member in attr), None)
+            if kind == "Property" and _is_geometry(attr["value"]):
+                kind = "GeoProperty"
             if kind is None:
-                message = "the attribute has no 'type' (Property, Relationship, GeoProperty, ...)"
-            else:
-                message = _UNSUPPORTED_TYPES.get(kind, f"unknown attribute type {kind!r}")
-            self.add("attribute-type", where, message)
+                message = "the attribute has no 'type' (Property, ...) nor value, object, languageMap, vocab or json"
+                self.add("attribute-type", where, message)
+                return
+        elif kind not in _CONTENT:
+            if _is_geometry(attr):  # concise: a GeoJSON geometry alone is a GeoProperty's value
+                if (problem := _geometry_problem(attr)) is not None:
+                    self.add("geo-json", where, problem)
+                return
+            self.add(
+                "attribute-type", where, _UNSUPPORTED_TYPES.get(kind, f"unknown attribute type {kind!r}")
+            )
             return
         if top and name in _GEO_NAMES and kind != "GeoProperty":
             self.add("geo-property", where, f"{name!r} must be a GeoProperty, not a {kind}")
@@ -478,6 +504,11 @@ class _Checker:
 
 def _rule_of(kind: str) -> str:
     return {"LanguageProperty": "language-map", "VocabProperty": "vocab"}.get(kind, "json-value")
+
+
+def _is_geometry(value: Any) -> bool:
+    """A GeoJSON geometry by its look (``isGeoJsonValue``): a geometry type and coordinates."""
+    return isinstance(value, Mapping) and value.get("type") in _GEOMETRY_DEPTH and "coordinates" in value
 
 
 def _geometry_problem(geometry: Any) -> str | None:

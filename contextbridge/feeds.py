@@ -19,17 +19,20 @@ with the next after a pause.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .constraints import Constraints
-from .errors import RecordError
+from .errors import FormatError, RecordError
 from .mapping import Mapping
 from .outbox import Outbox
+from .paths import METADATA_FIELD
 from .sources import Message, Source, records_with_metadata
 from .translator import TranslationStats, Translator
 from .updates import UpdatePolicy
@@ -40,6 +43,7 @@ DEFAULT_BATCH_SIZE = 1000  # entities per outbox transaction
 LOGGED_REJECTS = 100  # rejected records logged one by one per feed; then one line per thousand
 DEFAULT_QUEUE_SIZE = 256  # messages read ahead of the outbox
 RETRY_PAUSE = 1.0  # seconds after the outbox refused a write
+RAW_LIMIT = 1 << 20  # bytes of an unparsable message kept in its dead letter
 
 
 @dataclass
@@ -50,6 +54,26 @@ class FeedStats:
     stored: int = 0  # entities written to the outbox
     store_failures: int = 0
     last_message: float | None = None  # epoch seconds
+
+
+def unparsed(message: Message) -> dict[str, Any]:
+    """What the dead letter of a message that could not be parsed keeps: its raw bytes (the first
+    ``RAW_LIMIT``; text when UTF-8, else base64) and size, and where it came from. A pushed message
+    (webhook, MQTT) also gets an id of its own: two identical bodies are two deliveries, two
+    letters; a file read again is the same letter."""
+    with message.open() as stream:
+        raw = stream.read(RAW_LIMIT + 1)
+        size = stream.seek(0, 2)  # the end: the whole message's size, however much was read
+    raw = raw[:RAW_LIMIT]
+    try:
+        kept = {"raw": raw.decode("utf-8"), "encoding": "utf-8"}
+    except UnicodeDecodeError:
+        kept = {"raw": base64.b64encode(raw).decode("ascii"), "encoding": "base64"}
+    found: dict[str, Any] = {**kept, "size": size, "truncated": size > RAW_LIMIT}
+    if message.payload is not None:
+        found["message"] = uuid.uuid4().hex
+    found[METADATA_FIELD] = dict(message.metadata)
+    return found
 
 
 class FeedRunner:
@@ -137,6 +161,8 @@ class FeedRunner:
                         records_with_metadata(records, message.metadata), source=message.name
                     ):
                         if isinstance(outcome, RecordError):
+                            if isinstance(outcome, FormatError) and outcome.data is None:
+                                outcome.data = unparsed(message)
                             rejected.append(outcome)
                             self._log_reject(outcome)
                         else:

@@ -7,10 +7,14 @@ The feeds, the translators and the drainers already count what they do, as plain
 their hot paths; this collector reads those counters when Prometheus scrapes, so nothing is
 paid per record for metrics. The outbox depth and the dead-letter counts come from the
 adapter's last reading of the outbox status (every few seconds, off the request path).
+
+``/metrics`` needs no key, and feed ids name tenants' feeds: unless ``feeds=True`` (the
+configuration's ``service.metrics.feeds``), the per-feed counts are summed under ``feed="*"``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -25,8 +29,9 @@ PREFIX = "contextbridge_"
 class AdapterCollector(Collector):
     """Per feed: messages, records, entities, rejects by reason; per sink: delivery and the queue."""
 
-    def __init__(self, adapter: Adapter) -> None:
+    def __init__(self, adapter: Adapter, *, feeds: bool = False) -> None:
         self.adapter = adapter
+        self.feeds = feeds  # label the counts by feed id (else one sum, feed="*")
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         def counter(name: str, text: str, labels: list[str]) -> CounterMetricFamily:
@@ -50,20 +55,40 @@ class AdapterCollector(Collector):
         )
         failures = counter("outbox_write_failures", "Batches the outbox could not take (nacked).", ["feed"])
         last = gauge("last_message_timestamp_seconds", "When the feed last received a message.", ["feed"])
+        counts: dict[str, Counter[str]] = {}
+        reasons: dict[tuple[str, str], int] = Counter()
+        warned: dict[tuple[str, str], int] = Counter()
+        latest: dict[str, float] = {}
         for feed in self.adapter.feeds:
+            name = feed.id if self.feeds else "*"
             stats, translation = feed.stats, feed.translation
-            messages.add_metric([feed.id], stats.messages)
-            records.add_metric([feed.id], translation.records)
-            entities.add_metric([feed.id], translation.entities)
-            stored.add_metric([feed.id], stats.stored)
-            filtered.add_metric([feed.id], translation.filtered)
-            failures.add_metric([feed.id], stats.store_failures)
+            counts.setdefault(name, Counter()).update(
+                messages=stats.messages,
+                records=translation.records,
+                entities=translation.entities,
+                stored=stats.stored,
+                filtered=translation.filtered,
+                failures=stats.store_failures,
+            )
             for reason, count in translation.reasons.items():
-                rejected.add_metric([feed.id, reason], count)
+                reasons[name, reason] += count
             for reason, count in translation.warnings.items():
-                broken.add_metric([feed.id, reason], count)
+                warned[name, reason] += count
             if stats.last_message is not None:
-                last.add_metric([feed.id], stats.last_message)
+                latest[name] = max(latest.get(name, 0.0), stats.last_message)
+        for name, sums in counts.items():
+            messages.add_metric([name], sums["messages"])
+            records.add_metric([name], sums["records"])
+            entities.add_metric([name], sums["entities"])
+            stored.add_metric([name], sums["stored"])
+            filtered.add_metric([name], sums["filtered"])
+            failures.add_metric([name], sums["failures"])
+        for (name, reason), number in reasons.items():
+            rejected.add_metric([name, reason], number)
+        for (name, reason), number in warned.items():
+            broken.add_metric([name, reason], number)
+        for name, when in latest.items():
+            last.add_metric([name], when)
         yield from (messages, records, entities, stored, filtered, rejected, broken, failures, last)
 
         delivered = counter("entities_delivered", "Entities a sink confirmed.", ["sink"])
@@ -117,8 +142,8 @@ class AdapterCollector(Collector):
         yield from (depth, in_flight, letters, settled, replaced, merged, oldest)
 
 
-def adapter_registry(adapter: Adapter) -> CollectorRegistry:
+def adapter_registry(adapter: Adapter, *, feeds: bool = False) -> CollectorRegistry:
     """A registry of the adapter's metrics alone (no process-global state shared between apps)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AdapterCollector(adapter))
+    registry.register(AdapterCollector(adapter, feeds=feeds))
     return registry

@@ -14,9 +14,12 @@ anything a mapping reads. Mappings use the registry like a lookup table (``looku
 ``on_miss`` (``skip``: the record goes to the dead-letter queue with the reason; ``partial``:
 passed through without the enriched attributes).
 
-The registry lives in the outbox's database: ``registry.sqlite3``'s table beside the outbox in
-the state directory (SQLite, WAL), or a table in the outbox's PostgreSQL schema. Calls are
-synchronous (the service runs them in a worker thread); each is one transaction.
+Devices are per tenant, as the city's data is: every call names its tenant (the default tenant
+when it does not), the same device id may be two tenants' two devices, and a mapping reads the
+devices of its feed's tenant. The registry lives in the outbox's database: ``registry.sqlite3``'s
+table beside the outbox in the state directory (SQLite, WAL), or a table in the outbox's
+PostgreSQL schema; the devices of a registry from before tenants become the default tenant's.
+Calls are synchronous (the service runs them in a worker thread); each is one transaction.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import jsonschema
 import psycopg
 
 from .errors import ConfigError, DeliveryError, DeviceError
+from .graph.base import DEFAULT_TENANT
 
 FILE = "registry.sqlite3"
 RESERVED = ("id", "entity_id", "entity_type")  # the row keys a device's attributes cannot take
@@ -83,40 +87,71 @@ def parse_device(data: Any) -> Device:
 
 
 class DeviceRegistry(Protocol):
-    def put(self, device: Device) -> bool:
+    """The devices of each tenant (``tenant``: the default tenant when not given)."""
+
+    def put(self, device: Device, *, tenant: str = DEFAULT_TENANT) -> bool:
         """Create or replace ``device``; True when it is new."""
         ...
 
-    def put_many(self, devices: Iterable[Device]) -> int: ...
+    def put_many(self, devices: Iterable[Device], *, tenant: str = DEFAULT_TENANT) -> int: ...
 
-    def get(self, device_id: str) -> Device | None: ...
+    def get(self, device_id: str, *, tenant: str = DEFAULT_TENANT) -> Device | None: ...
 
-    def list(self, *, limit: int = 100, offset: int = 0) -> tuple[list[Device], int]:
-        """A page of devices by id, and how many there are in all."""
+    def list(
+        self, *, tenant: str = DEFAULT_TENANT, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Device], int]:
+        """A page of the tenant's devices by id, and how many it has in all."""
         ...
 
-    def remove(self, device_id: str) -> bool: ...
+    def remove(self, device_id: str, *, tenant: str = DEFAULT_TENANT) -> bool: ...
 
-    def rows(self) -> Iterator[dict[str, Any]]:
-        """Every device as a lookup row."""
+    def rows(self, *, tenant: str = DEFAULT_TENANT) -> Iterator[dict[str, Any]]:
+        """Every device of the tenant as a lookup row."""
         ...
 
     def close(self) -> None: ...
 
 
 class _SqlRegistry:
-    """The registry over a DB-API connection; ``table`` is the qualified table name."""
+    """The registry over a DB-API connection; ``prefix`` qualifies the table names (a schema)."""
 
     placeholder = "?"
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
-    def __init__(self, connection: Any, table: str) -> None:
+    def __init__(self, connection: Any, prefix: str = "") -> None:
         self._connection = connection
-        self.table = table
+        self.table = prefix + "tenant_devices"
         with self._transaction():
             self._connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, entity_type TEXT, entity_id TEXT,"
-                " attributes TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL)"
+                f"CREATE TABLE IF NOT EXISTS {self.table} (tenant TEXT NOT NULL, id TEXT NOT NULL,"
+                " entity_type TEXT, entity_id TEXT, attributes TEXT NOT NULL,"
+                " updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (tenant, id))"
             )
+        self._adopt(prefix + "devices")
+
+    def _adopt(self, old: str) -> None:
+        """The devices of a registry from before tenants become the default tenant's (once: a
+        registry opened at the same moment elsewhere may have done it, and then this fails)."""
+        if not self._exists(old):
+            return
+        try:
+            with self._transaction():
+                self._connection.execute(
+                    self._sql(
+                        f"INSERT INTO {self.table} (tenant, id, entity_type, entity_id, attributes, updated)"
+                        f" SELECT ?, id, entity_type, entity_id, attributes, updated FROM {old}"
+                    ),
+                    (DEFAULT_TENANT,),
+                )
+                self._connection.execute(f"DROP TABLE {old}")
+        except self.errors:  # adopted by another opener meanwhile
+            pass
+
+    def _exists(self, table: str) -> bool:
+        found = self._connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        return found is not None
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
@@ -125,12 +160,13 @@ class _SqlRegistry:
         connection: contextlib.AbstractContextManager[Any] = self._connection  # sqlite3: commits on exit
         return connection
 
-    def put(self, device: Device) -> bool:
-        return self.put_many([device]) == 1
+    def put(self, device: Device, *, tenant: str = DEFAULT_TENANT) -> bool:
+        return self.put_many([device], tenant=tenant) == 1
 
-    def put_many(self, devices: Iterable[Device]) -> int:
+    def put_many(self, devices: Iterable[Device], *, tenant: str = DEFAULT_TENANT) -> int:
         rows = [
             (
+                tenant,
                 d.id,
                 d.entity_type,
                 d.entity_id,
@@ -140,54 +176,66 @@ class _SqlRegistry:
             for d in devices
         ]
         with self._transaction():
-            ids = [row[0] for row in rows]
+            ids = [row[1] for row in rows]
             known = {
                 found[0]
                 for start in range(0, len(ids), 500)
                 for found in self._connection.execute(
                     self._sql(
-                        f"SELECT id FROM {self.table} WHERE id IN ({','.join('?' * len(ids[start : start + 500]))})"
+                        f"SELECT id FROM {self.table} WHERE tenant = ? AND"
+                        f" id IN ({','.join('?' * len(ids[start : start + 500]))})"
                     ),
-                    ids[start : start + 500],
+                    [tenant, *ids[start : start + 500]],
                 ).fetchall()
             }
             self._connection.cursor().executemany(
                 self._sql(
-                    f"INSERT INTO {self.table} (id, entity_type, entity_id, attributes, updated) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET entity_type = excluded.entity_type,"
-                    " entity_id = excluded.entity_id, attributes = excluded.attributes, updated = excluded.updated"
+                    f"INSERT INTO {self.table} (tenant, id, entity_type, entity_id, attributes, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET"
+                    " entity_type = excluded.entity_type, entity_id = excluded.entity_id,"
+                    " attributes = excluded.attributes, updated = excluded.updated"
                 ),
                 rows,
             )
         return len(set(ids) - known)
 
-    def get(self, device_id: str) -> Device | None:
+    def get(self, device_id: str, *, tenant: str = DEFAULT_TENANT) -> Device | None:
         found = self._connection.execute(
-            self._sql(f"SELECT id, entity_type, entity_id, attributes FROM {self.table} WHERE id = ?"),
-            (device_id,),
+            self._sql(
+                f"SELECT id, entity_type, entity_id, attributes FROM {self.table} WHERE tenant = ? AND id = ?"
+            ),
+            (tenant, device_id),
         ).fetchone()
         return _device(found) if found else None
 
-    def list(self, *, limit: int = 100, offset: int = 0) -> tuple[list[Device], int]:
+    def list(
+        self, *, tenant: str = DEFAULT_TENANT, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Device], int]:
         page = self._connection.execute(
             self._sql(
-                f"SELECT id, entity_type, entity_id, attributes FROM {self.table} ORDER BY id LIMIT ? OFFSET ?"
+                f"SELECT id, entity_type, entity_id, attributes FROM {self.table} WHERE tenant = ?"
+                " ORDER BY id LIMIT ? OFFSET ?"
             ),
-            (limit, offset),
+            (tenant, limit, offset),
         ).fetchall()
-        (total,) = self._connection.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()
+        (total,) = self._connection.execute(
+            self._sql(f"SELECT COUNT(*) FROM {self.table} WHERE tenant = ?"), (tenant,)
+        ).fetchone()
         return [_device(row) for row in page], int(total)
 
-    def remove(self, device_id: str) -> bool:
+    def remove(self, device_id: str, *, tenant: str = DEFAULT_TENANT) -> bool:
         with self._transaction():
             cursor = self._connection.execute(
-                self._sql(f"DELETE FROM {self.table} WHERE id = ?"), (device_id,)
+                self._sql(f"DELETE FROM {self.table} WHERE tenant = ? AND id = ?"), (tenant, device_id)
             )
         return bool(cursor.rowcount)
 
-    def rows(self) -> Iterator[dict[str, Any]]:
+    def rows(self, *, tenant: str = DEFAULT_TENANT) -> Iterator[dict[str, Any]]:
         cursor = self._connection.execute(
-            f"SELECT id, entity_type, entity_id, attributes FROM {self.table} ORDER BY id"
+            self._sql(
+                f"SELECT id, entity_type, entity_id, attributes FROM {self.table} WHERE tenant = ? ORDER BY id"
+            ),
+            (tenant,),
         )
         for row in cursor:
             yield _device(row).row()
@@ -216,11 +264,12 @@ class SqliteRegistry(_SqlRegistry):
     """The registry in ``state/registry.sqlite3`` (``state=None``: in memory, for the life of the object)."""
 
     def __init__(self, state: Path | None) -> None:
-        super().__init__(open_sqlite(state, FILE), "devices")
+        super().__init__(open_sqlite(state, FILE))
 
 
 class PostgresRegistry(_SqlRegistry):
     placeholder = "%s"
+    errors = (psycopg.Error,)
 
     def __init__(self, url: str, *, schema: str = "contextbridge") -> None:
         try:
@@ -228,11 +277,15 @@ class PostgresRegistry(_SqlRegistry):
         except psycopg.Error as error:
             raise DeliveryError(f"cannot reach the registry's database: {error}") from None
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        super().__init__(connection, f'"{schema}".devices')
+        super().__init__(connection, f'"{schema}".')
 
     def _transaction(self) -> contextlib.AbstractContextManager[Any]:
         transaction: contextlib.AbstractContextManager[Any] = self._connection.transaction()
         return transaction
+
+    def _exists(self, table: str) -> bool:
+        (found,) = self._connection.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        return bool(found)
 
 
 def open_registry(location: str | Path, *, schema: str = "contextbridge") -> DeviceRegistry:

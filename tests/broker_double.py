@@ -18,8 +18,17 @@ and the ETSI GS CIM 009 error types):
   other media types 415; bodies over 1 MB 413;
 - ``NGSILD-Tenant`` refused (400) unless the broker is multi-tenant; a write creates the tenant, a
   read of an unknown one is 404 NonExistingTenant; ``GET /entities`` needs a filter, ``limit`` ≤ 1000;
-- entity validation (id a URI, names without forbidden characters, attributes well-formed), with
-  ``createdAt``/``modifiedAt`` dropped silently.
+- batch create (``/entityOperations/create``): 201 with the ids, 207 with the existing ids in
+  ``errors`` (BadRequestData); in a batch, an item that breaks the @context rules (JSON-LD without
+  ``@context``, JSON with one) or changes an existing entity's type fails alone (207);
+- entity validation (id a URI, names without forbidden characters, attributes well-formed: a
+  Relationship's ``object`` a URI, a Point two or three numbers in range, ``observedAt`` a
+  timestamp), concise attributes (no ``type``: guessed from ``value``/``object``/``languageMap``/
+  ``vocab``/``json``; a bare JSON value is a Property) and ``VocabularyProperty`` accepted, with
+  ``createdAt``/``modifiedAt`` dropped silently;
+- by default a single-tenant broker (``multiservice=False``, as Orion-LD without ``-multiservice``)
+  whose batch upsert replaces existing entities (``options=replace`` is Orion-LD's default).
+The rules are taken from Orion-LD's source (FIWARE/context.Orion-LD, cited where each is applied).
 Fault injection (``faults``): latency, queued error answers (5xx bursts, 429 with Retry-After),
 dropped connections (the write is applied, the answer is cut), and a broker that is down for a while.
 """
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import re
 import socket
 import threading
@@ -50,7 +60,13 @@ MAX_PAYLOAD = 1_000_000
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
 FORBIDDEN = set("<>\"'=;() \t\n")
 ATTRIBUTE_TYPES = {"Property", "Relationship", "GeoProperty", "LanguageProperty", "ListProperty",
-                   "VocabProperty", "JsonProperty"}  # fmt: skip
+                   "VocabProperty", "VocabularyProperty", "JsonProperty"}  # fmt: skip
+# The member that holds an attribute's value, by type; without "type", the member present tells
+# the type (pCheckAttribute.cpp, pCheckAttributeObject: value, object, languageMap, vocab, json).
+MEMBERS = {"Property": "value", "GeoProperty": "value", "Relationship": "object",
+           "LanguageProperty": "languageMap", "VocabProperty": "vocab", "VocabularyProperty": "vocab",
+           "JsonProperty": "json"}  # fmt: skip
+GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 SYSTEM = {"createdAt", "modifiedAt"}
 
 
@@ -113,7 +129,7 @@ class Faults:
 
 @dataclass
 class BrokerDouble:
-    multiservice: bool = True
+    multiservice: bool = False  # Orion-LD refuses NGSILD-Tenant unless started with -multiservice
     max_payload: int = MAX_PAYLOAD
     faults: Faults = field(default_factory=Faults)
     tenants: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"": {}})
@@ -129,6 +145,7 @@ class BrokerDouble:
         api = "/ngsi-ld/v1"
         routes = [
             Route(api + "/entityOperations/upsert", self.upsert, methods=["POST"]),
+            Route(api + "/entityOperations/create", self.batch_create, methods=["POST"]),
             Route(api + "/entities", self.create, methods=["POST"]),
             Route(api + "/entities", self.query, methods=["GET"]),
             Route(api + "/entities/{id:path}/attrs", self.patch, methods=["PATCH"]),
@@ -183,20 +200,23 @@ class BrokerDouble:
             self.tenants[tenant] = {}
         return tenant
 
-    async def _payload(self, request: Request) -> Any:
+    async def _payload(self, request: Request, *, batch: bool = False) -> Any:
+        """The body, checked as Orion-LD checks it. ``batch``: the @context rules are each item's
+        (batchEntitiesFinalCheck.cpp: an item that breaks them fails alone, in the 207)."""
         body = await request.body()
         if len(body) > self.max_payload:
             raise Refused(413, "BadRequestData", "Payload too large", f"{len(body)} bytes")
         media = request.headers.get("content-type", "").split(";")[0].strip()
         if media not in ("application/json", "application/ld+json"):
-            raise Refused(415, "InvalidRequest", "Unsupported Media Type", media)
+            # mhdConnectionInit.cpp: OrionldBadRequestData "unsupported format of payload", 415
+            raise Refused(415, "BadRequestData", "unsupported format of payload", media)
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as error:
             raise Refused(400, "InvalidRequest", "JSON Parse Error", str(error)) from None
         link = request.headers.get("link")
         self.links.append(link)
-        items = payload if isinstance(payload, list) else [payload]
+        items = [] if batch else payload if isinstance(payload, list) else [payload]
         with_context = any(isinstance(item, dict) and "@context" in item for item in items)
         if media == "application/ld+json" and link:
             raise Refused(400, "BadRequestData", "Link header must not be used with application/ld+json")
@@ -218,21 +238,35 @@ class BrokerDouble:
 
     # --- batch upsert -----------------------------------------------------------------------------
 
+    async def _batch(self, request: Request) -> tuple[str, list[Any]]:
+        tenant = self._tenant(request, write=True)
+        payload = await self._payload(request, batch=True)
+        if not isinstance(payload, list):
+            raise Refused(400, "BadRequestData", "Invalid payload", "not a JSON array")
+        if not payload:
+            raise Refused(400, "BadRequestData", "Invalid payload", "empty array")
+        return tenant, payload
+
+    def _refusal(self, request: Request, item: Any) -> str | None:
+        """Why one item of a batch fails on its own (the @context rules, then the entity's)."""
+        media = request.headers.get("content-type", "").split(";")[0].strip()
+        if isinstance(item, dict) and media == "application/ld+json" and "@context" not in item:
+            return "Content-Type is 'application/ld+json', but no @context in payload data array item"
+        if isinstance(item, dict) and media == "application/json" and "@context" in item:
+            return "Content-Type is 'application/json', and an @context is present in the payload data array item"
+        entity_id = item.get("id") if isinstance(item, dict) else None
+        return validate(item) or ("refused by the test" if entity_id in self.refuse_ids else None)
+
     async def upsert(self, request: Request) -> Response:
         async def work() -> Response:
-            tenant = self._tenant(request, write=True)
-            payload = await self._payload(request)
-            if not isinstance(payload, list):
-                raise Refused(400, "BadRequestData", "Invalid payload", "not a JSON array")
-            if not payload:
-                raise Refused(400, "BadRequestData", "Invalid payload", "empty array")
+            tenant, payload = await self._batch(request)
             # Orion-LD's default is replace (the attributes not sent are dropped); ``update`` merges:
             # each attribute instance sent replaces the one of the same name and datasetId.
-            options = request.query_params.get("options", "replace")
-            if options not in ("replace", "update"):
+            options = request.query_params.get("options")
+            if options not in (None, "replace", "update"):
                 raise Refused(400, "BadRequestData", "Invalid value for uri parameter 'options'", options)
-            replace = options == "replace"
-            self.upsert_options.append(options)
+            replace = options != "update"  # orionldPostBatchUpsert.cpp: "replace is default"
+            self.upsert_options.append(options or "replace")
             ids = [item.get("id") for item in payload if isinstance(item, dict)]
             if len(set(ids)) != len(ids):
                 self.duplicate_ids += 1
@@ -240,7 +274,15 @@ class BrokerDouble:
             created, updated, errors = [], [], []
             for item in payload:
                 entity_id = item.get("id") if isinstance(item, dict) else None
-                reason = validate(item) or ("refused by the test" if entity_id in self.refuse_ids else None)
+                reason = self._refusal(request, item)
+                # batchEntitiesFinalCheck.cpp: unless options=replace, "the Entity Type cannot be altered"
+                if (
+                    not reason
+                    and entity_id in store
+                    and options != "replace"
+                    and store[entity_id]["type"] != item["type"]
+                ):
+                    reason = "the Entity Type cannot be altered"
                 if reason:
                     error = {"type": ERRORS + "BadRequestData", "title": reason, "status": 400}
                     errors.append({"entityId": str(entity_id), "error": error})
@@ -262,6 +304,33 @@ class BrokerDouble:
             if created:
                 return Response(orjson.dumps(created), 201, media_type="application/json")
             return Response(status_code=204)
+
+        return await self._handle(request, work)
+
+    async def batch_create(self, request: Request) -> Response:
+        async def work() -> Response:
+            tenant, payload = await self._batch(request)
+            store = self.tenants[tenant]
+            created, errors = [], []
+            for item in payload:
+                entity_id = item.get("id") if isinstance(item, dict) else None
+                reason = self._refusal(request, item)
+                if not reason and (entity_id in store or entity_id in created):
+                    reason = "Entity already exists"  # a BadRequestData item of the 207, as Orion-LD answers
+                if reason:
+                    error = {"type": ERRORS + "BadRequestData", "title": reason, "status": 400}
+                    errors.append({"entityId": str(entity_id), "error": error})
+                    continue
+                entity = {
+                    key: value for key, value in item.items() if key not in SYSTEM and key != "@context"
+                }
+                store[entity["id"]] = entity
+                created.append(entity["id"])
+                self.writes.append((tenant, entity["id"], entity))
+            if errors:
+                body = {"success": created, "errors": errors}
+                return Response(orjson.dumps(body), 207, media_type="application/json")
+            return Response(orjson.dumps(created), 201, media_type="application/json")
 
         return await self._handle(request, work)
 
@@ -391,7 +460,9 @@ def validate(item: Any) -> str | None:
             continue
         if not valid_name(name):
             return f"Invalid attribute name: {name}"
-        for instance in attribute if isinstance(attribute, list) else [attribute]:
+        # an array of attribute objects is a multi-attribute; of anything else, a concise Property's value
+        several = isinstance(attribute, list) and attribute and all(isinstance(i, dict) for i in attribute)
+        for instance in attribute if several else [attribute]:
             if reason := invalid_attribute(name, instance):
                 return reason
     return None
@@ -402,20 +473,78 @@ def valid_name(name: str) -> bool:
 
 
 def invalid_attribute(name: str, attribute: Any) -> str | None:
-    if not isinstance(attribute, dict) or attribute.get("type") not in ATTRIBUTE_TYPES:
-        return f"Invalid attribute: {name}: not an object with an NGSI-LD attribute type"
-    kind = attribute["type"]
-    if kind == "Relationship" and not isinstance(attribute.get("object"), str | list):
-        return f"Invalid Relationship: {name}: no object"
-    if kind == "LanguageProperty" and not isinstance(attribute.get("languageMap"), dict):
+    """Why Orion-LD would refuse this attribute instance (pCheckAttribute.cpp), or None."""
+    if attribute is None:  # pCheckAttributeNull
+        return f"Invalid attribute: {name}: the use of NULL value is not recommended for JSON-LD"
+    if not isinstance(attribute, dict):
+        return None  # concise: a JSON value alone is a Property (pCheckAttributeString, ...Integer, ...)
+    kind = attribute.get("type")
+    if kind is None:  # concise: the member present tells the type
+        kind = next((k for k, member in MEMBERS.items() if member in attribute), None)
+        if kind is None:
+            return f"Invalid attribute: {name}: missing value/object/languageMap field"
+        if kind == "Property" and is_geojson(attribute["value"]):
+            kind = "GeoProperty"
+    elif kind not in ATTRIBUTE_TYPES:
+        if is_geojson(attribute):  # a GeoJSON geometry alone: a GeoProperty's value
+            return invalid_geometry(name, attribute)
+        return f"Invalid value for attribute /type/: {name}"
+    member = MEMBERS.get(kind)
+    if member and attribute.get(member) is None:
+        return f"Invalid {kind}: {name}: missing /{member}/ field"
+    if kind == "Relationship":  # objectCheck: a URI, or an array of URIs
+        targets = attribute["object"] if isinstance(attribute["object"], list) else [attribute["object"]]
+        if not all(is_uri(target) for target in targets):
+            return f"Invalid Relationship: {name}: object is not a URI"
+    if kind == "LanguageProperty" and not isinstance(attribute["languageMap"], dict):
         return f"Invalid LanguageProperty: {name}: no languageMap"
-    if kind in ("Property", "GeoProperty") and attribute.get("value") is None:
-        return f"Invalid {kind}: {name}: no value"
     if kind == "GeoProperty":
         value = attribute["value"]
-        if not isinstance(value, dict) or "type" not in value or "coordinates" not in value:
+        if not is_geojson(value):
             return f"Invalid GeoProperty: {name}: not a GeoJSON geometry"
+        if reason := invalid_geometry(name, value):
+            return reason
+    if "observedAt" in attribute and not is_timestamp(attribute["observedAt"]):  # timestampCheck
+        return f"Invalid ISO8601 timestamp: {name}.observedAt"
     return None
+
+
+def is_uri(text: Any) -> bool:
+    return isinstance(text, str) and ":" in text and not any(c in FORBIDDEN for c in text)
+
+
+def is_geojson(value: Any) -> bool:
+    """isGeoJsonValue: an object of a geometry ``type`` and a ``coordinates`` array."""
+    return (
+        isinstance(value, dict)
+        and value.get("type") in GEOMETRIES
+        and isinstance(value.get("coordinates"), list)
+    )
+
+
+def invalid_geometry(name: str, value: dict[str, Any]) -> str | None:
+    """pCheckGeoPointCoordinates.cpp: a Point is two or three numbers, longitude then latitude."""
+    if value["type"] != "Point":
+        return None
+    point = value["coordinates"]
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in point) or len(point) not in (
+        2,
+        3,
+    ):
+        return f"Invalid GeoJSON: {name}: a Point has two or three numbers"
+    if not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90):
+        return f"Invalid GeoJSON: {name}: longitude or latitude out of range"
+    return None
+
+
+def is_timestamp(value: Any) -> bool:
+    if not isinstance(value, str) or "T" not in value:
+        return False
+    try:
+        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 async def _discard(message: Any) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from services import ServiceUnavailable, mosquitto_server, postgres_server
+from services import ServiceUnavailable, mosquitto_server, nats_server, postgres_server
 
 from contextbridge.mapping import Mapping, load_mapping
 
@@ -114,6 +114,16 @@ def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         return
     try:
         with mosquitto_server(tmp_path_factory.mktemp("mosquitto")) as address:
+            yield address
+    except ServiceUnavailable as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def nats_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """``(nats_url, mqtt_port)`` of a nats-server (JetStream, MQTT listener) this session started."""
+    try:
+        with nats_server(tmp_path_factory.mktemp("nats")) as address:
             yield address
     except ServiceUnavailable as error:
         pytest.fail(str(error))

@@ -1,4 +1,4 @@
-"""Throwaway servers for the tests: PostgreSQL and Mosquitto on free loopback ports.
+"""Throwaway servers for the tests: PostgreSQL, Mosquitto and NATS on free loopback ports.
 
 Each starts from nothing in a temporary directory and is stopped when the test session ends, so a
 fresh clone passes its tests on any machine that has the server binaries; a missing binary fails
@@ -45,6 +45,15 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: C
                 process.kill()
                 raise ServiceUnavailable(f"{what} did not start on 127.0.0.1:{port}: {log()}") from None
             time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited 10 s later."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def _postgres_bin(name: str) -> str | None:
@@ -126,8 +135,36 @@ def mosquitto_server(home: Path, *, settings: str = "") -> Iterator[tuple[str, i
     try:
         yield "127.0.0.1", port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+INSTALL_NATS = "install the NATS server with: apt-get install nats-server"
+
+
+@contextmanager
+def nats_server(home: Path, *, port: int = 0, mqtt_port: int = 0) -> Iterator[tuple[str, int]]:
+    """A ``nats-server`` with JetStream (stored in ``home``) and its MQTT listener, on loopback ports
+    (0: free ones); yields ``(nats_url, mqtt_port)``. The MQTT listener needs JetStream and a server
+    name. Started again on the same ``home`` and ports, it has kept its streams and consumers."""
+    binary = shutil.which("nats-server") or next(
+        (path for path in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if Path(path).exists()), None
+    )
+    if binary is None:
+        raise ServiceUnavailable(f"the `nats-server` is missing: {INSTALL_NATS}")
+    port, mqtt_port = port or free_port(), mqtt_port or free_port()
+    config = home / "nats.conf"
+    config.write_text(
+        f'server_name: "contextbridge-test"\nlisten: "127.0.0.1:{port}"\n'
+        f'jetstream {{ store_dir: "{home / "jetstream"}" }}\n'
+        f'mqtt {{ host: "127.0.0.1", port: {mqtt_port} }}\n'
+    )
+    log = home / "nats.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([binary, "-c", str(config)], stdout=output, stderr=subprocess.STDOUT)
+    read = lambda: log.read_text(errors="replace")[-2000:]  # noqa: E731
+    wait_for_port(port, process, "nats-server", read)
+    wait_for_port(mqtt_port, process, "nats-server's MQTT listener", read)
+    try:
+        yield f"nats://127.0.0.1:{port}", mqtt_port
+    finally:
+        stop(process)

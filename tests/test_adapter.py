@@ -63,7 +63,7 @@ def test_once_the_feeds_run_to_their_end_and_every_sink_gets_everything(tmp_path
                 "FILTER(STRSTARTS(STR(?s), 'urn:ngsi-ld:') && !CONTAINS(STR(?s), '/.well-known/genid/')) }"
             )
             assert int(total.rows[0][0].value) == 48 + 15  # type: ignore[union-attr]
-            text = generate_latest(adapter_registry(adapter)).decode()
+            text = generate_latest(adapter_registry(adapter, feeds=True)).decode()
             assert metric(text, "entities_produced_total", feed="parking") == 48
             assert metric(text, "records_rejected_total", feed="streetlights", reason="transform estado") == 1
             assert metric(text, "entities_delivered_total", sink="broker") == 63
@@ -126,8 +126,10 @@ def test_metrics_name_every_feed_even_before_its_first_message(tmp_path: Path) -
             feed = FeedRunner("empty", source, load_mapping(ROOT / "mappings/santander-parking.yaml"), outbox)
             adapter = Adapter(outbox, [feed], {})
             await adapter.run(once=True)
-            text = generate_latest(adapter_registry(adapter)).decode()
+            text = generate_latest(adapter_registry(adapter, feeds=True)).decode()
             assert metric(text, "messages_received_total", feed="empty") == 0
+            summed = generate_latest(adapter_registry(adapter)).decode()  # no feed ids unless asked
+            assert metric(summed, "messages_received_total", feed="*") == 0 and "empty" not in summed
         finally:
             await outbox.close()
 

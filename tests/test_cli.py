@@ -118,6 +118,19 @@ city:freeBikes a owl:DatatypeProperty ; rdfs:label "free bikes" ; rdfs:comment "
     assert result.exit_code == 0, result.output
 
 
+def test_validate_takes_concise_attributes_and_vocabulary_properties_as_orion_ld_does(tmp_path: Path) -> None:
+    concise = tmp_path / "concise.ndjson"
+    concise.write_text(
+        '{"id": "urn:ngsi-ld:ParkingSpot:1", "type": "ParkingSpot", "status": {"value": "free"},'
+        ' "location": {"type": "Point", "coordinates": [-3.8, 43.46]},'
+        ' "refDevice": {"object": "urn:ngsi-ld:Device:1"},'
+        ' "category": {"type": "VocabularyProperty", "vocab": "onStreet"}}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["validate", str(concise)])
+    assert result.exit_code == 0, result.stdout
+
+
 def test_validate_reports_one_line_per_problem(tmp_path: Path) -> None:
     good = ROOT / "mappings" / "expected" / "santander-parking.ndjson"
     assert runner.invoke(app, ["validate", str(good)]).exit_code == 0

@@ -97,7 +97,7 @@ def test_207_failures_are_dead_lettered_and_successes_not_resent(deliver: Callab
     }  # fmt: skip
     bad = next(letter for letter in letters if letter.entity_id.endswith("bad"))
     assert bad.reason["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
-    assert "no value" in bad.reason["title"]
+    assert "missing /value/" in bad.reason["title"]
     assert bad.data["id"] == "urn:ngsi-ld:Sensor:bad"
     assert len(double.writes) == N - 2  # one write each: the successes of a 207 are not sent again
     assert sum(1 for _, path, _ in double.requests if path.endswith("upsert")) == 5

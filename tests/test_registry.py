@@ -4,6 +4,7 @@ reading it like a lookup table."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from test_service import KEYS, SANTANDER, SANTANDER_READ
+from test_service import KEYS, PORTO, SANTANDER, SANTANDER_READ
 from typer.testing import CliRunner
 
 from contextbridge.cli import app as cli
@@ -208,3 +209,91 @@ def test_unknown_devices_can_register_themselves(tmp_path: Path) -> None:
     loaded.lookups.reload("devices")
     [spot] = translator.translate([{"sensor": "7001", "state": "occupied"}], source="thin.ndjson")
     assert spot["name"]["value"] == "Plaza Porticada 1"  # type: ignore[index]
+
+
+# --- tenants ---------------------------------------------------------------------------------------
+
+
+def test_each_tenant_has_its_own_devices(registry: DeviceRegistry) -> None:
+    assert registry.put(sensor(1, latitude=43.46), tenant="santander") is True
+    assert registry.put(sensor(1, latitude=41.15), tenant="porto") is True  # the same id, another device
+    assert registry.get("s1", tenant="santander") == sensor(1, latitude=43.46)
+    assert registry.get("s1", tenant="porto") == sensor(1, latitude=41.15)
+    assert registry.get("s1") is None  # the default tenant has none
+    assert registry.list(tenant="porto")[1] == 1
+    assert registry.remove("s1", tenant="porto") is True
+    assert registry.get("s1", tenant="santander") is not None
+    assert [row["latitude"] for row in registry.rows(tenant="santander")] == [43.46]
+
+
+def test_a_key_reads_and_changes_only_its_tenants_devices(tmp_path: Path) -> None:
+    registry = open_registry(tmp_path / "state")
+    registry.put(Device("3101", "ParkingSpot", None, {"latitude": 43.46297}), tenant="santander")
+    porto = {"X-API-Key": PORTO, "NGSILD-Tenant": "porto"}
+    reader = {"X-API-Key": SANTANDER_READ, "NGSILD-Tenant": "santander"}
+
+    async def body(client: httpx.AsyncClient) -> None:
+        # porto's write key, on its own tenant, finds no such device and cannot remove it
+        assert (await client.delete("/devices/3101", headers=porto)).status_code == 404
+        assert (await client.get("/devices", headers=porto)).json()["count"] == 0
+        for sent, status in (
+            ({"X-API-Key": PORTO, "NGSILD-Tenant": "santander"}, 403),  # not its tenant
+            ({"X-API-Key": PORTO}, 201),  # the default tenant, one of its own: a device of its own
+        ):
+            response = await client.put("/devices/3101", json={"attributes": {"latitude": 0}}, headers=sent)
+            assert response.status_code == status, response.text
+        # santander's devices are as they were, and its reader lists them alone
+        listed = (await client.get("/devices", headers=reader)).json()
+        assert [device["id"] for device in listed["devices"]] == ["3101"]
+        assert listed["devices"][0]["attributes"] == {"latitude": 43.46297}
+
+    serve(registry, body)
+    assert registry.get("3101", tenant="santander") == Device(
+        "3101", "ParkingSpot", None, {"latitude": 43.46297}
+    )
+    registry.close()
+
+
+def test_a_feeds_mapping_reads_the_devices_of_its_tenant(tmp_path: Path) -> None:
+    registry = open_registry(tmp_path / "state")
+    registry.put(Device("3101", None, None, {"name": "Santander's"}), tenant="santander")
+    registry.put(Device("3101", None, None, {"name": "Porto's"}), tenant="porto")
+    registry.close()
+    mapping = tmp_path / "thin.yaml"
+    mapping.write_text(
+        textwrap.dedent("""\
+        id: thin-sensors
+        source: {format: ndjson}
+        lookups:
+          devices: {registry: state, key: id}
+        entities:
+          - id: "urn:ngsi-ld:ParkingSpot:x:{sensor}"
+            type: ParkingSpot
+            lookup: {devices: "{sensor}"}
+            attributes:
+              name: {from: devices.name}
+        """)
+    )
+    for tenant, name in (("porto", "Porto's"), ("santander", "Santander's")):
+        loaded = load_mapping(mapping)
+        loaded.lookups.use_tenant(tenant)
+        loaded.lookups.ensure_loaded()
+        (spot,) = Translator(loaded).translate([{"sensor": "3101"}], source="thin.ndjson")
+        assert spot["name"]["value"] == name  # type: ignore[index]
+
+
+def test_a_registry_from_before_tenants_becomes_the_default_tenants(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    with sqlite3.connect(tmp_path / "state" / "registry.sqlite3") as connection:
+        connection.execute(
+            "CREATE TABLE devices (id TEXT PRIMARY KEY, entity_type TEXT, entity_id TEXT,"
+            " attributes TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL)"
+        )
+        connection.execute("INSERT INTO devices VALUES ('3101', 'ParkingSpot', NULL, '{\"n\": 1}', 0)")
+    connection.close()
+    registry = open_registry(tmp_path / "state")
+    assert registry.get("3101") == Device("3101", "ParkingSpot", None, {"n": 1})
+    registry.close()
+    registry = open_registry(tmp_path / "state")  # once only
+    assert registry.list()[1] == 1
+    registry.close()

@@ -48,6 +48,7 @@ feeds:
 broker:
   url: {broker}
 service:
+  metrics: {{feeds: true}}
   api_keys:
     - {{name: ops, key: "${{CB_TEST_SERVICE_KEY}}", tenants: "*", write: true}}
 """)

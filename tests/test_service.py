@@ -27,9 +27,9 @@ SANTANDER_READ = "santander-read-0123456789"
 PORTO = "porto-key-0123456789abcd"
 EVERYWHERE = "everywhere-read-0123456789"
 KEYS = (
-    ApiKey("santander", SANTANDER, frozenset({"santander"}), write=True),
+    ApiKey("santander", SANTANDER, frozenset({"santander"}), write=True, notify=True),
     ApiKey("santander-reader", SANTANDER_READ, frozenset({"santander"})),
-    ApiKey("porto", PORTO, frozenset({"porto", "default"}), write=True),
+    ApiKey("porto", PORTO, frozenset({"porto", "default"}), write=True, notify=True),
     ApiKey("analyst", EVERYWHERE, None),
 )
 LINK = '<http://testserver/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
@@ -218,7 +218,7 @@ def test_a_key_is_refused_other_tenants_and_a_reader_cannot_write() -> None:
         )
         assert_problem(await notify(client, weather(1, 3.0), key=SANTANDER, tenant="porto"), 403, "forbidden")
         problem = assert_problem(await notify(client, weather(1, 3.0), key=SANTANDER_READ), 403, "forbidden")
-        assert "read-only" in problem["detail"]
+        assert "may not send notifications" in problem["detail"]
         assert_problem(await notify(client, weather(1, 3.0), key=EVERYWHERE), 403, "forbidden")
         assert_problem(
             await client.get("/sparql", params=query, headers=headers(SANTANDER, "bad tenant!")),

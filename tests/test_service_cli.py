@@ -21,7 +21,7 @@ KEY = "orion-sends-this-key-0123"
 
 
 def test_subscribe_creates_the_subscription_orion_ld_needs() -> None:
-    double = BrokerDouble()
+    double = BrokerDouble(multiservice=True)
     with serve(double) as url:
         result = runner.invoke(
             app,

@@ -38,7 +38,7 @@ async def refused_everywhere(console: Console) -> None:
 
 
 def scenario(tmp_path: Path, body: Any) -> None:
-    double = BrokerDouble(refuse_ids={REFUSED})
+    double = BrokerDouble(multiservice=True, refuse_ids={REFUSED})
 
     async def main() -> None:
         async with configured(tmp_path, parking_feeds(tmp_path), double=double) as console:

@@ -122,7 +122,9 @@ async def configured(
 
 def test_status_shows_each_feed_and_sink_to_the_keys_of_its_tenant(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with configured(tmp_path, parking_feeds(tmp_path), double=BrokerDouble()) as console:
+        async with configured(
+            tmp_path, parking_feeds(tmp_path), double=BrokerDouble(multiservice=True)
+        ) as console:
             status = await console.settled()
             assert {feed["id"] for feed in status["feeds"]} == {"parking", "porto-parking"}
             parking = next(feed for feed in status["feeds"] if feed["id"] == "parking")
@@ -154,14 +156,15 @@ def test_status_shows_each_feed_and_sink_to_the_keys_of_its_tenant(tmp_path: Pat
             console.service.adapter.delivery["broker"].last_error = "urn:ngsi-ld:ParkingSpot:porto:1: 400"  # type: ignore[union-attr]
             errors = {sink["sink"]: sink["last_error"] for sink in (await console.status())["sinks"]}
             assert errors["broker"] == "urn:ngsi-ld:ParkingSpot:porto:1: 400"
-            mine = await console.status(SANTANDER, "santander")
+            mine = await console.status(SANTANDER, "santander")  # shared sinks: their names only
             assert [sink["last_error"] for sink in mine["sinks"]] == [None, None]
+            assert all(set(sink.values()) == {sink["sink"], None} for sink in mine["sinks"])
 
     asyncio.run(scenario())
 
 
 def test_health_tells_when_the_broker_is_down(tmp_path: Path) -> None:
-    double = BrokerDouble()
+    double = BrokerDouble(multiservice=True)
 
     async def scenario() -> None:
         async with configured(tmp_path, parking_feeds(tmp_path), double=double) as console:

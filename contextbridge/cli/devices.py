@@ -4,7 +4,8 @@
     $ contextbridge devices import inventory.csv          # id, entity_type, entity_id, then attributes
     $ contextbridge devices list --limit 20 ; contextbridge devices show 3101 ; contextbridge devices remove 3101
 
-The registry is the one of the state directory (``--state``), or of a PostgreSQL outbox (``--outbox``).
+The registry is the one of the state directory (``--state``), or of a PostgreSQL outbox (``--outbox``);
+``--tenant`` names whose devices (the default tenant when absent).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 import typer
 
 from ..errors import DeviceError
+from ..graph.options import DEFAULT_TENANT
 from .app import RUN, app, echo_err
 from .delivery import OutboxUrl
 
@@ -32,6 +34,7 @@ devices_app = typer.Typer(
 app.add_typer(devices_app, name="devices", rich_help_panel=RUN)
 
 State = Annotated[Path, typer.Option("--state", help="State directory holding the registry.")]
+Tenant = Annotated[str, typer.Option("--tenant", help="The tenant whose devices these are.")]
 
 
 def _with_registry(state: Path, url: str | None, work: Callable[[DeviceRegistry], T]) -> T:
@@ -55,6 +58,7 @@ def add(
     ] = None,
     state: State = Path(".contextbridge"),
     outbox: OutboxUrl = None,
+    tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """Add a device, or replace the one with this id."""
     from ..registry import parse_device
@@ -71,7 +75,7 @@ def add(
     data = {"id": device_id, "attributes": attributes}
     data.update({k: v for k, v in (("entity_type", entity_type), ("entity_id", entity_id)) if v is not None})
     device = parse_device(data)
-    created = _with_registry(state, outbox, lambda registry: registry.put(device))
+    created = _with_registry(state, outbox, lambda registry: registry.put(device, tenant=tenant))
     echo_err(f"{'added' if created else 'replaced'} device {device.id}")
 
 
@@ -82,6 +86,7 @@ def import_csv(
     ],
     state: State = Path(".contextbridge"),
     outbox: OutboxUrl = None,
+    tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """Add or replace every device of a CSV inventory (all of them, or none when one is invalid)."""
     from ..registry import devices_from_csv
@@ -91,7 +96,7 @@ def import_csv(
             devices = list(devices_from_csv(csv.DictReader(stream)))
         except DeviceError as error:
             raise DeviceError(f"{file}: {error}") from None
-    new = _with_registry(state, outbox, lambda registry: registry.put_many(devices))
+    new = _with_registry(state, outbox, lambda registry: registry.put_many(devices, tenant=tenant))
     echo_err(f"imported {len(devices):,} devices ({new:,} new, {len(devices) - new:,} replaced)")
 
 
@@ -101,9 +106,12 @@ def list_devices(
     offset: Annotated[int, typer.Option(help="Devices to skip.")] = 0,
     state: State = Path(".contextbridge"),
     outbox: OutboxUrl = None,
+    tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """The devices by id, as NDJSON (one device a line); the total on stderr."""
-    devices, count = _with_registry(state, outbox, lambda registry: registry.list(limit=limit, offset=offset))
+    devices, count = _with_registry(
+        state, outbox, lambda registry: registry.list(tenant=tenant, limit=limit, offset=offset)
+    )
     for device in devices:
         typer.echo(orjson.dumps(device.document()).decode())
     echo_err(f"{len(devices):,} of {count:,} devices")
@@ -114,9 +122,10 @@ def show(
     device_id: Annotated[str, typer.Argument(metavar="ID")],
     state: State = Path(".contextbridge"),
     outbox: OutboxUrl = None,
+    tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """One device, as JSON."""
-    device = _with_registry(state, outbox, lambda registry: registry.get(device_id))
+    device = _with_registry(state, outbox, lambda registry: registry.get(device_id, tenant=tenant))
     if device is None:
         echo_err(f"no device {device_id}")
         raise typer.Exit(1)
@@ -128,9 +137,10 @@ def remove(
     device_id: Annotated[str, typer.Argument(metavar="ID")],
     state: State = Path(".contextbridge"),
     outbox: OutboxUrl = None,
+    tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """Remove a device."""
-    if not _with_registry(state, outbox, lambda registry: registry.remove(device_id)):
+    if not _with_registry(state, outbox, lambda registry: registry.remove(device_id, tenant=tenant)):
         echo_err(f"no device {device_id}")
         raise typer.Exit(1)
     echo_err(f"removed device {device_id}")

@@ -174,12 +174,14 @@ def iter_json_values(stream: BinaryIO, *, prefix: str | None, source: str | None
     found: Any = ijson.sendable_list()
     parser = ijson.items_coro(found, prefix, use_float=True)
     guard = DepthGuard()
+    surrogates = SurrogateGuard()
     pending = 0  # bytes fed since the last record came out
     chunk = head
     try:
         while chunk:
             try:
                 guard.feed(chunk)
+                surrogates.feed(chunk)
             except ValueError as error:
                 yield FormatError(f"JSON refused near byte {position.offset}: {error}", source=source)
                 return
@@ -197,6 +199,11 @@ def iter_json_values(stream: BinaryIO, *, prefix: str | None, source: str | None
                     return
             position.advance(chunk)
             chunk = stream.read(CHUNK_SIZE)
+        try:
+            surrogates.close()
+        except ValueError as error:
+            yield FormatError(f"JSON refused near byte {position.offset}: {error}", source=source)
+            return
         parser.close()
     except ijson.JSONError as error:
         yield from found
@@ -208,6 +215,45 @@ def iter_json_values(stream: BinaryIO, *, prefix: str | None, source: str | None
         yield FormatError(reason, source=source)
         return
     yield from found
+
+
+# A UTF-16 surrogate pair in \u escapes (allowed), or a surrogate escape alone (refused).
+_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+class SurrogateGuard:
+    """Refuses a ``\\uD800``-``\\uDFFF`` escape that is not half of a pair (RFC 8259 §8.2: such a
+    string is not Unicode), which yajl would turn into ``?`` silently, making two different
+    device ids one. Chunk by chunk at C speed: escaped backslashes are dropped first, so every
+    ``\\u`` left is an escape; an escape cut by the chunk's end (or a high half whose low half may
+    come next) is held for the next chunk."""
+
+    __slots__ = ("carry",)
+
+    def __init__(self) -> None:
+        self.carry = b""
+
+    def feed(self, chunk: bytes, *, last: bool = False) -> None:
+        if not self.carry and b"\\u" not in chunk and not chunk.endswith(b"\\"):
+            return
+        text = (self.carry + chunk).replace(b"\\\\", b"")
+        hold = len(text)
+        if not last and (cut := text.rfind(b"\\", max(len(text) - 5, 0))) >= 0:
+            hold = cut  # fewer than the six bytes of an escape: it goes on in the next chunk
+        for match in _SURROGATE.finditer(text, 0, hold):
+            if len(match[0]) == 6:
+                if match.end() == hold and not last and match[0][3] in b"89abAB":
+                    hold = match.start()  # a high half at the end: its low half may come next
+                    break
+                raise ValueError(f"a lone UTF-16 surrogate escape {match[0].decode()} is not a character")
+        self.carry = text[hold:]
+
+    def close(self) -> None:
+        """The end of the document: what is still held is checked as it is."""
+        if self.carry:
+            self.feed(b"", last=True)
 
 
 def _read_head(stream: BinaryIO, position: _Position) -> bytes:

@@ -14,25 +14,34 @@ after it: with ``Store.load`` (one transaction) when few, with the bulk loader f
 ``BULK_BATCH`` of them (four times faster; a crash in the middle may leave part of them, which
 the retry of the idempotent upsert replaces).
 
-Queries run in a worker thread; rows are collected up to the limit and the deadline is
-checked between rows. A query that spends its whole time before its first row (a huge
-aggregate) is abandoned at the deadline: the caller gets ``QueryTimeout`` at once, and the
-worker finishes in the background, holding one of ``QUERY_SLOTS``; with every slot held, a new
-query is refused at once (``QueryBusy``) rather than adding a thread.
+With ``query_workers`` (what the service uses), queries run in worker processes on a
+read-only snapshot of the store (``workers``): one still running at its time limit is killed,
+so no query can hold a slot or a CPU past its time. The snapshot is a RocksDB checkpoint (hard
+links, next to the store in ``<path>.queries``), made again when the data changed since the
+last one: a query sees every write acknowledged before it started.
+
+Without (the command line, the in-memory store), queries run in a worker thread; rows are
+collected up to the limit and the deadline is checked between rows. A query that spends its
+whole time before its first row (a huge aggregate) is abandoned at the deadline: the caller
+gets ``QueryTimeout`` at once, and the thread finishes in the background, holding one of
+``QUERY_SLOTS``; with every slot held, a new query is refused at once (``QueryBusy``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pyoxigraph import DefaultGraph, NamedNode, QueryBoolean, QuerySolutions, RdfFormat, Store
+from pyoxigraph import DefaultGraph, NamedNode, RdfFormat, Store
 
 from contextbridge.errors import DeliveryError, GraphStoreError, QueryBusy, QueryError, QueryTimeout
+from contextbridge.graph._query_worker import answer
 from contextbridge.graph.base import (
     DEFAULT_LIMIT,
     DEFAULT_TENANT,
@@ -47,6 +56,7 @@ from contextbridge.graph.base import (
 from contextbridge.graph.batch import Batch, convert_batch
 from contextbridge.graph.history import retention_update
 from contextbridge.graph.sparql import data_update, delete_update, insert_update, merge_update, query_form
+from contextbridge.graph.workers import QueryPool
 from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.rdf import Converter, View
 from contextbridge.rdf.converter import GENID
@@ -67,7 +77,12 @@ class EmbeddedStore:
     """A ``GraphStore`` on a local pyoxigraph store (``path=None``: in memory, for tests)."""
 
     def __init__(
-        self, path: Path | None = None, *, ontology: Ontology | None = None, view: View = "ngsi-ld"
+        self,
+        path: Path | None = None,
+        *,
+        ontology: Ontology | None = None,
+        view: View = "ngsi-ld",
+        query_workers: int = 0,
     ) -> None:
         self.path = path
         self.ontology = ontology or default_ontology()
@@ -81,6 +96,15 @@ class EmbeddedStore:
         self._write = threading.Lock()
         self._unflushed = 0  # triples written since the last flush
         self._slots = threading.BoundedSemaphore(QUERY_SLOTS)
+        # Queries in worker processes (on disk only): snapshots by generation of the data.
+        self._pool = QueryPool(query_workers) if path is not None and query_workers > 0 else None
+        self._generation = 0  # writes so far
+        self._snapshots = path.with_name(path.name + ".queries") if path is not None else None
+        self._current: tuple[int, str] | None = None  # the newest snapshot: generation, directory
+        self._users: dict[str, int] = {}  # queries running on each snapshot
+        self._snapshot_lock = threading.Lock()
+        if self._pool is not None and self._snapshots is not None:
+            shutil.rmtree(self._snapshots, ignore_errors=True)  # a previous run's
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -139,6 +163,7 @@ class EmbeddedStore:
 
     def _written(self, triples: int) -> None:
         """Count written triples; flush past ``FLUSH_EVERY`` (holding the write lock)."""
+        self._generation += 1  # the query workers' snapshot is stale from now on
         self._unflushed += triples
         if self._unflushed >= FLUSH_EVERY:
             self._store.flush()
@@ -179,6 +204,7 @@ class EmbeddedStore:
 
     def _update(self, update: str) -> None:
         with self._write, _boundary(self.path):
+            self._generation += 1
             self._store.update(update)
 
     # -- reads ------------------------------------------------------------------------------
@@ -192,6 +218,8 @@ class EmbeddedStore:
         limit: int = DEFAULT_LIMIT,
     ) -> QueryResult:
         query_form(sparql)  # refuses updates with a clear message before anything runs
+        if self._pool is not None:
+            return await self._query_in_worker(sparql, tenant, timeout, limit)
         if not self._slots.acquire(blocking=False):
             raise QueryBusy(f"{QUERY_SLOTS} queries are still running: try again later")
         cancel = threading.Event()
@@ -203,14 +231,15 @@ class EmbeddedStore:
                 future.set_exception(error) if error is not None else future.set_result(result)  # type: ignore[arg-type]
 
         def work() -> None:
+            result: QueryResult | None = None
+            failure: BaseException | None = None
             try:
                 result = self._run(sparql, tenant, time.monotonic() + timeout, limit, cancel)
             except BaseException as error:
-                loop.call_soon_threadsafe(settle, None, error)
-            else:
-                loop.call_soon_threadsafe(settle, result, None)
-            finally:
+                failure = error
+            finally:  # free before the caller hears of it: its next query must find the slot
                 self._slots.release()
+            loop.call_soon_threadsafe(settle, result, failure)
 
         # A daemon thread, not the loop's executor: a runaway query must not keep the process alive.
         threading.Thread(target=work, name="sparql-query", daemon=True).start()
@@ -220,42 +249,71 @@ class EmbeddedStore:
             cancel.set()
             raise QueryTimeout(f"the query ran longer than {timeout:g} s") from None
 
+    async def _query_in_worker(
+        self, sparql: str, tenant: str | None, timeout: float, limit: int
+    ) -> QueryResult:
+        assert self._pool is not None
+        graphs = None if tenant is None else [ONTOLOGY_GRAPH, tenant_graph(tenant)]
+        snapshot = await asyncio.to_thread(self._take_snapshot)
+        try:
+            found = await asyncio.to_thread(
+                self._pool.run, snapshot, sparql, graphs, limit=limit, timeout=timeout
+            )
+        finally:
+            await asyncio.to_thread(self._drop_snapshot, snapshot)
+        return self._result(found, limit)
+
+    def _result(self, found: tuple[Any, ...], limit: int) -> QueryResult:
+        """The result of a query's answer (``_query_worker.answer``), or its error raised."""
+        kind = found[0]
+        if kind == "ask":
+            return QueryResult("ask", boolean=found[1])
+        if kind == "select":
+            return QueryResult("select", found[1], found[2], truncated=found[3], limit=limit)
+        if kind == "graph":
+            return QueryResult("graph", triples=found[1], truncated=found[2], limit=limit)
+        if found[1] == "timeout":
+            raise QueryTimeout(found[2])
+        if found[1] == "io":
+            raise DeliveryError(f"cannot read the graph store: {found[2]}", url=str(self.path))
+        prefix = "invalid SPARQL query" if found[1] == "syntax" else "the query cannot be evaluated"
+        raise QueryError(f"{prefix}: {found[2]}")
+
+    def _take_snapshot(self) -> str:
+        """The directory of a snapshot with every write so far (made now if the data changed)."""
+        assert self._snapshots is not None
+        with self._write, _boundary(self.path):
+            if self._current is None or self._current[0] != self._generation:
+                self._snapshots.mkdir(parents=True, exist_ok=True)
+                where = self._snapshots / f"{self._generation}-{uuid.uuid4().hex[:8]}"
+                self._store.backup(str(where))  # flushes the writes in memory first
+                self._unflushed = 0
+                self._current = (self._generation, str(where))
+            current = self._current[1]
+            with self._snapshot_lock:  # counted before a newer one may make it stale
+                self._users[current] = self._users.get(current, 0) + 1
+        return current
+
+    def _drop_snapshot(self, snapshot: str) -> None:
+        """One query less on ``snapshot``; the snapshots no query uses go, but the newest."""
+        with self._snapshot_lock:
+            self._users[snapshot] -= 1
+            newest = self._current[1] if self._current else None
+            unused = [where for where, users in self._users.items() if users == 0 and where != newest]
+            for where in unused:
+                del self._users[where]
+        for where in unused:
+            shutil.rmtree(where, ignore_errors=True)
+
     def _run(
         self, sparql: str, tenant: str | None, deadline: float, limit: int, cancel: threading.Event
     ) -> QueryResult:
-        graphs = [NamedNode(graph) for graph in query_graphs(tenant)]
-        dataset: dict[str, Any] = (
-            {"use_default_graph_as_union": True}
-            if tenant is None
-            else {"default_graph": graphs, "named_graphs": [*graphs, NamedNode(history_graph(tenant))]}
+        graphs = None if tenant is None else query_graphs(tenant)
+        # pyoxigraph's solutions stay in this thread: ``answer`` returns plain values and errors.
+        found = answer(
+            self._store, sparql, graphs, limit, lambda: cancel.is_set() or time.monotonic() > deadline
         )
-        answer: Any = None
-        item: Any = None
-        try:
-            answer = self._store.query(sparql, **dataset)
-            if isinstance(answer, QueryBoolean):
-                return QueryResult("ask", boolean=bool(answer))
-            items: list[Any] = []
-            truncated = False
-            for item in answer:
-                if len(items) == limit:
-                    truncated = True
-                    break
-                if cancel.is_set() or time.monotonic() > deadline:
-                    raise QueryTimeout("the query ran longer than its timeout")
-                items.append(tuple(item) if isinstance(answer, QuerySolutions) else item)
-            if isinstance(answer, QuerySolutions):
-                names = tuple(v.value for v in answer.variables)
-                return QueryResult("select", names, tuple(items), truncated=truncated, limit=limit)
-            return QueryResult("graph", triples=tuple(items), truncated=truncated, limit=limit)
-        except SyntaxError as exc:
-            raise QueryError(f"invalid SPARQL query: {exc}") from exc
-        except OSError as exc:
-            raise DeliveryError(f"cannot read the graph store: {exc}", url=str(self.path)) from exc
-        finally:
-            # pyoxigraph's solutions belong to this thread: an error carries this frame to the
-            # event loop's thread, which must not be where they are dropped.
-            answer = item = None
+        return self._result(found, limit)
 
     def dump(self, *, tenant: str | None = None) -> bytes:
         """The tenant's graph as N-Triples (for exports and tests)."""
@@ -270,6 +328,9 @@ class EmbeddedStore:
         )
 
     async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            shutil.rmtree(self._snapshots or "", ignore_errors=True)
         with self._write:
             self._store.flush()
             # RocksDB's directory lock goes with the last reference to the store: drop ours now,

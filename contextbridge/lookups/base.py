@@ -38,6 +38,10 @@ class LookupSource:
         """Where the rows come from, for messages."""
         raise NotImplementedError
 
+    def use_tenant(self, tenant: str) -> None:
+        """Read ``tenant``'s rows (the feed's): only the device registry has tenants."""
+        return None
+
     def register(self, keys: Iterable[Any]) -> None:
         """Add rows for ``keys`` (missed with ``on_miss: register``); only the device registry can."""
         raise ConfigError(f"on_miss: register needs a registry lookup, not {self.describe()}", key="on_miss")

@@ -75,6 +75,11 @@ class LookupSet:
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
+    def use_tenant(self, tenant: str) -> None:
+        """The tables read ``tenant``'s data where their source has tenants (the device registry)."""
+        for entry in self._entries.values():
+            entry.source.use_tenant(tenant)
+
     def table(self, name: str) -> LookupTable:
         return self._entries[name].table
 

@@ -7,7 +7,8 @@
         interval: 60
 
 Each row is a device's attributes with ``id``, ``entity_id`` and ``entity_type`` beside them, so
-a mapping reads ``devices.latitude`` or ``devices.entity_id``. Devices added through the
+a mapping reads ``devices.latitude`` or ``devices.entity_id``. The devices are those of the
+tenant of the feed the mapping serves (``LookupSet.use_tenant``; the default tenant otherwise). Devices added through the
 service's ``/devices`` or ``contextbridge devices`` reach the translation at the next refresh.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ContextBridgeError, DeliveryError, DeviceError
+from ..graph.base import DEFAULT_TENANT
 from ..registry import open_registry, parse_device
 from .base import LookupSource, Row
 
@@ -28,9 +30,13 @@ class RegistrySource(LookupSource):
     kind = "registry"
     remote = True
 
-    def __init__(self, location: str | Path, *, interval: float) -> None:
+    def __init__(self, location: str | Path, *, interval: float, tenant: str = DEFAULT_TENANT) -> None:
         self.location = location
         self.interval = interval
+        self.tenant = tenant
+
+    def use_tenant(self, tenant: str) -> None:
+        self.tenant = tenant
 
     def fetch(self) -> Iterator[Row]:
         try:
@@ -40,12 +46,12 @@ class RegistrySource(LookupSource):
         except Exception as error:  # a broken or locked file: keep the table, try again later
             raise DeliveryError(f"cannot read the device registry at {self.location}: {error}") from error
         try:
-            yield from registry.rows()
+            yield from registry.rows(tenant=self.tenant)
         finally:
             registry.close()
 
     def describe(self) -> str:
-        return f"the device registry at {self.location}"
+        return f"the device registry at {self.location} (tenant {self.tenant})"
 
     def register(self, keys: Iterable[Any]) -> None:
         """Register unknown devices (``on_miss: register``): an id, no attributes yet."""
@@ -57,6 +63,9 @@ class RegistrySource(LookupSource):
                 continue
         registry = open_registry(self.location)
         try:
-            registry.put_many(device for device in devices if registry.get(device.id) is None)
+            registry.put_many(
+                (device for device in devices if registry.get(device.id, tenant=self.tenant) is None),
+                tenant=self.tenant,
+            )
         finally:
             registry.close()

@@ -10,9 +10,11 @@ together, one round trip per result read), lists travel as arrays (``= ANY(%s)``
 multi-row insert (of one JSON array), and psycopg prepares the statements it sees repeatedly.
 
 An outbox holds a few connections so that the drainer's concurrent workers do not wait for each
-other's round trips. A claim belongs to the outbox's first database session: when a worker dies,
-its connections close and its claims are free for the other workers' next claims (looked for
-every second, and whenever fewer entries are free than asked for), without waiting for the lease. Claims and acks commit with ``synchronous_commit = off`` (a server crash
+other's round trips. A claim belongs to the outbox, by a random id that every one of its
+sessions carries as its ``application_name`` (never a backend pid, which the server gives again):
+when a worker dies, its connections close and its claims are free for the other workers' next
+claims (looked for every second, and whenever fewer entries are free than asked for), without
+waiting for the lease. Claims and acks commit with ``synchronous_commit = off`` (a server crash
 may undo the last of them, which only means one more delivery); puts and dead letters wait for
 the WAL flush.
 """
@@ -20,6 +22,7 @@ the WAL flush.
 from __future__ import annotations
 
 import contextlib
+import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -129,11 +132,14 @@ class PostgresDialect(Dialect):
         )
 
     def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
-        # An owner is a backend pid: gone from pg_stat_activity, its session (its worker) is gone.
-        # Not our own: our session may be lost for a moment, and we take its claims back (``_reopen``).
+        # An owner is an outbox's random id, the ``application_name`` of each of its sessions: with
+        # none of them left in pg_stat_activity, the worker is gone. Not a backend pid: a dead
+        # worker's pid may be given to another session at once, and its claims would look alive
+        # until their lease ends. Not our own: our sessions may be lost for a moment.
         tx.run(
             "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner IS NOT NULL "
-            "AND (lease_until < ? OR (owner <> ? AND owner NOT IN (SELECT pid::text FROM pg_stat_activity)))",
+            "AND (lease_until < ? OR (owner <> ? AND owner NOT IN (SELECT application_name "
+            "FROM pg_stat_activity WHERE starts_with(application_name, 'contextbridge-'))))",
             (sink, now, owner),
         )
 
@@ -162,6 +168,8 @@ class PostgresOutbox(SqlOutbox):
         self.schema = schema
         self.url = url
         self.location = _redacted(url)
+        # Who holds this outbox's claims: never reused (see ``PostgresDialect.reap``).
+        self.owner = f"contextbridge-{uuid.uuid4().hex}"
         opened: list[psycopg.Connection[Any]] = []
         try:
             for _ in range(connections):
@@ -172,34 +180,22 @@ class PostgresOutbox(SqlOutbox):
             raise ConfigError(
                 f"outbox: cannot connect to PostgreSQL at {self.location}: {error}", key="outbox"
             ) from error
-        super().__init__(opened, PostgresDialect(schema), owner=_pid(opened[0]), **options)
+        super().__init__(opened, PostgresDialect(schema), owner=self.owner, **options)
 
     def _connect(self, *, create: bool = False) -> psycopg.Connection[Any]:
-        connection = psycopg.connect(self.url, autocommit=True)
+        connection = psycopg.connect(self.url, autocommit=True, application_name=self.owner)
         if create:
             connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         connection.execute(f'SET search_path TO "{self.schema}"')
         return connection
 
     def _reopen(self, connection: Any) -> Any:
-        """A new session for a lost one. The claims belong to the first session's pid: when that one
-        is replaced, they move to the new session's pid at once (the other workers would free them
-        as soon as they see the old pid gone, while our batches are still in flight)."""
+        """A new session for a lost one, under the same owner id: the claims stay ours."""
         fresh = self._connect()
         with contextlib.suppress(psycopg.Error):
             connection.close()
-        index = self._connections.index(connection)
-        self._connections[index] = fresh
-        if index == 0:
-            owner = _pid(fresh)
-            fresh.execute("UPDATE deliveries SET owner = %s WHERE owner = %s", (owner, self._owner))
-            self._owner = owner
+        self._connections[self._connections.index(connection)] = fresh
         return fresh
-
-
-def _pid(connection: psycopg.Connection[Any]) -> str:
-    (pid,) = connection.execute("SELECT pg_backend_pid()").fetchone() or (0,)
-    return str(pid)
 
 
 def _redacted(url: str) -> str:

@@ -33,6 +33,7 @@ from contextbridge.adapter import Adapter, open_adapter
 from contextbridge.config import Config, GraphConfig, ServiceConfig, config_ontology
 from contextbridge.context import context_document, dumps
 from contextbridge.graph.base import GraphStore
+from contextbridge.graph.embedded import QUERY_SLOTS
 from contextbridge.keystore import KeyStore
 from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.registry import DeviceRegistry, SqliteRegistry, open_registry
@@ -52,6 +53,7 @@ from .notify import notify_endpoint
 from .openapi import openapi_endpoint
 from .playground import Playground, playground_endpoint
 from .problems import problem_handlers
+from .slots import FairSlots
 from .sparql import sparql_endpoint
 from .status import StatusBoard, status_endpoint, status_events_endpoint
 from .types import type_endpoint
@@ -82,6 +84,7 @@ class Service:
     registry_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     board: StatusBoard = field(default_factory=StatusBoard, init=False)  # the console's /status
     playground: Playground | None = field(default=None, init=False)  # made at the first trial
+    query_slots: FairSlots = field(default_factory=lambda: FairSlots(QUERY_SLOTS), init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyStore(self.state_dir)  # `contextbridge keys create`'s, beside the configured ones
@@ -109,6 +112,8 @@ class Service:
         return self.store
 
     def open_store(self) -> GraphStore:
+        if self.graph_config.endpoint is None:  # queries in processes, killed at their time limit
+            return self.graph_config.open(self.state_dir, ontology=self.ontology, query_workers=QUERY_SLOTS)
         return self.graph_config.open(self.state_dir, ontology=self.ontology)
 
     def own_context_urls(self, request: Request) -> list[str]:

@@ -5,8 +5,9 @@ every configured key in constant time (SHA-256 digests compared with ``hmac.comp
 all of them, whatever matches), so neither the timing nor the order of the keys tells anything
 about the secrets. Keys kept in the state directory (``contextbridge keys create``,
 ``contextbridge.keystore``) are found by their digest beside them. Answers: 401 without a known key
-(saying whether no key is configured at all, or this one is not valid), 403 when the key may not use the tenant
-(``NGSILD-Tenant``, the default tenant when absent) or may not write. With no key configured
+(saying whether no key is configured at all, or this one is not valid), 403 when the key may not use
+the tenant (``NGSILD-Tenant``, the default tenant when absent), may not write, or may not notify (the
+``notify`` scope, for Orion-LD subscriptions alone). With no key configured
 every protected request is refused: the service never runs open by accident.
 
 Only key *names* are ever logged.
@@ -77,15 +78,20 @@ class Authenticator:
             raise self._refuse("this key is not valid")
         return found
 
-    def authorize(self, request: Request, *, write: bool = False) -> tuple[ApiKey, str]:
-        """The request's key and tenant, or 401/403 as a ``HTTPProblem``."""
+    def authorize(
+        self, request: Request, *, write: bool = False, notify: bool = False, tenant: str | None = None
+    ) -> tuple[ApiKey, str]:
+        """The request's key and tenant, or 401/403 as a ``HTTPProblem``. ``tenant``: the tenant
+        the request acts on whatever its headers say (a webhook feed's own tenant)."""
         key = self.identify(request)
-        tenant = request_tenant(request)
+        tenant = tenant or request_tenant(request)
         if not key.allows(tenant):
             raise HTTPProblem(
                 403, "forbidden", "Forbidden", f"key {key.name!r} may not use tenant {tenant!r}"
             )
         if write and not key.write:
             raise HTTPProblem(403, "forbidden", "Forbidden", f"key {key.name!r} is read-only")
+        if notify and not key.notify:  # a subscription's key, not any write key
+            raise HTTPProblem(403, "forbidden", "Forbidden", f"key {key.name!r} may not send notifications")
         request.scope.setdefault("state", {})["api_key"] = key.name
         return key, tenant

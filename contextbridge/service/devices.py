@@ -6,7 +6,8 @@
     PUT    /devices/{id}                  create or replace: 201 or 200
     DELETE /devices/{id}                  204, or 404
 
-Reads need a key, changes a key that may write. A device is checked against its JSON Schema
+The registry of the request's tenant (``NGSILD-Tenant``): a key reads and changes the devices
+of the tenants it may use and no other. Reads need a key, changes a key that may write. A device is checked against its JSON Schema
 (``schemas/device.schema.json``) before anything is stored: a 400 ProblemDetails names the field.
 The registry's calls run in a worker thread, one at a time.
 """
@@ -70,16 +71,16 @@ def _page(request: Request, name: str, default: int, maximum: int) -> int:
 async def devices_endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
     if request.method == "GET":
-        service.authenticator.authorize(request)
+        _, tenant = service.authenticator.authorize(request)
         limit, offset = _page(request, "limit", 100, MAX_PAGE), _page(request, "offset", 0, 1 << 31)
-        devices, count = await _call(service, lambda r: r.list(limit=limit, offset=offset))
+        devices, count = await _call(service, lambda r: r.list(tenant=tenant, limit=limit, offset=offset))
         page = [device.document() for device in devices]
         return JSONResponse({"devices": page, "count": count, "limit": limit, "offset": offset})
-    service.authenticator.authorize(request, write=True)
+    _, tenant = service.authenticator.authorize(request, write=True)
     device = await _device(request, service)
 
     def create(registry: DeviceRegistry) -> bool:
-        return registry.get(device.id) is None and registry.put(device)
+        return registry.get(device.id, tenant=tenant) is None and registry.put(device, tenant=tenant)
 
     if not await _call(service, create):
         raise HTTPProblem(409, "already-exists", "Conflict", f"device {device.id!r} exists: PUT replaces it")
@@ -90,16 +91,16 @@ async def device_endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
     device_id = request.path_params["device_id"]
     if request.method == "GET":
-        service.authenticator.authorize(request)
-        found = await _call(service, lambda r: r.get(device_id))
+        _, tenant = service.authenticator.authorize(request)
+        found = await _call(service, lambda r: r.get(device_id, tenant=tenant))
         if found is None:
             raise HTTPProblem(404, "not-found", "Not Found", f"no device {device_id!r}")
         return JSONResponse(found.document())
-    service.authenticator.authorize(request, write=True)
+    _, tenant = service.authenticator.authorize(request, write=True)
     if request.method == "DELETE":
-        if not await _call(service, lambda r: r.remove(device_id)):
+        if not await _call(service, lambda r: r.remove(device_id, tenant=tenant)):
             raise HTTPProblem(404, "not-found", "Not Found", f"no device {device_id!r}")
         return Response(status_code=204)
     device = await _device(request, service, path_id=device_id)
-    created = await _call(service, lambda r: r.put(device))
+    created = await _call(service, lambda r: r.put(device, tenant=tenant))
     return JSONResponse(device.document(), 201 if created else 200)

@@ -138,21 +138,21 @@ def _since(text: str | None, now: datetime) -> datetime:
 
 async def entity_endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
-    _, tenant = service.authenticator.authorize(request)
+    key, tenant = service.authenticator.authorize(request)
     ident = _entity_id(request)
-    triples = await run_query(service, _triples_query(ident), tenant)
+    triples = await run_query(service, _triples_query(ident), tenant, key=key.name)
     if not triples.rows:
         raise HTTPProblem(404, "not-found", "Not Found", f"no entity {ident!r} in tenant {tenant!r}")
-    types = await run_query(service, _type_query(ident), tenant)
-    inbound = await run_query(service, _inbound_query(ident), tenant)
-    history = await run_query(service, _history_summary_query(ident, tenant), tenant)
+    types = await run_query(service, _type_query(ident), tenant, key=key.name)
+    inbound = await run_query(service, _inbound_query(ident), tenant, key=key.name)
+    history = await run_query(service, _history_summary_query(ident, tenant), tenant, key=key.name)
     document = entity_document(ident, triples.rows, types.rows, inbound.rows, history.rows)
     return JSONResponse(document)
 
 
 async def history_endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
-    _, tenant = service.authenticator.authorize(request)
+    key, tenant = service.authenticator.authorize(request)
     ident = _entity_id(request)
     attribute = request.query_params.get("attribute") or None
     if attribute is not None and not (_NAME.match(attribute) or _IRI.match(attribute)):
@@ -160,7 +160,7 @@ async def history_endpoint(request: Request) -> Response:
             400, "bad-request", "Bad Request", f"attribute={attribute!r}: an attribute's name or IRI"
         )
     since = _since(request.query_params.get("since"), datetime.now(UTC))
-    result = await run_query(service, _history_query(ident, tenant, since, attribute), tenant)
+    result = await run_query(service, _history_query(ident, tenant, since, attribute), tenant, key=key.name)
     series = history_series(result.rows, truncated=result.truncated)
     return JSONResponse(
         {

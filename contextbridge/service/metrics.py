@@ -1,7 +1,8 @@
 """``GET /metrics``: the adapter's counters in the Prometheus text format (``contextbridge.metrics``).
 
 Like ``/health``, it needs no key: a Prometheus server scrapes it from the operators' network,
-and it holds counts, never data. Without an adapter (a service with no feeds and no broker) the
+and it holds counts, never data, nor the tenants' feed ids unless the configuration says so
+(``service.metrics.feeds: true``: counts per feed; else summed under ``feed="*"``). Without an adapter (a service with no feeds and no broker) the
 answer is empty but valid.
 """
 
@@ -24,5 +25,8 @@ async def metrics_endpoint(request: Request) -> Response:
     if service.adapter is None:
         return Response(b"", media_type=CONTENT_TYPE_LATEST)
     if service.metrics is None or service.metrics[0] is not service.adapter:
-        service.metrics = (service.adapter, adapter_registry(service.adapter))
+        service.metrics = (
+            service.adapter,
+            adapter_registry(service.adapter, feeds=service.settings.metrics_feeds),
+        )
     return Response(generate_latest(service.metrics[1]), media_type=CONTENT_TYPE_LATEST)

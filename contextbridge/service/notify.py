@@ -123,7 +123,7 @@ def _refusal(entity_id: Any, error: EntityError | ContextRefused) -> dict[str, A
 
 async def notify_endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
-    key, tenant = service.authenticator.authorize(request, write=True)
+    key, tenant = service.authenticator.authorize(request, notify=True)
     notification, link, ld = await _read(request, service.settings.max_body_bytes)
     refused: list[dict[str, Any]] = []
     ready = await _in_city_terms(service, request, notification, link=link, ld=ld, refused=refused)

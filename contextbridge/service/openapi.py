@@ -473,7 +473,8 @@ DOCUMENT: dict[str, Any] = {
         },
         "/ngsi-ld/notify": {
             "post": {
-                "summary": "Orion-LD notifications (normalized, concise or keyValues) into the city graph",
+                "summary": "Orion-LD notifications (normalized, concise or keyValues) into the city graph"
+                " (a key with the notify scope)",
                 "security": KEYED,
                 "parameters": [
                     TENANT,

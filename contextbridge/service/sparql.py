@@ -13,7 +13,8 @@ fetch the URL a query names, from inside the city's network. Updates (``update=`
 Answers by ``Accept``: SPARQL JSON (default), SPARQL XML, CSV or TSV for SELECT and ASK;
 Turtle (default) or N-Triples for CONSTRUCT and DESCRIBE; 406 when none is acceptable, decided
 before the query runs. The query timeout and the row limit come from the settings; a cut answer
-says so in ``X-Result-Truncated: true`` (with ``X-Result-Limit``).
+says so in ``X-Result-Truncated: true`` (with ``X-Result-Limit``). A key, or a tenant, runs at
+most half the store's queries at once (``slots``): one more is 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -107,12 +108,12 @@ async def query_text(request: Request, limit: int) -> str:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPProblem(400, "bad-request", "Bad Request", "the body is not UTF-8") from None
+    params = parse_qs(request.url.query)  # a dataset named in the URL is refused with any body
+    if any(name in params for name in _DATASET):
+        _one({**params, "query": [text]}, "body")
     if kind == "application/x-www-form-urlencoded":
         return _one(parse_qs(text, keep_blank_values=True), "form")
     if kind == "application/sparql-query":
-        params = parse_qs(request.url.query)
-        if any(name in params for name in _DATASET):
-            _one({**params, "query": [text]}, "body")
         if not text.strip():
             raise HTTPProblem(400, "bad-request", "Bad Request", "the query is empty")
         return text
@@ -142,7 +143,7 @@ async def sparql_endpoint(request: Request) -> Response:
             406, "not-acceptable", "Not Acceptable", f"a {form.upper()} answer can be: {', '.join(offers)}"
         )
     settings = service.settings
-    result = await run_query(service, text, tenant)
+    result = await run_query(service, text, tenant, key=key.name)
     body = await asyncio.to_thread(format_result, result, offers[chosen])
     headers = {"Vary": "Accept"}
     if result.truncated:
@@ -153,13 +154,20 @@ async def sparql_endpoint(request: Request) -> Response:
     return Response(body.encode("utf-8"), 200, headers, media_type=media)
 
 
-async def run_query(service: Service, text: str, tenant: str) -> QueryResult:
-    """``text`` (as its author wrote it) run on ``tenant``'s graph within the settings' limits; store errors as ProblemDetails."""
+async def run_query(service: Service, text: str, tenant: str, *, key: str) -> QueryResult:
+    """``text`` (as its author wrote it) run on ``tenant``'s graph for ``key`` (the name of the API
+    key asking) within the settings' limits and a fair share of the query slots; store errors as
+    ProblemDetails."""
     settings = service.settings
     try:
-        return await ask(
-            service.graph, text, tenant=tenant, timeout=settings.sparql_timeout, limit=settings.sparql_limit
-        )
+        with service.query_slots.take(key=key, tenant=tenant):
+            return await ask(
+                service.graph,
+                text,
+                tenant=tenant,
+                timeout=settings.sparql_timeout,
+                limit=settings.sparql_limit,
+            )
     except QueryRefused:
         raise _refuse_update() from None
     except QueryBusy as error:

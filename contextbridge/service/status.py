@@ -11,7 +11,8 @@ The feeds' counters are those of the running adapter (``FeedRunner.stats``, the 
 ``TranslationStats``); the sinks', those of the outbox (read every few seconds by the adapter) and
 of the drainers since the start. ``rate`` is records per second over the last ``WINDOW`` seconds,
 from a ``RateSampler`` the app's lifespan feeds once a second (``null`` until two samples exist).
-A key sees the feeds of the tenants it may use. Health is ``/ready``'s checks, cached a moment
+A key sees the feeds of the tenants it may use, and the sinks' figures only if it may use every
+tenant (the sinks are shared: a key of some tenants sees their names, figures ``null``). Health is ``/ready``'s checks, cached a moment
 so that a room of dashboards does not probe the broker for each.
 
 Without an adapter (no feeds, no broker) nothing changes but the graph's health: the stream then
@@ -46,6 +47,19 @@ HEALTH_TTL = 2.0  # seconds a health reading is reused
 INTERVALS = (0.5, 60.0)  # the stream's allowed interval, seconds
 HEALTH_CHECKS = ("graph", "outbox", "broker")
 _SOURCE_KINDS = {"mqtt": "mqtt", "http": "http", "webhook": "webhook", "file": "files"}
+# A sink serves every tenant: its figures (and its last error, which may name anyone's entity)
+# are shown to keys of every tenant; a key of some tenants sees the sink's name alone.
+_SINK_FIGURES = (
+    "pending",
+    "in_flight",
+    "delivered",
+    "superseded",
+    "dead_letters",
+    "oldest_pending",
+    "retries",
+    "last_error",
+    "delivered_since_start",
+)
 
 
 class RateSampler:
@@ -132,6 +146,9 @@ class StatusBoard:
                 )
             waiting = {status.sink: status for status in adapter.status}
             for name, delivery in adapter.delivery.items():
+                if key.tenants is not None:  # a sink's figures are every tenant's: for keys of all
+                    sinks.append({"sink": name, **dict.fromkeys(_SINK_FIGURES)})
+                    continue
                 found = waiting.get(name)
                 sinks.append(
                     {
@@ -144,8 +161,7 @@ class StatusBoard:
                         "dead_letters": found.dead_letters if found else 0,
                         "oldest_pending": found.oldest_pending if found else None,
                         "retries": delivery.retries,
-                        # It may name an entity of any tenant: for keys of every tenant only.
-                        "last_error": delivery.last_error if key.tenants is None else None,
+                        "last_error": delivery.last_error,  # may name an entity of any tenant
                         "delivered_since_start": delivery.delivered,
                     }
                 )

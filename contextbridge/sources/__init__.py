@@ -1,4 +1,4 @@
-"""Live sources: HTTP poll, webhook push, MQTT subscription, files; each yields raw messages.
+"""Live sources: HTTP poll, webhook push, MQTT subscription, NATS JetStream, files; each yields raw messages.
 
     >>> source = build_source({"mqtt": {"url": "mqtt://127.0.0.1:1883", "topic": "santander/+device/attrs"}},
     ...                       base_dir=Path("."))
@@ -21,6 +21,7 @@ from .base import METADATA_FIELD, Message, Source, records_with_metadata
 from .factory import SOURCES, build_source, source_schema
 from .files import FileSource
 from .http import HttpPollSource
+from .jetstream import JetStreamSource, SubjectFilter
 from .mqtt import MqttSource
 from .pagination import Pagination
 from .topics import TopicFilter
@@ -32,11 +33,13 @@ __all__ = [
     "Backoff",
     "FileSource",
     "HttpPollSource",
+    "JetStreamSource",
     "Message",
     "MqttSource",
     "Pagination",
     "PayloadTooLarge",
     "Source",
+    "SubjectFilter",
     "TopicFilter",
     "WebhookAuthError",
     "WebhookBusy",

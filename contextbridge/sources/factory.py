@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from .base import Source
 from .files import FileSource
 from .http import HttpPollSource
+from .jetstream import JetStreamSource
 from .mqtt import MqttSource
 from .settings import Settings
 from .webhook import WebhookSource
@@ -34,6 +35,7 @@ __all__ = ["SOURCES", "build_source", "source_schema"]
 SOURCES: dict[str, Any] = {
     "file": FileSource,
     "http": HttpPollSource,
+    "jetstream": JetStreamSource,
     "mqtt": MqttSource,
     "webhook": WebhookSource,
 }

@@ -55,6 +55,15 @@ CONNECT_TIMEOUT = 5.0  # seconds for the broker's CONNACK before the connect is 
 
 log = logging.getLogger(__name__)
 
+# Measured with Mosquitto 2.0 (docs/sources.md, "Shared subscriptions and their limits").
+SHARED_SESSION_WARNING = (
+    "mqtt source %s: shared subscription %r with a persistent session (client_id %s, session_expiry %d s): "
+    "Mosquitto keeps sending this member its share of the messages while it is disconnected, queues them "
+    "until the session expires and then discards them (lost), or hands them all at once when it comes back "
+    "(older readings stored after newer ones). Give many workers a JetStream source instead "
+    "(docs/sources.md), or use clean sessions and accept losing what a dying worker held"
+)
+
 # CONNACK reason codes that a new attempt cannot cure (MQTT 5 §3.2.2.2; 4 and 5 in MQTT 3.1.1).
 _REFUSED = {4, 5, 133, 134, 135, 138, 140}
 
@@ -154,6 +163,8 @@ class MqttSource:
         self.session_expiry = session_expiry
         self.manual_ack = ack == "stored"
         self.receive_maximum = receive_maximum
+        if share is not None and session_expiry:
+            log.warning(SHARED_SESSION_WARNING, self.url, share, self.client_id, session_expiry)
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, attempts=None)
         self.connections = 0  # successful connections (reconnections = connections - 1)
         self.subscribed = 0  # successful subscriptions, one per connection
@@ -284,7 +295,7 @@ class MqttSource:
             topics = ["#"]
         qos = settings.choice("qos", (0, 1, 2), 1)
         share = settings.text("share")
-        tls = _tls(settings.mapping("tls"), base_dir)
+        tls = tls_context(settings.mapping("tls"), base_dir)
         options: dict[str, Any] = {
             "qos": qos,
             "share": share,
@@ -314,7 +325,7 @@ def _paho(client: aiomqtt.Client) -> paho.Client:
     return client._client
 
 
-def _tls(settings: Settings | None, base_dir: Path) -> ssl.SSLContext | None:
+def tls_context(settings: Settings | None, base_dir: Path) -> ssl.SSLContext | None:
     """``tls: {ca, cert, key, verify}``; files relative to the configuration."""
     if settings is None:
         return None
