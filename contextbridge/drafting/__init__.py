@@ -70,7 +70,7 @@ def draft_mapping(
     roles = find_roles(fields)
     ranking: list[Ranked] = []
     if type_name is None:
-        hints = (name.rsplit("/", 1)[-1].rsplit(".", 1)[0], str(sample.options.get("records", "")))
+        hints = (name.rsplit("/", 1)[-1].rsplit(".", 1)[0], str(sample.options.get("records", sample.each)))
         ranking = rank_types(fields, roles, onto, hints=hints)
         type_name = ranking[0].type
     matches = match_fields(fields, type_name, onto, roles)

@@ -45,6 +45,9 @@ STRFTIME = (
     "%H:%M",
 )
 _INDEX = re.compile(r"\[\d")
+# The keys that name a measurement of a list and those that hold its value, most telling first.
+_NAME_KEYS = ("type", "name", "measurementType", "measurement", "parameter", "variable", "metric", "key", "n")
+_VALUE_KEYS = ("measurementValue", "value", "v", "val", "reading")
 _SIMPLE_KEY = re.compile(r"[^.\[\]\"'{}|\s][^.\[\]\"'{}|]*")
 
 
@@ -129,9 +132,29 @@ def _leaves(
                 for index, item in enumerate(value):
                     yield f"{here}[{index}]", key, steps, item, None
             elif value and isinstance(value[0], dict):
-                yield from _leaves(value[0], f"{here}[0]", (*steps, key), depth + 1)
+                selections = list(_selections(value, here))
+                if selections:
+                    yield from ((path, label, (*steps, key), v, None) for path, label, v in selections)
+                else:
+                    yield from _leaves(value[0], f"{here}[0]", (*steps, key), depth + 1)
         else:
             yield here, key, steps, value, _symbol_unit(symbols.get(key), key) if symbols else None
+
+
+def _selections(items: list[Any], here: str) -> Iterator[tuple[str, str, Any]]:
+    """A list of measurements, each named by one key and valued by another (``{"type": "Air
+    Temperature", "measurementValue": 1.8}``), read per name: ``here[?type == 'Air
+    Temperature'].measurementValue``, the field named by its label. Nothing for any other list."""
+    if not all(isinstance(item, dict) for item in items):
+        return
+    namer = next((k for k in _NAME_KEYS if all(isinstance(i.get(k), str) for i in items)), None)
+    valuer = next((k for k in _VALUE_KEYS if all(k in i for i in items)), None)
+    labels = [item.get(namer) for item in items] if namer else []
+    if namer is None or valuer is None or len(set(labels)) < len(labels):
+        return
+    for label, item in zip(labels, items, strict=True):
+        if "'" not in label:
+            yield f"{here}[?{namer} == '{label}'].{valuer}", label, item[valuer]
 
 
 def _symbol_unit(symbol: Any, key: str) -> tuple[str, str] | None:
