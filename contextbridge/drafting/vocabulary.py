@@ -108,6 +108,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "docks": ("slot",),
     "bikes": ("bike",),
     "capacity": ("total", "slot"),
+    "num": ("number",),
+    "available": ("free",),
     "estacion": ("station", "name"),
     "nombre": ("name",),
     "descripcion": ("description",),
