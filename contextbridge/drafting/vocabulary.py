@@ -104,6 +104,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "aparcamiento": ("parking",),
     "plaza": ("parking", "spot"),
     # bike sharing (GBFS): a dock is a slot, a station's capacity its total of them
+    "space": ("spot",),
+    "spaces": ("spot",),
+    "vacant": ("available", "free"),
     "dock": ("slot",),
     "docks": ("slot",),
     "bikes": ("bike",),
