@@ -248,3 +248,15 @@ def test_a_list_of_named_measurements_is_read_by_selection() -> None:
     # a list whose names repeat is not a list of measurements: its first item is profiled
     repeated = {"messages": [{"type": "a", "value": 1}, {"type": "a", "value": 2}]}
     assert [f.path for f in profile_records([repeated])] == ["messages[0].type", "messages[0].value"]
+
+
+def test_an_xml_reference_element_gives_the_id_and_the_records_name_is_context() -> None:
+    xml = b"""<publication><status><statusOccupancy>46.1</statusOccupancy>
+      <statusReference id="24276[Turmcenter]" version="1.0"/></status>
+      <status><statusOccupancy>91.3</statusOccupancy><statusReference id="24281[Borse]" version="1.0"/></status>
+    </publication>"""
+    draft = draft_mapping(xml, name="parking.xml", type_name="OffStreetParking")
+    assert draft.roles.id is not None and draft.roles.id.field.path == 'statusReference["@id"]'
+    assert {m.attribute.name: m.field.path for m in draft.matches}["occupancy"] == "statusOccupancy"
+    mapping = load_mapping("draft.yaml", text=draft.text)
+    assert lint_mapping(mapping, default_ontology()) == []

@@ -10,6 +10,7 @@ empty, which time format every value parsed with, where a unit came from.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,8 +92,14 @@ def quote_key(key: str) -> str:
     return key if _SIMPLE_KEY.fullmatch(key) and key.strip() == key else '["' + key.replace('"', "") + '"]'
 
 
-def profile_records(records: list[dict[str, Any]], *, decimal: str = ".") -> list[FieldProfile]:
-    """The profile of every leaf field of ``records``, in the order they first appear."""
+def profile_records(
+    records: list[dict[str, Any]], *, decimal: str = ".", context: frozenset[str] = frozenset()
+) -> list[FieldProfile]:
+    """The profile of every leaf field of ``records``, in the order they first appear.
+
+    ``context``: the words of what a record is (``parkingFacilityStatus``), which its fields repeat
+    (``parkingFacilityOccupancy``) without saying what they hold: dropped from their names' words
+    when others are left."""
     seen: dict[str, list[Any]] = {}
     names: dict[str, tuple[str, tuple[str, ...], int, bool]] = {}
     units: dict[str, tuple[str, str]] = {}
@@ -105,7 +112,11 @@ def profile_records(records: list[dict[str, Any]], *, decimal: str = ".") -> lis
     profiles = []
     for path, found in list(seen.items())[:MAX_FIELDS]:
         name, steps, depth, in_list = names[path]
-        profiles.append(_profile(path, name, found, decimal, units.get(path), depth, in_list))
+        profile = _profile(path, name, found, decimal, units.get(path), depth, in_list)
+        content = tuple(t for t in profile.tokens if t not in context)
+        if content and content != profile.tokens:
+            profile = dataclasses.replace(profile, tokens=content, unit=profile.unit or unit_hint(content))
+        profiles.append(profile)
     return profiles
 
 
@@ -121,7 +132,11 @@ def _leaves(
             continue
         step = quote_key(key)
         here = f"{path}.{step}" if path and not step.startswith("[") else f"{path}{step}"
-        if isinstance(value, dict) and value and all(k == "#text" or k.startswith("@") for k in value):
+        if isinstance(value, dict) and value and all(k.startswith("@") for k in value):
+            # an XML element of attributes alone (<reference id="24276[Turmcenter]"/>): each is a field
+            for attribute, text in value.items():
+                yield f'{here}["{attribute}"]', f"{key}_{attribute[1:]}", (*steps, key), text, None
+        elif isinstance(value, dict) and value and all(k == "#text" or k.startswith("@") for k in value):
             # an XML element with attributes: its text is the value, an attribute may say the unit
             unit = _symbol_unit(next((v for k, v in value.items() if k.startswith("@")), None), key)
             yield f'{here}["#text"]', key, steps, value.get("#text"), unit
