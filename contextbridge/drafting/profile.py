@@ -49,6 +49,7 @@ _INDEX = re.compile(r"\[\d")
 # The keys that name a measurement of a list and those that hold its value, most telling first.
 _NAME_KEYS = ("type", "name", "measurementType", "measurement", "parameter", "variable", "metric", "key", "n")
 _VALUE_KEYS = ("measurementValue", "value", "v", "val", "reading")
+_LABEL = re.compile(r"[^'\\\[\]{}|\n]+")
 _SIMPLE_KEY = re.compile(r"[^.\[\]\"'{}|\s][^.\[\]\"'{}|]*")
 
 
@@ -168,7 +169,8 @@ def _selections(items: list[Any], here: str) -> Iterator[tuple[str, str, Any]]:
     if namer is None or valuer is None or len(set(labels)) < len(labels):
         return
     for label, item in zip(labels, items, strict=True):
-        if "'" not in label:
+        # a label the path's quotes cannot hold, or a value that is no reading, is left out
+        if _LABEL.fullmatch(label) and not isinstance(item[valuer], dict | list):
             yield f"{here}[?{namer} == '{label}'].{valuer}", label, item[valuer]
 
 
