@@ -208,3 +208,55 @@ def test_a_sample_that_cannot_be_read_is_a_clear_error(payload: bytes, message: 
 def test_a_sample_that_matches_nothing_still_gives_a_draft_that_passes_check(payload: bytes) -> None:
     draft = draft_mapping(payload, name="vendor")
     assert lint_mapping(load_mapping("vendor.yaml", text=draft.text), default_ontology()) == []
+
+
+def test_a_list_beside_the_documents_time_is_read_with_each() -> None:
+    feed = {
+        "last_updated": 1796364000,
+        "summary": {"items": 2},
+        "data": {"docks": [{"dock_id": "a-1", "temp_c": 7.5}, {"dock_id": "b-2", "temp_c": 9.0}]},
+    }
+    draft = draft_mapping(json.dumps(feed).encode(), name="docks.json", type_name="WeatherObserved")
+    assert draft.sample.each == "data.docks" and "records" not in draft.sample.options
+    mapping = load_mapping("draft.yaml", text=draft.text)
+    assert lint_mapping(mapping, default_ontology()) == []
+    entities = Translator(mapping).translate_record(feed)
+    assert [e["id"] for e in entities] == [f"urn:ngsi-ld:WeatherObserved:{k}" for k in ("a-1", "b-2")]
+    assert [e["temperature"]["value"] for e in entities] == [7.5, 9.0]
+    assert entities[0]["temperature"]["observedAt"] == "2026-12-04T06:00:00Z"  # the document's time
+    # paging counts beside the list are no reason for each: the list is the records
+    del feed["last_updated"]
+    assert read_sample(json.dumps(feed).encode(), name="docks.json").options == {"records": "data.docks[*]"}
+
+
+def test_a_list_of_named_measurements_is_read_by_selection() -> None:
+    uplink = {
+        "device": "ws-1",
+        "messages": [
+            {"type": "Air Temperature", "measurementValue": 1.8},
+            {"type": "Wind Speed", "measurementValue": 1.3},
+        ],
+    }
+    fields = profile_records([uplink])
+    paths = [f.path for f in fields]
+    assert "messages[?type == 'Wind Speed'].measurementValue" in paths
+    draft = draft_mapping(json.dumps(uplink).encode(), name="ws.ndjson", type_name="WeatherObserved")
+    mapping = load_mapping("draft.yaml", text=draft.text)
+    assert lint_mapping(mapping, default_ontology()) == []
+    [entity] = Translator(mapping).translate_record(uplink)
+    assert entity["windSpeed"]["value"] == 1.3
+    # a list whose names repeat is not a list of measurements: its first item is profiled
+    repeated = {"messages": [{"type": "a", "value": 1}, {"type": "a", "value": 2}]}
+    assert [f.path for f in profile_records([repeated])] == ["messages[0].type", "messages[0].value"]
+
+
+def test_an_xml_reference_element_gives_the_id_and_the_records_name_is_context() -> None:
+    xml = b"""<publication><status><statusOccupancy>46.1</statusOccupancy>
+      <statusReference id="24276[Turmcenter]" version="1.0"/></status>
+      <status><statusOccupancy>91.3</statusOccupancy><statusReference id="24281[Borse]" version="1.0"/></status>
+    </publication>"""
+    draft = draft_mapping(xml, name="parking.xml", type_name="OffStreetParking")
+    assert draft.roles.id is not None and draft.roles.id.field.path == 'statusReference["@id"]'
+    assert {m.attribute.name: m.field.path for m in draft.matches}["occupancy"] == "statusOccupancy"
+    mapping = load_mapping("draft.yaml", text=draft.text)
+    assert lint_mapping(mapping, default_ontology()) == []

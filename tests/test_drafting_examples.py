@@ -2,7 +2,11 @@
 
 For each hand-written mapping of ``mappings/`` (with a sample in ``examples/santander/`` or
 ``examples/vendors/``) and each entity type it produces, the sample is drafted with ``--type``
-and both mappings translate it; entities are paired by record. An attribute of a hand-written
+and both mappings translate it. The entities of the type are paired record by record when both
+mappings read the sample as the same records, else across the whole sample (one reads a list as
+records, the other as one record with ``each:``); within a record or the sample, by the key that
+ends their ids (``...:santander:7`` and ``...:7``), then, for those whose ids do not agree, in the
+order they appear. A hand-written entity left without a partner counts every attribute as missed. An attribute of a hand-written
 entity counts as matched when the draft's entity has it with the same value (numbers within
 0.1 %). Two scores are printed: over every attribute, and over the attributes the hand-written
 mapping reads from the payload (``from``, ``geo``, ``template``), leaving out those the
@@ -43,18 +47,45 @@ def example_mappings() -> list[Path]:
     return found
 
 
-def entities_per_record(mapping: Mapping, payload: bytes, name: str) -> list[list[dict[str, Any]] | None]:
+def entities_per_record(
+    mapping: Mapping, payload: bytes, name: str, type_name: str
+) -> list[list[dict[str, Any]]]:
+    """The entities of ``type_name`` the mapping makes of each record of the sample."""
     translator = Translator(mapping)
-    out: list[list[dict[str, Any]] | None] = []
+    out: list[list[dict[str, Any]]] = []
     for record in mapping.source_format.parse(io.BytesIO(payload), source=name):
-        if isinstance(record, FormatError):
-            out.append(None)
-            continue
         try:
-            out.append(translator.translate_record(record))
+            entities = [] if isinstance(record, FormatError) else translator.translate_record(record)
         except RecordError:
-            out.append(None)
+            entities = []
+        out.append([e for e in entities if e["type"] == type_name])
     return out
+
+
+def units(hand: list[list[Any]], draft: list[list[Any]]) -> list[tuple[list[Any], list[Any]]]:
+    """Record by record when both mappings read the sample as the same records, else the whole sample."""
+    if len(hand) == len(draft):
+        return list(zip(hand, draft, strict=True))
+    return [([e for r in hand for e in r], [e for r in draft for e in r])]
+
+
+def pairs(
+    hand: list[dict[str, Any]], draft: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each hand-written entity with its drafted partner ({} for none): same id key, else in order."""
+
+    def key(entity: dict[str, Any]) -> str:
+        return str(entity["id"]).rsplit(":", 1)[-1].lower()
+
+    by_key: dict[str, list[int]] = {}
+    for index, entity in enumerate(draft):
+        by_key.setdefault(key(entity), []).append(index)
+    partner: dict[int, int] = {}
+    for number, entity in enumerate(hand):
+        if by_key.get(key(entity)):
+            partner[number] = by_key[key(entity)].pop(0)
+    rest = iter([draft[i] for i in sorted(i for left in by_key.values() for i in left)])
+    return [(e, draft[partner[n]] if n in partner else next(rest, {})) for n, e in enumerate(hand)]
 
 
 def same(hand: Any, draft: Any) -> bool:
@@ -91,23 +122,20 @@ def score(path: Path, type_name: str) -> tuple[int, int, int, int, dict[str, int
     from_payload = payload_attributes(path, type_name)
     total = hit = payload_total = payload_hit = 0
     missed: dict[str, int] = {}
-    pairs = zip(  # both translate the same parsed records
-        entities_per_record(hand, payload, sample.name),
-        entities_per_record(drafted, payload, sample.name),
-        strict=True,
-    )
-    for hand_entities, draft_entities in pairs:
-        ours = next((e for e in draft_entities or [] if e["type"] == type_name), {})
-        for entity in (e for e in hand_entities or [] if e["type"] == type_name):
-            for name, value in entity.items():
-                if name in ("id", "type", "@context"):
-                    continue
-                ok = name in ours and same(value, ours[name])
-                total, hit = total + 1, hit + ok
-                if name in from_payload:
-                    payload_total, payload_hit = payload_total + 1, payload_hit + ok
-                if not ok:
-                    missed[name] = missed.get(name, 0) + 1
+    hand_entities = entities_per_record(hand, payload, sample.name, type_name)
+    assert any(hand_entities), f"{path.name}: the hand-written mapping makes no {type_name} of its sample"
+    draft_entities = entities_per_record(drafted, payload, sample.name, type_name)
+    paired = [p for h, d in units(hand_entities, draft_entities) for p in pairs(h, d)]
+    for entity, ours in paired:
+        for name, value in entity.items():
+            if name in ("id", "type", "@context"):
+                continue
+            ok = name in ours and same(value, ours[name])
+            total, hit = total + 1, hit + ok
+            if name in from_payload:
+                payload_total, payload_hit = payload_total + 1, payload_hit + ok
+            if not ok:
+                missed[name] = missed.get(name, 0) + 1
     return hit, total, payload_hit, payload_total, missed
 
 

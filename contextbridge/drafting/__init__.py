@@ -14,6 +14,7 @@ mapping written with its reasons (:mod:`.write`). No model, no network.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -24,6 +25,7 @@ from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
 from .roles import Roles, find_roles
 from .sample import Sample, read_sample
+from .vocabulary import tokens
 from .write import Plan, write_mapping
 
 __all__ = ["Draft", "draft_mapping"]
@@ -66,11 +68,13 @@ def draft_mapping(
     if not types:
         raise ConfigError("the ontology has no entity type to draft a mapping for")
     sample = read_sample(payload, name=name, format=format)
-    fields = profile_records(sample.records, decimal=sample.options.get("decimal", "."))
+    records_path = str(sample.options.get("records", sample.each))
+    context = frozenset(tokens(re.split(r"[./]", records_path.removesuffix("[*]"))[-1]))
+    fields = profile_records(sample.records, decimal=sample.options.get("decimal", "."), context=context)
     roles = find_roles(fields)
     ranking: list[Ranked] = []
     if type_name is None:
-        hints = (name.rsplit("/", 1)[-1].rsplit(".", 1)[0], str(sample.options.get("records", "")))
+        hints = (name.rsplit("/", 1)[-1].rsplit(".", 1)[0], records_path)
         ranking = rank_types(fields, roles, onto, hints=hints)
         type_name = ranking[0].type
     matches = match_fields(fields, type_name, onto, roles)

@@ -34,6 +34,9 @@ from .vocabulary import UNIT_WORDS, fold, synonyms, tokens, words
 THRESHOLD = 0.7
 _ENUM = re.compile(r"Enum:\s*'([^']*)'")
 _TIME_OF_OBSERVATION = frozenset({"observed", "observation", "reported"})
+# Words that make an attribute another quantity than the one its other words name: a reading is
+# not a forecast of itself (``airTemperatureForecast`` for "Air Temperature"), unless it says so.
+QUALIFIERS = frozenset({"forecast", "predicted", "prediction", "expected"})
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,10 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
         where = "name" if every & (attr.own | {attr.name}) else "label" if every & attr.strong else "comment"
         why = f"{shown} ~ {prop.name} ({where} {' '.join(found)!r})"
     value *= fit
+    qualifiers = (attr.own & QUALIFIERS) - frozenset().union(*_groups(own))
+    if qualifiers:
+        value *= 0.75
+        why += f"; the field does not say {'/'.join(sorted(qualifiers))}"
     if field.in_list:
         value *= 0.8  # a field inside a list of objects (gateways, readings) is rarely the entity's
     if attr.wants_url and not field.url:

@@ -10,6 +10,7 @@ empty, which time format every value parsed with, where a unit came from.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ STRFTIME = (
     "%H:%M",
 )
 _INDEX = re.compile(r"\[\d")
+# The keys that name a measurement of a list and those that hold its value, most telling first.
+_NAME_KEYS = ("type", "name", "measurementType", "measurement", "parameter", "variable", "metric", "key", "n")
+_VALUE_KEYS = ("measurementValue", "value", "v", "val", "reading")
+_LABEL = re.compile(r"[^'\\\[\]{}|\n]+")
 _SIMPLE_KEY = re.compile(r"[^.\[\]\"'{}|\s][^.\[\]\"'{}|]*")
 
 
@@ -88,8 +93,14 @@ def quote_key(key: str) -> str:
     return key if _SIMPLE_KEY.fullmatch(key) and key.strip() == key else '["' + key.replace('"', "") + '"]'
 
 
-def profile_records(records: list[dict[str, Any]], *, decimal: str = ".") -> list[FieldProfile]:
-    """The profile of every leaf field of ``records``, in the order they first appear."""
+def profile_records(
+    records: list[dict[str, Any]], *, decimal: str = ".", context: frozenset[str] = frozenset()
+) -> list[FieldProfile]:
+    """The profile of every leaf field of ``records``, in the order they first appear.
+
+    ``context``: the words of what a record is (``parkingFacilityStatus``), which its fields repeat
+    (``parkingFacilityOccupancy``) without saying what they hold: dropped from their names' words
+    when others are left."""
     seen: dict[str, list[Any]] = {}
     names: dict[str, tuple[str, tuple[str, ...], int, bool]] = {}
     units: dict[str, tuple[str, str]] = {}
@@ -102,7 +113,11 @@ def profile_records(records: list[dict[str, Any]], *, decimal: str = ".") -> lis
     profiles = []
     for path, found in list(seen.items())[:MAX_FIELDS]:
         name, steps, depth, in_list = names[path]
-        profiles.append(_profile(path, name, found, decimal, units.get(path), depth, in_list))
+        profile = _profile(path, name, found, decimal, units.get(path), depth, in_list)
+        content = tuple(t for t in profile.tokens if t not in context)
+        if content and content != profile.tokens:
+            profile = dataclasses.replace(profile, tokens=content, unit=profile.unit or unit_hint(content))
+        profiles.append(profile)
     return profiles
 
 
@@ -118,7 +133,11 @@ def _leaves(
             continue
         step = quote_key(key)
         here = f"{path}.{step}" if path and not step.startswith("[") else f"{path}{step}"
-        if isinstance(value, dict) and value and all(k == "#text" or k.startswith("@") for k in value):
+        if isinstance(value, dict) and value and all(k.startswith("@") for k in value):
+            # an XML element of attributes alone (<reference id="24276[Turmcenter]"/>): each is a field
+            for attribute, text in value.items():
+                yield f'{here}["{attribute}"]', f"{key}_{attribute[1:]}", (*steps, key), text, None
+        elif isinstance(value, dict) and value and all(k == "#text" or k.startswith("@") for k in value):
             # an XML element with attributes: its text is the value, an attribute may say the unit
             unit = _symbol_unit(next((v for k, v in value.items() if k.startswith("@")), None), key)
             yield f'{here}["#text"]', key, steps, value.get("#text"), unit
@@ -129,9 +148,30 @@ def _leaves(
                 for index, item in enumerate(value):
                     yield f"{here}[{index}]", key, steps, item, None
             elif value and isinstance(value[0], dict):
-                yield from _leaves(value[0], f"{here}[0]", (*steps, key), depth + 1)
+                selections = list(_selections(value, here))
+                if selections:
+                    yield from ((path, label, (*steps, key), v, None) for path, label, v in selections)
+                else:
+                    yield from _leaves(value[0], f"{here}[0]", (*steps, key), depth + 1)
         else:
             yield here, key, steps, value, _symbol_unit(symbols.get(key), key) if symbols else None
+
+
+def _selections(items: list[Any], here: str) -> Iterator[tuple[str, str, Any]]:
+    """A list of measurements, each named by one key and valued by another (``{"type": "Air
+    Temperature", "measurementValue": 1.8}``), read per name: ``here[?type == 'Air
+    Temperature'].measurementValue``, the field named by its label. Nothing for any other list."""
+    if not all(isinstance(item, dict) for item in items):
+        return
+    namer = next((k for k in _NAME_KEYS if all(isinstance(i.get(k), str) for i in items)), None)
+    valuer = next((k for k in _VALUE_KEYS if all(k in i for i in items)), None)
+    labels = [item.get(namer) for item in items] if namer else []
+    if namer is None or valuer is None or len(set(labels)) < len(labels):
+        return
+    for label, item in zip(labels, items, strict=True):
+        # a label the path's quotes cannot hold, or a value that is no reading, is left out
+        if _LABEL.fullmatch(label) and not isinstance(item[valuer], dict | list):
+            yield f"{here}[?{namer} == '{label}'].{valuer}", label, item[valuer]
 
 
 def _symbol_unit(symbol: Any, key: str) -> tuple[str, str] | None:

@@ -25,6 +25,7 @@ from defusedxml import ElementTree
 
 from ..errors import ConfigError, FormatError
 from ..formats import FORMATS, get_format
+from .profile import time_format
 
 MAX_RECORDS = 500
 MAX_BYTES = 32 * 1024 * 1024  # a sample, not a whole feed: the JSON and XML guesses read it at once
@@ -39,8 +40,9 @@ class Sample:
 
     format: str
     options: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # as the entity rule reads them: with ``each``, one view per item
     reasons: list[str] = field(default_factory=list)
+    each: str = ""  # ``each: PATH`` over a list of the one record, when its own fields are wanted too
 
 
 def read_sample(payload: bytes, *, name: str = "", format: str | None = None) -> Sample:
@@ -63,13 +65,37 @@ def _read(payload: bytes, name: str, format: str | None) -> Sample:
         known = ", ".join(sorted(FORMATS))
         raise ConfigError(f"unknown format {chosen!r} (known formats: {known})", key="format")
     options = _guess_options(chosen, payload, reasons)
-    records = _parse(chosen, options, payload, name)
+    each, records = "", list[dict[str, Any]]()
+    if chosen == "json" and options.get("records"):
+        each, records = _each(options, json.loads(payload), reasons)
+    records = records or _parse(chosen, options, payload, name)
     if chosen == "csv" and _has_decimal_comma(records):
         options["decimal"] = ","
         reasons.append("numbers are written with a decimal comma (7,5)")
     if not records:
         raise ConfigError(f"{name or 'sample'}: no record found in the sample ({chosen})")
-    return Sample(chosen, options, records, reasons)
+    return Sample(chosen, options, records, reasons, each)
+
+
+def _each(options: dict[str, Any], document: Any, reasons: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    """``each:`` over the records list when the document's own fields hold a time (a GBFS feed's
+    ``last_updated``): reading the document as one record keeps that time readable beside
+    ``item.``; paging counts (``summary.items``) are no reason to. The views are the ones the
+    entity rule sees, less the list itself, which the item already shows."""
+    path = options.get("records", "").removesuffix("[*]")
+    if not path or "[" in path or not isinstance(document, dict):
+        return "", []
+    holder, _, last = path.rpartition(".")
+    parent = document
+    for step in holder.split(".") if holder else ():
+        parent = parent[step]
+    items = parent.pop(last)
+    times = [k for k, v in document.items() if not isinstance(v, dict | list) and time_format([v])]
+    if not times:
+        return "", []
+    del options["records"]
+    reasons[-1] = f"each: {path}: the largest list of objects, beside the document's time ({times[0]})"
+    return path, [{**document, "item": item} for item in items[:MAX_RECORDS] if isinstance(item, dict)]
 
 
 def _guess_format(payload: bytes, name: str, reasons: list[str]) -> str:

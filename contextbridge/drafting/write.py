@@ -189,6 +189,9 @@ def write_mapping(plan: Plan) -> str:
     source = {"format": sample.format, **sample.options}
     out.append(line(0, f"source: {flow(source)}", "; ".join(sample.reasons)))
     out.append("entity:")
+    if sample.each:
+        why = f"one entity per item of {sample.each}, read as item.*; the document's own fields stay readable"
+        out.append(line(2, f"each: {scalar(sample.each)}", why))
     if roles.id is not None:
         field = roles.id.field
         needs_slug = any(not re.fullmatch(r"[A-Za-z0-9._-]+", str(v)) for v in field.values)
