@@ -253,7 +253,7 @@ class EmbeddedStore:
         self, sparql: str, tenant: str | None, timeout: float, limit: int
     ) -> QueryResult:
         assert self._pool is not None
-        graphs = None if tenant is None else [ONTOLOGY_GRAPH, tenant_graph(tenant)]
+        graphs = None if tenant is None else query_graphs(tenant)
         snapshot = await asyncio.to_thread(self._take_snapshot)
         try:
             found = await asyncio.to_thread(
