@@ -78,7 +78,8 @@ export class EntityPage {
     fill(this.history);
     this.root.dataset.loaded = "";
     if (!id) {
-      message(this.error, "No entity named: open one from the SPARQL results, the dead letters or the playground.", "info");
+      const from = "the SPARQL results, the dead letters or the playground";
+      message(this.error, `No entity named: open one from ${from}.`, "info");
       return;
     }
     try {

@@ -4,7 +4,8 @@
 // its YAML and first golden sample (GET /mappings/{name}).
 // Every edit posts both to POST /playground after a 300 ms pause, cancelling the request still
 // in flight; the answer shows entities (each id links to its entity page), problems (click:
-// select the line), rejected records and the RDF triples. "Save as golden sample" posts to /mappings/{name}/samples (a write key).
+// select the line), rejected records and the RDF triples. "Save as golden sample" posts to
+// /mappings/{name}/samples (a write key).
 
 import { aborted, api, ApiError } from "./api.js";
 import { count, debounce, fill, h, message } from "./dom.js";
