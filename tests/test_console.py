@@ -428,7 +428,7 @@ def test_the_entity_page_shows_attributes_place_and_history(service: Service, la
 
     page.goto(f"{service.url}/#entity/{quote(f'{PREFIX}nowhere', safe='')}")  # an id the graph lacks
     error = page.wait_for_selector("#entity-error:not([hidden])").text_content() or ""
-    assert "Not Found" in error and "nowhere" in error
+    assert "Not in the city graph (yet)" in error and "Not Found" in error and "nowhere" in error
     laptop.problems = [p for p in laptop.problems if not ("status of 404" in p and "/entities/" in p)]
     laptop.check_layout("entity")
 
@@ -663,3 +663,25 @@ def test_the_playground_describes_a_type_the_mapping_names(service: Service, lap
     page.locator("#types").scroll_into_view_if_needed()
     laptop.screenshot("playground-type-1280")
     laptop.check_layout("playground")
+
+
+def test_an_id_in_the_playground_opens_its_entity_page(service: Service, laptop: ConsolePage) -> None:
+    laptop.open("playground", key=KEY)
+    page = laptop.page
+    page.wait_for_selector("#mapping-picker option:nth-child(2)", state="attached")
+    page.select_option("#mapping-picker", option_for(laptop, "#mapping-picker", "spots"))
+    laptop.wait_until("() => document.querySelector('#mapping-editor textarea').value.includes('id: spots')")
+    trial = f"{PREFIX}trial"  # translated, never delivered
+    page.fill("#payload-editor textarea", json.dumps([spot("trial")]))
+    link = page.wait_for_selector(f"#entities a.entity-link:text-is('\"{trial}\"')")
+    assert link.get_attribute("href") == f"#entity/{quote(trial, safe='')}"
+    assert "city graph" in (link.get_attribute("title") or "")
+    assert page.locator("#entities a").count() == 1  # the entity's own id, not its attributes' values
+    assert json.loads(page.text_content("#entities") or "")[0]["id"] == trial  # still the JSON, as text
+    link.click()
+    page.wait_for_selector("#entity:not([hidden])")
+    assert page.text_content("#entity-title") == trial
+    error = page.wait_for_selector("#entity-error.info:not([hidden])").text_content() or ""
+    assert "Not in the city graph (yet)" in error and trial in error
+    laptop.problems = [p for p in laptop.problems if not ("status of 404" in p and "/entities/" in p)]
+    laptop.check_layout("entity from the playground")

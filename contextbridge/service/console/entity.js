@@ -78,13 +78,17 @@ export class EntityPage {
     fill(this.history);
     this.root.dataset.loaded = "";
     if (!id) {
-      message(this.error, "No entity named: open one from the SPARQL results or the dead letters.", "info");
+      const from = "the SPARQL results, the dead letters or the playground";
+      message(this.error, `No entity named: open one from ${from}.`, "info");
       return;
     }
     try {
       this.entity = await api(`/entities/${encodeURIComponent(id)}`, { signal: controller.signal });
     } catch (error) {
-      if (!aborted(error)) message(this.error, `Could not read the entity: ${error.message}`);
+      if (aborted(error)) return;
+      // a 404 is no fault: the id may come from the playground's trial translation, not yet delivered
+      if (error.status === 404) message(this.error, `Not in the city graph (yet): ${error.message}`, "info");
+      else message(this.error, `Could not read the entity: ${error.message}`);
       return;
     }
     message(this.error, "");

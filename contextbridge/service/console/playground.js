@@ -3,12 +3,14 @@
 // GET /mappings fills the picker (the first one is loaded on a first visit); picking one loads
 // its YAML and first golden sample (GET /mappings/{name}).
 // Every edit posts both to POST /playground after a 300 ms pause, cancelling the request still
-// in flight; the answer shows entities, problems (click: select the line), rejected records and
-// the RDF triples. "Save as golden sample" posts to /mappings/{name}/samples (a write key).
+// in flight; the answer shows entities (each id links to its entity page), problems (click:
+// select the line), rejected records and the RDF triples. "Save as golden sample" posts to
+// /mappings/{name}/samples (a write key).
 
 import { aborted, api, ApiError } from "./api.js";
 import { count, debounce, fill, h, message } from "./dom.js";
 import { Editor } from "./editor.js";
+import { entityLink } from "./entity.js";
 
 const DELAY_MS = 300;
 
@@ -144,7 +146,7 @@ export class Playground {
     }
     const shown = result.entities.length;
     const more = result.entity_count > shown ? ` (first ${shown} of ${result.entity_count})` : "";
-    this.entities.textContent = shown ? JSON.stringify(result.entities, null, 2) : "No entities.";
+    fill(this.entities, shown ? linkedJson(result.entities) : "No entities.");
     this.entities.dataset.more = more;
     this.root.querySelector("#entities-more").textContent = more;
     if (result.rejected.length) {
@@ -220,6 +222,28 @@ export class Playground {
       this.saveButton.disabled = false;
     }
   }
+}
+
+// An entity's own "id" is the only key at this depth of JSON.stringify(entities, null, 2):
+// attributes' keys are deeper, so a nested "id" (e.g. inside a value) is not taken for one.
+const ENTITY_ID = /^ {4}"id": (".*"),?$/gm;
+const LINK_TITLE = "Open this entity as the city graph holds it now (a trial translation: it may not be there yet)";
+
+/** The entities as indented JSON text, each entity's id a link to its entity page (text nodes only: untrusted). */
+function linkedJson(entities) {
+  const text = JSON.stringify(entities, null, 2);
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(ENTITY_ID)) {
+    const start = match.index + match[0].indexOf(match[1]);
+    parts.push(text.slice(last, start));
+    const link = entityLink(JSON.parse(match[1]), match[1]);
+    link.title = LINK_TITLE;
+    parts.push(link);
+    last = start + match[1].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
 }
 
 function stat(name, value, tone = "") {
