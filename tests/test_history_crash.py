@@ -58,7 +58,7 @@ def test_history_killed_mid_delivery_reaches_both_sinks_whole_and_in_order(
         await store.close()
 
     asyncio.run(clear())
-    double = BrokerDouble()
+    double = BrokerDouble(multiservice=True)  # the feed names a tenant
     double.faults.latency = 0.02
     state = tmp_path / "state"
     with serve(double) as url:

@@ -119,6 +119,6 @@ service:
             while reason not in client.get("/metrics").text and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert (
-                f'contextbridge_constraints_broken_total{{feed="bikes",{reason}}} 1.0'
+                f'contextbridge_constraints_broken_total{{feed="*",{reason}}} 1.0'
                 in client.get("/metrics").text
             )
