@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from chaos.fault_broker import REFUSED, Faults, FaultyBroker, poisoned
-from chaos.pipeline import sink_drainers
+from chaos.pipeline import drained
 from chaos.profile import scale
 from chaos.seeds import reported, seeds
 from chaos.state import assert_broker, assert_dead_letters, assert_graph, assert_in_order
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import RetryPolicy
 from contextbridge.graph import EmbeddedStore
 from contextbridge.outbox import open_outbox
 
@@ -31,7 +30,6 @@ FAULTS = Faults(
     drop_before_body=0.07,
     drop_after_body=0.07,
 )
-FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)
 
 
 def entity(number: int, version: int) -> dict[str, Any]:
@@ -82,17 +80,7 @@ def scenario(state: Path, rng: random.Random) -> None:
         try:
             with broker as url:
                 async with BrokerClient(url, timeout=5) as client:
-                    drainers = sink_drainers(outbox, client, store, batch_size=10, retry=FAST)
-                    running = [asyncio.create_task(drainer.run(until_empty=False)) for drainer in drainers]
-                    latest = await put_versions(outbox, rng)
-                    while await outbox.pending("broker") or await outbox.pending("graph"):
-                        assert not any(task.done() for task in running), [
-                            t.result() for t in running if t.done()
-                        ]
-                        await asyncio.sleep(0.05)
-                    for drainer in drainers:
-                        drainer.stop()
-                    await asyncio.gather(*running)
+                    latest = await drained(outbox, client, store, lambda: put_versions(outbox, rng))
             assert_broker(broker.double, {i: e for i, e in latest.items() if i not in reasons})
             assert_in_order(broker.double, lambda sent: sent["v"]["value"])
             await assert_graph(store, latest)

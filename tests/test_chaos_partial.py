@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from chaos.fault_broker import Faults, FaultyBroker
-from chaos.pipeline import sink_drainers
+from chaos.pipeline import drained
 from chaos.profile import scale
 from chaos.seeds import reported, seeds
 from chaos.state import assert_broker
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import RetryPolicy
 from contextbridge.graph import EmbeddedStore
 from contextbridge.graph.sparql import with_prefixes
 from contextbridge.outbox import open_outbox
@@ -34,7 +33,6 @@ FAULTS = Faults(
     drop_before_body=0.07,
     drop_after_body=0.07,
 )
-FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)
 MERGE = UpdatePolicy(merge=True)
 ATTRIBUTES = ("temperature", "relativeHumidity", "atmosphericPressure", "windSpeed")
 
@@ -115,17 +113,7 @@ def scenario(state: Path, rng: random.Random) -> None:
         try:
             with broker as url:
                 async with BrokerClient(url, timeout=5) as client:
-                    drainers = sink_drainers(outbox, client, store, batch_size=10, retry=FAST)
-                    running = [asyncio.create_task(drainer.run(until_empty=False)) for drainer in drainers]
-                    expected = await put_versions(outbox, rng)
-                    while await outbox.pending("broker") or await outbox.pending("graph"):
-                        assert not any(task.done() for task in running), [
-                            t.result() for t in running if t.done()
-                        ]
-                        await asyncio.sleep(0.05)
-                    for drainer in drainers:
-                        drainer.stop()
-                    await asyncio.gather(*running)
+                    expected = await drained(outbox, client, store, lambda: put_versions(outbox, rng))
             assert_broker(broker.double, expected)
             graph = await graph_instances(store)
             assert graph == {entity_id: instances(entity) for entity_id, entity in expected.items()}

@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import io
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from broker_double import BrokerDouble
 
@@ -33,6 +33,7 @@ from contextbridge.sources import Source, records_with_metadata
 from contextbridge.translator import Translator
 
 FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)
+T = TypeVar("T")
 
 
 def sink_drainers(
@@ -50,6 +51,23 @@ def sink_drainers(
         ),
         Drainer(outbox, GraphSink(store, batch_size=batch_size), DrainSettings(sink="graph", retry=retry)),
     ]
+
+
+async def drained(
+    outbox: Outbox, client: BrokerClient, store: EmbeddedStore, put: Callable[[], Awaitable[T]]
+) -> T:
+    """What ``put()`` returns, once the sinks' drainers (running while it puts) have drained the
+    outbox; a drainer that ends before that fails the test with its outcome."""
+    drainers = sink_drainers(outbox, client, store, batch_size=10, retry=FAST)
+    running = [asyncio.create_task(drainer.run(until_empty=False)) for drainer in drainers]
+    result = await put()
+    while await outbox.pending("broker") or await outbox.pending("graph"):
+        assert not any(task.done() for task in running), [t.result() for t in running if t.done()]
+        await asyncio.sleep(0.05)
+    for drainer in drainers:
+        drainer.stop()
+    await asyncio.gather(*running)
+    return result
 
 
 def translated(
