@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("tests", "benchmarks", "scripts", "contextbridge")
-# "../shared", "/work/shared", or `parent.parent.parent / "shared"` (a folder beside the clone).
+BESIDE = "shared"  # the reference folder beside the clone (spelt apart: this file names no path to it)
+# "../<it>", "/work/<it>", `parent.parent.parent / "<it>"` or `ROOT.parent / ...`: outside the clone.
 OUTSIDE = re.compile(r"""\.\./shared|/work/|parent\.parent\.parent\s*/\s*["']shared|ROOT\.parent\s*/""")
 
 
@@ -42,10 +43,10 @@ def test_no_file_refers_to_a_folder_beside_the_repository() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        'SDM = Path(__file__).resolve().parent.parent.parent / "shared" / "sdm"',
-        'SDM_DIR = Path("/work/shared/sdm")',
-        'open("../shared/datasets/x.json")',
-        'SDM = ROOT.parent / "shared" / "sdm"',
+        f'SDM = Path(__file__).resolve().parent.parent.parent / "{BESIDE}" / "sdm"',
+        f'SDM_DIR = Path("/work/{BESIDE}/sdm")',
+        f'open("../{BESIDE}/datasets/x.json")',
+        f'SDM = ROOT.parent / "{BESIDE}" / "sdm"',
     ],
 )
 def test_the_check_catches_each_way_of_reaching_outside(line: str) -> None:
