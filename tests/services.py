@@ -34,8 +34,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, log: Callable[[], str]) -> None:
-    deadline = time.monotonic() + 30
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], what: str, log: Callable[[], str], *, timeout: float = 30
+) -> None:
+    """Until ``process`` listens on ``port``; ServiceUnavailable (with its ``log()``) if it exits or
+    ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import TypeVar
 
 import aiomqtt
 import pytest
+from services import ServiceUnavailable, free_port, stop, wait_for_port
 
 from contextbridge.errors import ConfigError
 from contextbridge.sources import Backoff, MqttSource, build_source
@@ -54,9 +53,7 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
     subprocess.run(
         ["mosquitto_passwd", "-b", "-c", str(home / "passwords"), "santander", "s3cret"], check=True
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     (home / "mosquitto.conf").write_text(
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous false\n"
@@ -66,23 +63,20 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
         # As root, Mosquitto drops to user "mosquitto", which cannot read pytest's private temporary directory.
     )
     broker = subprocess.Popen([MOSQUITTO, "-c", str(home / "mosquitto.conf")], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if broker.poll() is not None or time.monotonic() > deadline:
-                broker.kill()
-                pytest.fail(
-                    f"the TLS Mosquitto did not start: {broker.stderr.read() if broker.stderr else ''}"
-                )
-            time.sleep(0.05)
+    try:
+        wait_for_port(
+            port,
+            broker,
+            "the TLS Mosquitto",
+            lambda: broker.stderr.read().decode() if broker.stderr else "",
+            timeout=10,
+        )
+    except ServiceUnavailable as error:
+        pytest.fail(str(error))
     try:
         yield port, home
     finally:
-        broker.terminate()
-        broker.wait(10)
+        stop(broker)
 
 
 def test_tls_and_credentials_from_the_configuration(tls_broker: tuple[int, Path]) -> None:
