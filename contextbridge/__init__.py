@@ -38,7 +38,10 @@ from .errors import (
     QueryRefused,
     QueryTimeout,
     RecordError,
+    Rejected,
+    RemoteRefused,
     TransformError,
+    Unavailable,
 )
 from .lazy import lazy_exports
 
@@ -134,11 +137,14 @@ __all__ = [
     "QueryRefused",
     "QueryTimeout",
     "RecordError",
+    "Rejected",
+    "RemoteRefused",
     "RetryPolicy",
     "Source",
     "TransformError",
     "TranslationStats",
     "Translator",
+    "Unavailable",
     "UpdatePolicy",
     "Violation",
     "build_source",

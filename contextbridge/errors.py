@@ -1,20 +1,36 @@
 """The exceptions contextbridge raises, grouped by what the caller does next.
 
     ContextBridgeError
-     ├── ConfigError            fix the configuration, then start again
-     │    └── MappingError       fix the mapping file (one or more located problems)
-     ├── OntologyError          fix the ontology files
-     ├── RecordError            skip this record; the rest of the feed goes on
-     │    ├── FormatError        the input bytes could not be parsed
-     │    ├── TransformError     a value of the record could not be translated
-     │    ├── InvalidEntityError the record gave an entity that breaks an NGSI-LD rule
-     │    └── ConstraintError    the record gave an entity that breaks a Smart Data Models constraint
-     ├── EntityError            an entity breaks an NGSI-LD rule (never sent to the broker)
-     ├── DeliveryError          a sink (broker, graph store) cannot be reached now: retry later
-     └── BrokerError            the broker refused a request (its ProblemDetails): do not retry
+     ├── ConfigError              fix the configuration, then start again
+     │    ├── MappingError         fix the mapping file (one or more located problems)
+     │    └── RemoteRefused        a remote (HTTP poll, lookup) refused for good (401, 403, 404...):
+     │                             fix its URL or credentials; retrying will not help
+     ├── OntologyError            fix the ontology files
+     ├── RecordError              skip this record; the rest of the feed goes on
+     │    ├── FormatError          the input bytes could not be parsed
+     │    ├── TransformError       a value of the record could not be translated
+     │    ├── InvalidEntityError   the record gave an entity that breaks an NGSI-LD rule
+     │    └── ConstraintError      the record gave an entity that breaks a Smart Data Models constraint
+     ├── EntityError              an entity breaks an NGSI-LD rule (never sent to the broker)
+     ├── DeviceError              a device description is invalid: fix the description
+     ├── Unavailable              out of reach for now: retry later (``retry_after`` when known)
+     │    ├── DeliveryError        a sink (broker, graph store) or a remote cannot be reached now
+     │    ├── OutboxError          the outbox's database failed an operation; nothing of it was stored
+     │    └── QueryBusy            every query slot is taken
+     ├── Rejected                 a sink refused the request for good: do not retry (dead-letter it)
+     │    ├── BrokerError          the broker's refusal (its ProblemDetails)
+     │    └── GraphStoreError      the graph store's refusal (bad data or a bad request)
+     │         └── QueryError       a SPARQL query is wrong or was refused: fix the query
+     │              ├── QueryRefused  the query would change the graph (the interface is read-only)
+     │              └── QueryTimeout  the query ran longer than its timeout
+     └── WebhookRefused           the service refused a webhook request (400): the sender fixes it
+          ├── WebhookAuthError     the request does not prove who sent it (401)
+          ├── PayloadTooLarge      the body is larger than the source accepts (413)
+          └── WebhookBusy          the queue stayed full: the sender retries later (503, Retry-After)
 
 Every error carries where it happened: a mapping file and line, a record number and
 field, an entity id and attribute. ``str(error)`` puts the place first, as compilers do.
+``Problem`` is no exception: it is one located mistake of a ``MappingError``.
 """
 
 from __future__ import annotations
@@ -60,6 +76,19 @@ class MappingError(ConfigError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class RemoteRefused(ConfigError):
+    """A remote the configuration names (an HTTP poll, a lookup table) refused the request for good
+    (401, 403, 404...): its URL or credentials must change; retrying will not help.
+
+    ``url`` is the address asked, ``status`` the HTTP status of the answer.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(f"{message} ({url})" if url else message)
 
 
 class OntologyError(ContextBridgeError):
@@ -177,7 +206,20 @@ class EntityError(ContextBridgeError):
         )
 
 
-class DeliveryError(ContextBridgeError):
+class Unavailable(ContextBridgeError):
+    """Something needed is out of reach for now; the same call may succeed later.
+
+    ``retry_after`` is the seconds to wait when the other side said so (``Retry-After``), else None.
+    """
+
+    retry_after: float | None = None
+
+
+class Rejected(ContextBridgeError):
+    """A sink refused a request for good: sending it again gives the same answer (dead-letter it)."""
+
+
+class DeliveryError(Unavailable):
     """A sink could not be reached or answered with a transient failure; the caller retries.
 
     ``status`` is the HTTP status when there was an answer; ``retry_after`` the seconds the
@@ -198,7 +240,7 @@ class DeliveryError(ContextBridgeError):
         super().__init__(f"{message} ({url})" if url else message)
 
 
-class OutboxError(ContextBridgeError):
+class OutboxError(Unavailable):
     """The outbox's database failed an operation (connection lost, disk full, locked too long):
     nothing of that operation was stored, and it may be tried again later. ``outbox`` says which."""
 
@@ -207,7 +249,7 @@ class OutboxError(ContextBridgeError):
         super().__init__(f"outbox {outbox}: {message}" if outbox else f"outbox: {message}")
 
 
-class BrokerError(ContextBridgeError):
+class BrokerError(Rejected):
     """The broker refused a request for good. ``problem`` is its ProblemDetails body.
 
     ``entity_id`` is set when the refusal concerns one entity of a batch.
@@ -231,7 +273,7 @@ class BrokerError(ContextBridgeError):
         super().__init__(f"{who}{status} {kind}: {detail}".rstrip(": "))
 
 
-class GraphStoreError(ContextBridgeError):
+class GraphStoreError(Rejected):
     """The graph store refused a request for good (bad data or a bad request): do not retry."""
 
 
@@ -247,7 +289,7 @@ class QueryTimeout(QueryError):
     """The query ran longer than its timeout."""
 
 
-class QueryBusy(QueryTimeout):
+class QueryBusy(Unavailable):
     """Every query slot is taken (abandoned queries may still be running): try again later."""
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contextbridge.errors import ConfigError, DeliveryError
+from contextbridge.errors import ConfigError, DeliveryError, RemoteRefused
 from contextbridge.lookups import HttpSource, SqlSource
 from contextbridge.mapping import Mapping, load_mapping
 from contextbridge.translator import Translator
@@ -108,6 +108,14 @@ def test_http_errors_are_delivery_errors_with_the_url(inventory: tuple[Inventory
     with pytest.raises(DeliveryError, match="answered 503") as caught:
         HttpSource(url).fetch()
     assert caught.value.url == url and caught.value.status == 503
+
+
+def test_a_refused_lookup_fetch_is_a_configuration_fault(inventory: tuple[Inventory, str]) -> None:
+    server, url = inventory
+    server.status = 404
+    with pytest.raises(RemoteRefused, match="answered 404") as caught:
+        HttpSource(url).fetch()
+    assert caught.value.url == url and caught.value.status == 404
 
 
 def test_http_lookup_refreshes_in_the_background(

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from test_sources_base import take_all
 
-from contextbridge.errors import ConfigError, DeliveryError
+from contextbridge.errors import ConfigError, DeliveryError, RemoteRefused
 from contextbridge.formats import get_format
 from contextbridge.sources import (
     Backoff,
@@ -264,7 +264,7 @@ def test_authentication_from_the_configuration(fresh: tuple[City, str], auth: di
 
 def test_a_refusal_is_not_retried(fresh: tuple[City, str]) -> None:
     server, url = fresh
-    with pytest.raises(DeliveryError) as caught:
+    with pytest.raises(RemoteRefused) as caught:
         run(take_all(HttpPollSource(f"{url}/private", once=True, backoff=FAST)))
     assert caught.value.status == 401
     assert len(server.seen) == 1

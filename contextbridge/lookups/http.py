@@ -6,7 +6,8 @@
     True
 
 A sync httpx client: the refresher calls ``fetch`` from its own thread, away from translation and
-from any event loop. A failure is a DeliveryError (retry at the next interval), carrying the URL.
+from any event loop. A failure is a DeliveryError (retry at the next interval), a refusal (401, 403,
+404...) a RemoteRefused (fix the lookup's URL or credentials); both carry the URL.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import DeliveryError
+from ..errors import DeliveryError, RemoteRefused
 from .base import TABLE_FORMATS, LookupSource, Row, parse_rows
 
 _MEDIA_TYPES = {"text/csv": "csv", "application/x-ndjson": "ndjson", "application/json": "json"}
@@ -59,6 +60,11 @@ class HttpSource(LookupSource):
             raise DeliveryError(f"lookup fetch failed: {error!r}", url=self.url) from error
         if response.status_code == 304:
             return None
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 425, 429):
+            # Refused for good (401, 403, 404...): the lookup's URL or credentials must change.
+            raise RemoteRefused(
+                f"lookup fetch answered {response.status_code}", url=self.url, status=response.status_code
+            )
         if response.status_code != 200:
             raise DeliveryError(
                 f"lookup fetch answered {response.status_code}", url=self.url, status=response.status_code

@@ -18,7 +18,7 @@ parameters until a page with fewer than ``size`` records (its record list is rea
 Failures (connection, timeout, 408/425/429/5xx) are retried with exponential backoff and jitter,
 honouring ``Retry-After``; when the tries run out a one-shot source raises DeliveryError and a
 polling source logs it and tries again at the next interval. Other answers (401, 404…) are not
-retried: DeliveryError with the status (one-shot) or a logged error (polling).
+retried: RemoteRefused (a ConfigError) with the status (one-shot) or a logged error (polling).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from ..broker.auth import ApiKeyHeader, BearerToken
 from ..broker.client import retry_after
-from ..errors import DeliveryError
+from ..errors import DeliveryError, RemoteRefused
 from .backoff import Backoff
 from .base import Ack, Message, Nack, pause, utc_now
 from .pagination import Pagination
@@ -141,7 +141,7 @@ class HttpPollSource:
                 try:
                     async for message in self._poll(client):
                         yield message
-                except DeliveryError as error:
+                except (DeliveryError, RemoteRefused) as error:
                     if self.once:
                         raise
                     self.failures += 1
@@ -239,7 +239,7 @@ class HttpPollSource:
             )
         if response.status_code != 304 and not 200 <= response.status_code < 300:
             # Not transient (401, 403, 404...): retrying will not help, the configuration must change.
-            raise DeliveryError(
+            raise RemoteRefused(
                 f"GET answered {response.status_code}", url=str(response.url), status=response.status_code
             )
         return response
