@@ -34,3 +34,31 @@ def test_the_document_is_served_and_names_its_security() -> None:
             writes = method == "post" and path != "/sparql"
             if writes:  # every write is authenticated
                 assert operation["security"], path
+
+
+def test_the_document_is_a_data_file_whose_references_all_resolve() -> None:
+    from importlib import resources
+
+    from contextbridge.documents import packaged_schema
+    from contextbridge.service.problems import MEDIA_TYPE, PROBLEMS
+
+    text = resources.files("contextbridge.service").joinpath("openapi.json").read_text(encoding="utf-8")
+    assert PROBLEMS in DOCUMENT["info"]["description"] and MEDIA_TYPE in DOCUMENT["info"]["description"]
+    assert (
+        DOCUMENT["components"]["schemas"]["Device"]["properties"]
+        == (packaged_schema("device.schema.json")["properties"])
+    )
+
+    def refs(node: object) -> list[str]:
+        if isinstance(node, dict):
+            own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return own + [ref for value in node.values() for ref in refs(value)]
+        return [ref for value in node for ref in refs(value)] if isinstance(node, list) else []
+
+    found = refs(DOCUMENT)
+    assert found and '"$ref"' in text
+    for ref in found:
+        target: object = DOCUMENT
+        for part in ref.removeprefix("#/").split("/"):
+            assert isinstance(target, dict) and part in target, ref
+            target = target[part]
