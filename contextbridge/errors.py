@@ -3,6 +3,7 @@
     ContextBridgeError
      ├── ConfigError              fix the configuration, then start again
      │    ├── MappingError         fix the mapping file (one or more located problems)
+     │    ├── OptionsError         fix these options of one section (every wrong key, in reading order)
      │    └── RemoteRefused        a remote (HTTP poll, lookup) refused for good (401, 403, 404...):
      │                             fix its URL or credentials; retrying will not help
      ├── OntologyError            fix the ontology files
@@ -35,6 +36,7 @@ field, an entity id and attribute. ``str(error)`` puts the place first, as compi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +91,18 @@ class RemoteRefused(ConfigError):
         self.url = url
         self.status = status
         super().__init__(f"{message} ({url})" if url else message)
+
+
+class OptionsError(ConfigError):
+    """Several options of one section (a format's, a source's) are wrong, each reported.
+
+    ``problems`` lists every ``(key, message)`` in reading order, ``key`` (the first's) relative to
+    the section; ``str()`` joins the messages, each of which names its key.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(message for _, message in self.problems), key=self.problems[0][0])
 
 
 class OntologyError(ContextBridgeError):

@@ -15,6 +15,7 @@ TREE = {
     "ConfigError": errors.ContextBridgeError,
     "MappingError": errors.ConfigError,
     "RemoteRefused": errors.ConfigError,
+    "OptionsError": errors.ConfigError,
     "OntologyError": errors.ContextBridgeError,
     "RecordError": errors.ContextBridgeError,
     "FormatError": errors.RecordError,

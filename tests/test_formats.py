@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from contextbridge import MappingError, OptionsError, load_mapping
 from contextbridge.errors import ConfigError, FormatError
 from contextbridge.formats import FORMATS, Format, get_format
 
@@ -86,6 +87,36 @@ def test_a_bad_option_value_is_a_config_error_naming_the_key_and_value(
         get_format(name, options)
     assert f"option {key!r}" in str(caught.value)
     assert repr(options.get(key, options.get("delimiter"))) in str(caught.value)
+
+
+def test_every_wrong_option_is_reported_at_once() -> None:
+    with pytest.raises(OptionsError) as caught:
+        get_format("csv", {"delimiter": ";;", "quotechar": 5, "encoding": "klingon-8", "colour": "red"})
+    assert [key for key, _ in caught.value.problems] == ["colour", "delimiter", "quotechar", "encoding"]
+    message = str(caught.value)
+    assert "unknown option 'colour'" in message and "'klingon-8'" in message and "';;'" in message
+
+
+def test_every_wrong_format_option_of_a_mapping_is_located_at_its_line(tmp_path: Path) -> None:
+    mapping = tmp_path / "feed.yaml"
+    mapping.write_text(
+        "id: feed\n"
+        "source:\n"
+        "  format: csv\n"
+        "  delimiter: ';;'\n"
+        "  encoding: klingon-8\n"
+        "entity:\n"
+        "  id: 'urn:ngsi-ld:ParkingSpot:{id}'\n"
+        "  type: ParkingSpot\n"
+        "  attributes:\n"
+        "    status: {from: state}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingError) as caught:
+        load_mapping(mapping)
+    located = {(problem.key, problem.line) for problem in caught.value.problems}
+    assert {("source.delimiter", 4), ("source.encoding", 5)} <= located
+    assert all(problem.file == str(mapping) for problem in caught.value.problems)
 
 
 # --- json -----------------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ..errors import FormatError
-from .base import Format, Record, bad_option, text_option
+from .base import Format, OptionReader, Record, bad_option
 
 __all__ = ["CsvFormat"]
 
@@ -34,21 +34,15 @@ class CsvFormat(Format):
     name = "csv"
     options = frozenset({"delimiter", "quotechar", "encoding", "header"})
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
-        self.delimiter = _one_character(options, "delimiter", ",")
-        self.quotechar = _one_character(options, "quotechar", '"')
-        if self.delimiter == self.quotechar:
-            raise bad_option("quotechar", self.quotechar, "must differ from the delimiter")
-        encoding = text_option(options, "encoding", "utf-8") or ""
-        try:
-            info = codecs.lookup(encoding)
-        except LookupError:
-            raise bad_option("encoding", encoding, "unknown text encoding") from None
-        if not getattr(info, "_is_text_encoding", True):
-            raise bad_option("encoding", encoding, "not a text encoding")
-        self.encoding = info.name
-        self.columns = _columns(options.get("header", True))
+    def configure(self, options: OptionReader) -> None:
+        self.delimiter = options.checked("delimiter", lambda: _one_character(options, "delimiter", ","), ",")
+        self.quotechar = options.checked("quotechar", lambda: _one_character(options, "quotechar", '"'), '"')
+        if self.delimiter == self.quotechar and "quotechar" not in {key for key, _ in options.problems}:
+            options.bad("quotechar", self.quotechar, "must differ from the delimiter")
+        self.encoding = options.checked(
+            "encoding", lambda: _encoding(options.text("encoding", "utf-8")), "utf-8"
+        )
+        self.columns = options.checked("header", lambda: _columns(options.get("header", True)), None)
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
         # surrogateescape keeps undecodable bytes as lone surrogates, so one bad byte rejects
@@ -162,7 +156,17 @@ def _first_duplicate(names: list[str]) -> str | None:
     return None
 
 
-def _one_character(options: Mapping[str, Any], key: str, default: str) -> str:
+def _encoding(encoding: str | None) -> str:
+    try:
+        info = codecs.lookup(encoding or "")
+    except LookupError:
+        raise bad_option("encoding", encoding, "unknown text encoding") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise bad_option("encoding", encoding, "not a text encoding")
+    return info.name
+
+
+def _one_character(options: OptionReader, key: str, default: str) -> str:
     value = options.get(key, default)
     if not isinstance(value, str) or len(value) != 1 or value in "\r\n":
         raise bad_option(key, value, "expected one character")

@@ -24,14 +24,14 @@ has no records today).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 import ijson
 import orjson
 
 from ..errors import FormatError
-from .base import Format, Record, bad_option, text_option
+from .base import Format, OptionReader, Record, bad_option
 from .nesting import DepthGuard
 
 __all__ = ["MAX_RECORD_BYTES", "JsonFormat", "iter_json_values", "records_prefix"]
@@ -71,10 +71,9 @@ class JsonFormat(Format):
     name = "json"
     options = frozenset({"records"})
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
-        self.path = text_option(options, "records", None) or ""
-        self.prefix = records_prefix(self.path or None)
+    def configure(self, options: OptionReader) -> None:
+        self.path = options.text("records", None) or ""
+        self.prefix = options.checked("records", lambda: records_prefix(self.path or None), None)
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
         recorder = _Recorder(stream) if self.prefix else None

@@ -10,8 +10,8 @@ does a line over ``MAX_RECORD_BYTES`` (16 MiB), which is read through and droppe
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import orjson
 
@@ -29,9 +29,6 @@ class NdjsonFormat(Format):
 
     name = "ndjson"
     options = frozenset()
-
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
         number = 0

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from ..errors import FormatError
-from .base import Format, Record, bool_option
+from .base import Format, OptionReader, Record
 from .json import expected_object, iter_json_values
 
 __all__ = ["SenmlFormat"]
@@ -40,9 +40,8 @@ class SenmlFormat(Format):
     name = "senml"
     options = frozenset({"group"})
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
-        self.group = bool_option(options, "group", False)
+    def configure(self, options: OptionReader) -> None:
+        self.group = options.flag("group", False)
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
         records = self._resolved(stream, source)

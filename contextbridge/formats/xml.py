@@ -17,7 +17,7 @@ as is a document nested deeper than ``MAX_XML_DEPTH`` (256) elements.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 from xml.etree.ElementTree import Element, ParseError
 
@@ -25,7 +25,7 @@ from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReference
 from defusedxml.ElementTree import iterparse
 
 from ..errors import FormatError
-from .base import Format, Record, bad_option, text_option
+from .base import Format, OptionReader, Record, bad_option
 
 __all__ = ["MAX_XML_DEPTH", "XmlFormat"]
 
@@ -41,10 +41,14 @@ class XmlFormat(Format):
     name = "xml"
     options = frozenset({"records"})
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
-        path = text_option(options, "records", None)
-        self.anchored, self.steps = _compile_path(path) if path is not None else (True, (_ANY, _ANY))
+    def configure(self, options: OptionReader) -> None:
+        path = options.text("records", None)
+        everywhere: tuple[bool, tuple[str, ...]] = (True, (_ANY, _ANY))
+        self.anchored, self.steps = (
+            options.checked("records", lambda: _compile_path(path), everywhere)
+            if path is not None
+            else everywhere
+        )
 
     def parse(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Record | FormatError]:
         number = 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..documents import Document, Key, load_document, packaged_schema
-from ..errors import ConfigError, MappingError, Problem
+from ..errors import ConfigError, MappingError, OptionsError, Problem
 from ..expressions import Expression, compile_expression
 from ..formats import Format, get_format
 from ..lookups import LookupSet, compile_binding, compile_lookup
@@ -100,6 +100,9 @@ def compile_mapping(document: Document) -> Mapping:
     def attempt(key: Key, make: Callable[[], Any]) -> Any:
         try:
             return make()
+        except OptionsError as error:  # every wrong option of a section, each at its own line
+            problems.extend(document.problem((*key, at), message) for at, message in error.problems)
+            return None
         except ConfigError as error:
             problems.append(document.problem((*key, error.key) if error.key else key, str(error)))
             return None
