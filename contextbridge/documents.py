@@ -174,22 +174,37 @@ class _Index:
 def schema_problems(document: Document, schema: dict[str, Any]) -> list[Problem]:
     """Every JSON Schema violation of the document, each at its line, in file order."""
     validator = jsonschema.Draft202012Validator(schema)
-    problems = []
+    problems: list[Problem] = []
     for error in validator.iter_errors(document.data):
         key = tuple(error.absolute_path)
-        problems.append(document.problem(key, _schema_message(error)))
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            extra = sorted(set(error.instance) - allowed, key=str)
+            if all(isinstance(name, str) for name in extra):  # each unknown key at its own line
+                problems.extend(
+                    Problem(
+                        schema_message(error, name),
+                        file=document.path,
+                        line=document.line((*key, name)),
+                        key=dotted(key) or None,
+                    )
+                    for name in extra
+                )
+                continue
+        problems.append(document.problem(key, schema_message(error)))
     return sorted(problems, key=lambda problem: (problem.line or 0, problem.key or ""))
 
 
-def _schema_message(error: jsonschema.ValidationError) -> str:
+def schema_message(error: jsonschema.ValidationError, extra: str | None = None) -> str:
+    """The words for one schema error; ``extra``: the one unknown key to name, when split per key."""
     # A schema may say in words what it allows ("errorMessage", as ajv-errors spells it): clearer
     # than "... is not valid under any of the given schemas".
     if isinstance(error.schema, dict) and "errorMessage" in error.schema:
         return f"{error.schema['errorMessage']}; got {_shown(error.instance)}"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
-        return f"unknown key {', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}"
+        names = [extra] if extra is not None else sorted(set(error.instance) - set(allowed), key=str)
+        return f"unknown key {', '.join(map(repr, names))}; allowed: {', '.join(allowed)}"
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
     return error.message

@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from contextbridge import MappingError, OptionsError, load_config
 from contextbridge.errors import ConfigError, FormatError
 from contextbridge.formats import get_format
 from contextbridge.paths import compile_path
@@ -136,3 +137,27 @@ def test_every_mistake_of_a_section_is_reported_at_once() -> None:
     message = str(caught.value)
     for key in ("mqtt.qos", "mqtt.keepalive", "mqtt.ack", "mqtt.colour"):
         assert key in message
+
+
+def test_every_mistake_of_a_source_in_a_configuration_is_located_at_its_line(tmp_path: Path) -> None:
+    """The configuration loader and ``build_source`` read the same schema: in a file, each mistake
+    of a feed's source gets its own line."""
+    config = tmp_path / "contextbridge.yaml"
+    config.write_text(
+        "feeds:\n"
+        "  - id: sensors\n"
+        "    mapping: sensors.yaml\n"
+        "    source:\n"
+        "      mqtt:\n"
+        "        topic: city/#\n"
+        "        qos: 5\n"
+        "        colour: red\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingError) as caught:
+        load_config(config)
+    located = {(problem.line, problem.file) for problem in caught.value.problems}
+    assert {(7, str(config)), (8, str(config))} <= located
+    with pytest.raises(OptionsError) as direct:
+        build_source({"mqtt": {"topic": "city/#", "qos": 5, "colour": "red"}}, base_dir=tmp_path)
+    assert [key for key, _ in direct.value.problems] == ["mqtt.qos", "mqtt.colour"]

@@ -46,8 +46,8 @@ class Backoff:
         """``retry: {initial, maximum, jitter, attempts}``; each optional."""
         if settings is None:
             return cls(attempts=attempts)
-        initial = settings.number("initial", cls.initial, minimum=0.0)
-        maximum = settings.number("maximum", cls.maximum, minimum=0.0)
-        jitter = settings.number("jitter", cls.jitter, minimum=0.0)
-        tries = settings.integer("attempts", attempts or 0, minimum=0)
+        initial = settings.number("initial", cls.initial)
+        maximum = settings.number("maximum", cls.maximum)
+        jitter = settings.number("jitter", cls.jitter)
+        tries = settings.integer("attempts", attempts or 0)
         return cls(initial, max(maximum, initial), jitter, tries or None)

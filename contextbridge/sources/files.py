@@ -184,7 +184,7 @@ class FileSource:
             pattern,
             base_dir=base_dir,
             watch=watch,
-            interval=settings.number("interval", 2.0, minimum=0.0, strict=True),
-            settle=settings.number("settle", 2.0, minimum=0.0),
+            interval=settings.number("interval", 2.0),
+            settle=settings.number("settle", 2.0),
             state_file=state_file,
         )

@@ -246,18 +246,18 @@ class HttpPollSource:
 
     @classmethod
     def from_config(cls, settings: Settings, *, base_dir: Path) -> HttpPollSource:
-        url = settings.text("url", required=True) or "http://invalid"
+        url = settings.text("url") or "http://invalid"
         if not url.startswith(("http://", "https://")):
             settings.problem("url", f"expected an http:// or https:// URL, got {url!r}")
         auth_settings = settings.mapping("auth")
         source = cls(
             url,
-            interval=settings.number("interval", 60.0, minimum=0.0, strict=True),
+            interval=settings.number("interval", 60.0),
             once=settings.flag("once", False),
             headers=settings.strings("headers"),
             params=settings.strings("params"),
             auth=_auth(auth_settings),
-            timeout=settings.number("timeout", 30.0, minimum=0.0, strict=True),
+            timeout=settings.number("timeout", 30.0),
             pagination=Pagination.from_settings(settings.mapping("pagination")),
             conditional=settings.flag("conditional", True),
             backoff=Backoff.from_settings(settings.mapping("retry")),
@@ -269,14 +269,12 @@ class HttpPollSource:
 def _auth(settings: Settings | None) -> httpx.Auth | None:
     if settings is None:
         return None
-    kind = settings.choice("type", ("bearer", "api_key", "basic"), "bearer")
+    kind = settings.choice("type", "bearer")
     if kind == "bearer":
-        return BearerToken(settings.text("token", required=True) or "")
+        return BearerToken(settings.text("token") or "")
     if kind == "api_key":
-        return ApiKeyHeader(
-            settings.text("key", required=True) or "", header=settings.text("header", "X-Api-Key") or ""
-        )
-    username = settings.text("username", required=True) or ""
+        return ApiKeyHeader(settings.text("key") or "", header=settings.text("header", "X-Api-Key") or "")
+    username = settings.text("username") or ""
     password = settings._get("password", "")
     if not isinstance(password, str):
         settings.problem("password", "expected a string")

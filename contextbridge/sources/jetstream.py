@@ -339,16 +339,16 @@ class JetStreamSource:
         options: dict[str, Any] = {
             "stream": settings.text("stream", "CONTEXTBRIDGE"),
             "durable": settings.text("durable", "contextbridge"),
-            "ack_wait": settings.number("ack_wait", 30.0, minimum=0, strict=True),
-            "max_ack_pending": settings.integer("max_ack_pending", 1000, minimum=1),
-            "batch": settings.integer("batch", 100, minimum=1),
+            "ack_wait": settings.number("ack_wait", 30.0),
+            "max_ack_pending": settings.integer("max_ack_pending", 1000),
+            "batch": settings.integer("batch", 100),
             "nak_delay": settings.number("nak_delay", 5.0),
             "username": settings.text("username"),
             "password": settings.text("password"),
             "token": settings.text("token"),
             "creds": None,
             "tls": tls_context(settings.mapping("tls"), base_dir),
-            "reconnect_wait": settings.number("reconnect_wait", 2.0, minimum=0, strict=True),
+            "reconnect_wait": settings.number("reconnect_wait", 2.0),
             "backoff": Backoff.from_settings(settings.mapping("retry"), attempts=None),
         }
         creds = settings.text("creds")

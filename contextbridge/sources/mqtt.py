@@ -293,7 +293,7 @@ class MqttSource:
         if not isinstance(topics, list) or not topics or not all(isinstance(t, str) for t in topics):
             settings.problem("topic", f"expected a topic filter or a list of them, got {raw!r}")
             topics = ["#"]
-        qos = settings.choice("qos", (0, 1, 2), 1)
+        qos = settings.choice("qos", 1)
         share = settings.text("share")
         tls = tls_context(settings.mapping("tls"), base_dir)
         options: dict[str, Any] = {
@@ -303,10 +303,10 @@ class MqttSource:
             "username": settings.text("username"),
             "password": settings.text("password"),
             "tls": tls,
-            "keepalive": settings.integer("keepalive", 60, minimum=5),
-            "session_expiry": settings.integer("session_expiry", 0, minimum=0),
-            "ack": settings.choice("ack", ("stored", "receipt"), "stored"),
-            "receive_maximum": settings.integer("receive_maximum", 100, minimum=1),
+            "keepalive": settings.integer("keepalive", 60),
+            "session_expiry": settings.integer("session_expiry", 0),
+            "ack": settings.choice("ack", "stored"),
+            "receive_maximum": settings.integer("receive_maximum", 100),
             "backoff": Backoff.from_settings(settings.mapping("retry"), attempts=None),
         }
         if options["session_expiry"] and not options["client_id"]:

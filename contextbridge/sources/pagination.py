@@ -93,15 +93,15 @@ class Pagination:
     def from_settings(cls, settings: Settings | None) -> Pagination:
         if settings is None:
             return cls()
-        style: Style = settings.choice("style", ("link", "json", "offset", "page", "none"), "link")
+        style: Style = settings.choice("style", "link")
         values: dict[str, Any] = {
-            "next": settings.text("next", required=style == "json"),
+            "next": settings.text("next"),
             "param": settings.text("param"),
             "size_param": settings.text("size_param"),
-            "size": settings.integer("size", 100, minimum=1),
-            "start": settings.integer("start", 1, minimum=0),
+            "size": settings.integer("size", 100),
+            "start": settings.integer("start", 1),
             "records": settings.text("records") or "",
-            "max_pages": settings.integer("max_pages", 10_000, minimum=1),
+            "max_pages": settings.integer("max_pages", 10_000),
         }
         if style == "json" and not values["next"]:
             return cls(style="none")  # the missing key is already reported

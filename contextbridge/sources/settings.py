@@ -1,20 +1,24 @@
-"""Reading a source's settings from its configuration section, every mistake reported at once.
+"""Reading a source's settings from its configuration section, once the schema has checked it.
 
-    >>> settings = Settings({"url": "mqtt://h", "qos": 3}, prefix="mqtt")
-    >>> settings.choice("qos", (0, 1, 2), default=1)
-    >>> settings.finish()       # ConfigError(key="mqtt.qos"): qos: expected one of 0, 1, 2, got 3
+    >>> settings = Settings({"url": "mqtt://h", "qos": 3}, prefix="mqtt",
+    ...                     problems=[("mqtt.qos", "3 is not one of 0, 1, 2")])
+    >>> settings.choice("qos", 1)      # the schema refused 3: the default, so that reading goes on
+    1
+    >>> settings.finish()       # OptionsError(key="mqtt.qos"): mqtt.qos: 3 is not one of 0, 1, 2
 
-Each reader returns a usable default when the value is wrong, so that reading goes on and the
-error lists every bad key; ``finish()`` also names keys that no reader asked for (typos).
-The JSON Schema fragment (``sources.schema.json``) says the same for the configuration loader.
+The rules (types, ranges, choices, required and unknown keys) are written once, in
+``sources.schema.json``: ``build_source`` checks a section against it and hands every problem here.
+The readers return the value, or the default when the key is absent or its value was refused;
+``problem()`` adds what no schema can say (a file that does not exist, an MQTT topic's levels), for a
+key the schema accepted; ``finish()`` raises one OptionsError naming every problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OptionsError
 
 T = TypeVar("T")
 
@@ -22,97 +26,59 @@ T = TypeVar("T")
 class Settings:
     """A source's configuration section, read key by key."""
 
-    def __init__(self, data: Mapping[str, Any], *, prefix: str) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], *, prefix: str, problems: list[tuple[str, str]] | None = None
+    ) -> None:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{prefix}: expected a mapping of settings, got {data!r}", key=prefix)
         self.data = data
         self.prefix = prefix
-        self.problems: list[tuple[str, str]] = []
-        self._read: set[str] = set()
+        self.problems: list[tuple[str, str]] = [] if problems is None else problems
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}"
 
+    def refused(self, name: str) -> bool:
+        """Whether a problem was found at ``name`` (or inside it)."""
+        key = self.key(name)
+        return any(found == key or found.startswith(key + ".") for found, _ in self.problems)
+
     def problem(self, name: str, message: str) -> None:
-        self.problems.append((self.key(name), message))
+        """A mistake the schema cannot see; not repeated for a key the schema already refused."""
+        if not self.refused(name):
+            self.problems.append((self.key(name), message))
 
     def _get(self, name: str, default: Any) -> Any:
-        self._read.add(name)
-        return self.data.get(name, default)
+        value = self.data.get(name)
+        return default if value is None or self.refused(name) else value
 
-    def _bad(self, name: str, value: Any, expected: str) -> None:
-        self.problem(name, f"{expected}, got {value!r}")
+    def text(self, name: str, default: str | None = None) -> str | None:
+        return cast("str | None", self._get(name, default))
 
-    def text(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
-        value = self._get(name, None)
-        if value is None:
-            if required:
-                self.problem(name, "is required")
-            return default
-        if not isinstance(value, str) or not value:
-            self._bad(name, value, "expected a non-empty string")
-            return default
-        return value
+    def number(self, name: str, default: float) -> float:
+        return float(self._get(name, default))
 
-    def number(self, name: str, default: float, *, minimum: float = 0.0, strict: bool = False) -> float:
-        value = self._get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self._bad(name, value, "expected a number")
-            return default
-        if value < minimum or (strict and value == minimum):
-            self._bad(name, value, f"expected a number {'>' if strict else '>='} {minimum:g}")
-            return default
-        return float(value)
-
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
-        value = self._get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self._bad(name, value, f"expected an integer >= {minimum}")
-            return default
-        return value
+    def integer(self, name: str, default: int) -> int:
+        return int(self._get(name, default))
 
     def flag(self, name: str, default: bool) -> bool:
-        value = self._get(name, default)
-        if not isinstance(value, bool):
-            self._bad(name, value, "expected true or false")
-            return default
-        return value
+        return bool(self._get(name, default))
 
-    def choice(self, name: str, choices: tuple[T, ...], default: T) -> T:
-        value = self._get(name, default)
-        if value not in choices or isinstance(value, bool):
-            self._bad(name, value, "expected one of " + ", ".join(str(c) for c in choices))
-            return default
-        return value
+    def choice(self, name: str, default: T) -> T:
+        return cast(T, self._get(name, default))
 
     def mapping(self, name: str) -> Settings | None:
         """A nested section (``auth``, ``tls``, ``pagination``), read with the same reporting."""
         value = self._get(name, None)
-        if value is None:
-            return None
         if not isinstance(value, Mapping):
-            self._bad(name, value, "expected a mapping")
             return None
-        nested = Settings(value, prefix=self.key(name))
-        nested.problems = self.problems  # one list: every mistake of the section in one report
-        return nested
+        return Settings(value, prefix=self.key(name), problems=self.problems)  # one list: one report
 
     def strings(self, name: str) -> dict[str, str]:
         """A mapping of string to string (extra headers, query parameters)."""
-        value = self._get(name, {})
-        if not isinstance(value, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()
-        ):
-            self._bad(name, value, "expected a mapping of names to strings")
-            return {}
-        return {k: str(v) for k, v in value.items()}
+        return {str(k): str(v) for k, v in self._get(name, {}).items()}
 
-    def finish(self, *nested: Settings) -> None:
-        """Raise one ConfigError naming every problem, including keys nobody read."""
-        for settings in (self, *nested):
-            for name in sorted(set(settings.data) - settings._read, key=str):
-                known = ", ".join(sorted(settings._read))
-                settings.problem(str(name), f"unknown setting (known: {known})")
+    def finish(self) -> None:
+        """Raise one OptionsError naming every problem, in the order of the section."""
         if self.problems:
-            lines = "; ".join(f"{key}: {message}" for key, message in self.problems)
-            raise ConfigError(lines, key=self.problems[0][0])
+            raise OptionsError([(key, f"{key}: {message}") for key, message in self.problems])

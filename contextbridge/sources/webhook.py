@@ -216,11 +216,11 @@ class WebhookSource:
             scheme=settings.text("scheme"),
             secret=secret,
             signature_header=settings.text("signature_header", "X-Signature-256") or "X-Signature-256",
-            encoding=settings.choice("encoding", ("hex", "base64"), "hex"),
+            encoding=settings.choice("encoding", "hex"),
             prefix=settings.text("prefix", "") or "",
-            max_body=settings.integer("max_body", 1_000_000, minimum=1),
-            queue_size=settings.integer("queue_size", 100, minimum=1),
-            enqueue_timeout=settings.number("enqueue_timeout", 5.0, minimum=0.0, strict=True),
+            max_body=settings.integer("max_body", 1_000_000),
+            queue_size=settings.integer("queue_size", 100),
+            enqueue_timeout=settings.number("enqueue_timeout", 5.0),
         )
 
 
