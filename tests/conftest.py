@@ -14,7 +14,7 @@ import httpx
 import pytest
 from services import ServiceUnavailable, mosquitto_server, nats_server, postgres_server
 
-from contextbridge.mapping import Mapping, load_mapping
+from contextbridge import Mapping, load_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,14 +13,19 @@ from broker_double import BrokerDouble
 from prometheus_client import generate_latest
 from test_feeds import SENSOR_MAPPING, reading
 
-from contextbridge.adapter import Adapter
-from contextbridge.broker import BrokerClient
-from contextbridge.delivery import DrainSettings, RetryPolicy
-from contextbridge.feeds import FeedRunner
-from contextbridge.graph import EmbeddedStore, GraphSink
-from contextbridge.mapping import Mapping, load_mapping
+from contextbridge import (
+    Adapter,
+    BrokerClient,
+    DrainSettings,
+    FeedRunner,
+    GraphSink,
+    Mapping,
+    RetryPolicy,
+    load_mapping,
+    open_outbox,
+)
+from contextbridge.graph import EmbeddedStore
 from contextbridge.metrics import adapter_registry
-from contextbridge.outbox import open_outbox
 from contextbridge.sources import FileSource, MqttSource
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,11 +11,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from contextbridge import FormatError, MappingError, get_format, load_mapping
 from contextbridge.cli import app
-from contextbridge.errors import FormatError, MappingError
-from contextbridge.formats import get_format
 from contextbridge.golden import describe_changes, run_samples
-from contextbridge.mapping import load_mapping
 
 runner = CliRunner()
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 from broker_double import BrokerDouble
 
-from contextbridge.broker import ApiKeyHeader, BearerToken, BrokerClient, ClientCredentials, pack
+from contextbridge import BrokerClient, BrokerError, DeliveryError
+from contextbridge.broker import ApiKeyHeader, BearerToken, ClientCredentials, pack
 from contextbridge.broker.client import retry_after
-from contextbridge.errors import BrokerError, DeliveryError
 
 BAD_REQUEST = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 

@@ -26,8 +26,7 @@ from chaos.seeds import reported, seeds
 from chaos.state import assert_broker, assert_graph
 from test_feeds import SENSOR_MAPPING
 
-from contextbridge.mapping import Mapping, load_mapping
-from contextbridge.outbox import open_outbox
+from contextbridge import Mapping, load_mapping, open_outbox
 from contextbridge.sources import Backoff, MqttSource
 
 MESSAGES, CUTS, ROUNDS = (

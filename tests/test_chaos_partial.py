@@ -18,11 +18,10 @@ from chaos.profile import scale
 from chaos.seeds import reported, seeds
 from chaos.state import assert_broker
 
-from contextbridge.broker import BrokerClient
+from contextbridge import BrokerClient, UpdatePolicy, merge_entities, open_outbox
 from contextbridge.graph import EmbeddedStore
 from contextbridge.graph.sparql import with_prefixes
-from contextbridge.outbox import open_outbox
-from contextbridge.updates import REPLACE, UpdatePolicy, merge_entities
+from contextbridge.updates import REPLACE
 
 ENTITIES, VERSIONS, ROUNDS = scale(80, 800), scale(6, 10), scale(1, 4)
 FAULTS = Faults(

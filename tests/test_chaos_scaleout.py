@@ -35,7 +35,7 @@ from nats.js.api import StreamConfig
 from processes import Served
 from test_feeds import SENSOR_MAPPING
 
-from contextbridge.mapping import load_mapping
+from contextbridge import load_mapping
 
 WORKERS, DEVICES, VERSIONS, KILLS = scale(3, 4), scale(100, 400), scale(4, 10), scale(4, 16)
 ACK_WAIT = 2.0  # seconds: a dead worker's messages go to the others this long after it took them

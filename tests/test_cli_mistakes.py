@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from contextbridge.broker import BrokerClient, BrokerUrl
+from contextbridge import BrokerClient, ConfigError, QueryError
+from contextbridge.broker import BrokerUrl
 from contextbridge.cli import main
 from contextbridge.config import ApiKey, ServiceConfig
-from contextbridge.errors import ConfigError, QueryError
 from contextbridge.graph import EmbeddedStore
 from contextbridge.graph.sparql import ask, check_prefixes
 from contextbridge.service import Service, create_app

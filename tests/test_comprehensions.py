@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from contextbridge.errors import ConfigError, TransformError
-from contextbridge.expressions import compile_expression
+from contextbridge import ConfigError, TransformError, compile_expression
 from contextbridge.expressions.comprehensions import MAX_ITERATIONS
 
 UPLINK = {

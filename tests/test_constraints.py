@@ -11,13 +11,10 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
+from contextbridge import Converter, Ontology, OntologyError, default_ontology, lint_mapping, load_mapping
 from contextbridge.constraints import default_constraints, shapes_graph
-from contextbridge.errors import OntologyError
 from contextbridge.graph.shacl import shacl_violations, violation_key
-from contextbridge.lint import lint_mapping
-from contextbridge.mapping import load_mapping
-from contextbridge.ontology import BUNDLED, Ontology, default_ontology
-from contextbridge.rdf.converter import Converter
+from contextbridge.ontology import BUNDLED
 from contextbridge.unitcodes import unit_code_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +148,7 @@ v:capacity a owl:DatatypeProperty ; rdfs:label "c"@en ; rdfs:comment "c"@en ; ci
 
 
 def test_two_vendors_share_a_short_name_on_different_types(tmp_path: Path) -> None:
-    from contextbridge.context import context_document
+    from contextbridge import context_document
 
     (tmp_path / "bikes.ttl").write_text(VENDOR.format(name="bikes", type="BikeDock"))
     (tmp_path / "cars.ttl").write_text(VENDOR.format(name="cars", type="CarPark"))
@@ -211,8 +208,7 @@ def test_the_translator_rejects_warns_or_lets_through(
 ) -> None:
     import io
 
-    from contextbridge.errors import ConstraintError
-    from contextbridge.translator import Translator
+    from contextbridge import ConstraintError, Translator
 
     path = tmp_path / "spots.yaml"
     path.write_text(PARKING.replace("MODE", mode))
@@ -231,8 +227,7 @@ def test_the_translator_rejects_warns_or_lets_through(
 
 
 def test_missing_vendor_files_are_named_at_their_line(tmp_path: Path) -> None:
-    from contextbridge.config import load_config
-    from contextbridge.errors import MappingError
+    from contextbridge import MappingError, load_config
 
     (tmp_path / "m.yaml").write_text(PARKING.replace("MODE", "warn") + "ontology: nowhere.ttl\n")
     with pytest.raises(MappingError, match=r"m.yaml:\d+: ontology: no such ontology file"):
@@ -278,7 +273,7 @@ def test_graph_validate_and_describe_on_the_command_line(tmp_path: Path) -> None
 def test_the_translators_specialised_check_finds_what_the_general_one_finds(tmp_path: Path) -> None:
     import io
 
-    from contextbridge.translator import Translator
+    from contextbridge import Translator
 
     path = tmp_path / "spots.yaml"
     path.write_text(

@@ -14,18 +14,16 @@ from typing import Any
 
 import pytest
 
+from contextbridge import ConfigError, Ontology, OntologyError, context_document, default_ontology
 from contextbridge.context import (
     CORE_CONTEXT_URL,
     build_context,
-    context_document,
     core_terms,
     document_loader,
     dumps,
     expand,
     type_context,
 )
-from contextbridge.errors import ConfigError, OntologyError
-from contextbridge.ontology import Ontology, default_ontology
 
 SDM_DIR = Path(__file__).resolve().parent / "data" / "sdm"
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"

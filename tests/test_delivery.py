@@ -12,10 +12,8 @@ from typing import Any
 import pytest
 from broker_double import BrokerDouble
 
-from contextbridge.broker import BrokerClient
-from contextbridge.delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy
-from contextbridge.errors import OutboxError
-from contextbridge.outbox import Outbox, open_outbox
+from contextbridge import BrokerClient, Drainer, DrainSettings, Outbox, OutboxError, RetryPolicy, open_outbox
+from contextbridge.delivery import DeliveryStats
 
 FAST = RetryPolicy(initial=0.001, maximum=0.02, jitter=0.001)
 N = 120

@@ -12,18 +12,13 @@ from test_service import SANTANDER_READ, assert_problem, headers, run
 from typer.testing import CliRunner
 
 import contextbridge.service.drafts as drafts
+from contextbridge import ConfigError, Translator, default_ontology, draft_mapping, lint_mapping, load_mapping
 from contextbridge.cli import app as cli
-from contextbridge.drafting import draft_mapping
 from contextbridge.drafting.match import score_field
 from contextbridge.drafting.profile import profile_records
 from contextbridge.drafting.roles import find_roles
 from contextbridge.drafting.sample import read_sample
 from contextbridge.drafting.vocabulary import tokens, unit_hint
-from contextbridge.errors import ConfigError
-from contextbridge.lint import lint_mapping
-from contextbridge.mapping import load_mapping
-from contextbridge.ontology import default_ontology
-from contextbridge.translator import Translator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "santander"
 

@@ -24,12 +24,16 @@ from typing import Any
 import pytest
 import yaml
 
-from contextbridge.drafting import draft_mapping
-from contextbridge.errors import FormatError, RecordError
-from contextbridge.lint import lint_mapping
-from contextbridge.mapping import Mapping, load_mapping
-from contextbridge.ontology import default_ontology
-from contextbridge.translator import Translator
+from contextbridge import (
+    FormatError,
+    Mapping,
+    RecordError,
+    Translator,
+    default_ontology,
+    draft_mapping,
+    lint_mapping,
+    load_mapping,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = (ROOT / "examples" / "santander", ROOT / "examples" / "vendors")

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyoxigraph import NamedNode
 
-from contextbridge.entity import check_entity, is_uri, is_valid_name, validate_entity
-from contextbridge.errors import EntityError
+from contextbridge import EntityError, validate_entity
+from contextbridge.entity import check_entity, is_uri, is_valid_name
 
 SDM = Path(__file__).resolve().parent / "data" / "sdm"
 ID = "urn:ngsi-ld:AirQualityObserved:santander:1"

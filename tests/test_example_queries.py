@@ -27,14 +27,18 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
-from contextbridge.config import default_config_path, load_config
-from contextbridge.errors import RecordError
-from contextbridge.graph import EmbeddedStore, EndpointStore, format_result
-from contextbridge.mapping import load_mapping
-from contextbridge.ontology import default_ontology
-from contextbridge.rdf import Converter
+from contextbridge import (
+    Converter,
+    RecordError,
+    Translator,
+    default_ontology,
+    format_result,
+    load_config,
+    load_mapping,
+)
+from contextbridge.config import default_config_path
+from contextbridge.graph import EmbeddedStore, EndpointStore
 from contextbridge.rdf.geo import WGS84_LAT, WGS84_LONG, point_position
-from contextbridge.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "examples" / "queries"

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from contextbridge.errors import ConfigError, TransformError
-from contextbridge.expressions import FUNCTIONS, compile_expression
+from contextbridge import ConfigError, TransformError, compile_expression
+from contextbridge.expressions import FUNCTIONS
 
 RECORD: dict[str, Any] = {
     "temperature": 212,

@@ -12,9 +12,7 @@ import aiomqtt
 import orjson
 import pytest
 
-from contextbridge.feeds import FeedRunner
-from contextbridge.mapping import Mapping, load_mapping
-from contextbridge.outbox import Outbox, open_outbox
+from contextbridge import FeedRunner, Mapping, Outbox, load_mapping, open_outbox
 from contextbridge.sources import FileSource, Message, MqttSource
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,9 +12,16 @@ from typing import Any
 
 import pytest
 
-from contextbridge import MappingError, OptionsError, load_mapping
-from contextbridge.errors import ConfigError, FormatError
-from contextbridge.formats import FORMATS, Format, get_format
+from contextbridge import (
+    FORMATS,
+    ConfigError,
+    Format,
+    FormatError,
+    MappingError,
+    OptionsError,
+    get_format,
+    load_mapping,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 SANTANDER = DATA / "santander"

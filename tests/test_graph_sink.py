@@ -8,11 +8,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.errors import GraphStoreError
-from contextbridge.graph import EmbeddedStore, GraphSink, UpsertReport, open_store
-from contextbridge.outbox import open_outbox
-from contextbridge.updates import REPLACE, UpdatePolicy
+from contextbridge import (
+    Drainer,
+    DrainSettings,
+    GraphSink,
+    GraphStoreError,
+    RetryPolicy,
+    UpdatePolicy,
+    open_outbox,
+    open_store,
+)
+from contextbridge.graph import EmbeddedStore, UpsertReport
+from contextbridge.updates import REPLACE
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 COUNT_SENSORS = (

@@ -11,16 +11,8 @@ from typing import Any
 
 import pytest
 
-from contextbridge.graph import (
-    EmbeddedStore,
-    EndpointStore,
-    GraphStore,
-    QueryBusy,
-    QueryRefused,
-    QueryTimeout,
-    embedded,
-    tenant_graph,
-)
+from contextbridge import GraphStore, QueryBusy, QueryRefused, QueryTimeout
+from contextbridge.graph import EmbeddedStore, EndpointStore, embedded, tenant_graph
 
 SDM = Path(__file__).resolve().parent / "data" / "sdm"
 WEATHER = json.loads(

@@ -22,12 +22,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
+from contextbridge import RecordError, Translator, format_result, load_config, load_mapping
 from contextbridge.cli import app
-from contextbridge.config import load_config
-from contextbridge.errors import RecordError
-from contextbridge.graph import EmbeddedStore, EndpointStore, format_result
-from contextbridge.mapping import load_mapping
-from contextbridge.translator import Translator
+from contextbridge.graph import EmbeddedStore, EndpointStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "history"

@@ -16,8 +16,7 @@ from fuzz import FUZZ, HUGE_RECORD_BYTES, bounded, run_child
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contextbridge.errors import FormatError
-from contextbridge.formats import FORMATS, get_format
+from contextbridge import FORMATS, FormatError, get_format
 from contextbridge.formats.json import MAX_RECORD_BYTES
 from contextbridge.formats.nesting import MAX_JSON_DEPTH, DepthGuard
 from contextbridge.formats.xml import MAX_XML_DEPTH

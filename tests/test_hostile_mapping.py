@@ -12,13 +12,10 @@ from fuzz import FUZZ, bounded, recording_server
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contextbridge import ConfigError, MappingError, RecordError, Translator, compile_expression, load_mapping
 from contextbridge.documents import MAX_DEPTH, MAX_NODES
-from contextbridge.errors import ConfigError, MappingError, RecordError
-from contextbridge.expressions import compile_expression
-from contextbridge.mapping import load_mapping
 from contextbridge.paths import MISSING
 from contextbridge.templates import compile_template
-from contextbridge.translator import Translator
 
 MAPPINGS = sorted((Path(__file__).parent.parent / "mappings").glob("*.yaml"))
 

@@ -16,10 +16,10 @@ import pytest
 from processes import Served
 from typer.testing import CliRunner
 
+from contextbridge import Config, ConfigError
 from contextbridge.cli import app
 from contextbridge.cli.service import _with_console_key, console_url, loopback
-from contextbridge.config import ApiKey, Config, ServiceConfig
-from contextbridge.errors import ConfigError
+from contextbridge.config import ApiKey, ServiceConfig
 from contextbridge.graph import EmbeddedStore
 from contextbridge.keystore import CONSOLE_FILE, FILE, KeyStore, console_key, digest
 from contextbridge.service import Service, create_app

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contextbridge.lint import lint_mapping
-from contextbridge.mapping import Mapping
-from contextbridge.ontology import default_ontology
+from contextbridge import Mapping, default_ontology, lint_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +30,7 @@ def lint(
 
 
 def test_every_example_mapping_agrees_with_the_ontology(make_mapping: Callable[[str], Mapping]) -> None:
-    from contextbridge.mapping import load_mapping
+    from contextbridge import load_mapping
 
     paths = sorted((ROOT / "mappings").glob("*.yaml"))
     assert paths

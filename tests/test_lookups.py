@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from contextbridge.errors import ConfigError, MappingError, TransformError
+from contextbridge import ConfigError, Mapping, MappingError, TransformError, Translator, load_mapping
 from contextbridge.golden import run_samples, translate_file
 from contextbridge.lookups import LookupTable
-from contextbridge.mapping import Mapping, load_mapping
-from contextbridge.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = "sensor,latitude,longitude,zone,street\n3101,43.46297,-3.80356,Centro,Calle Daoíz y Velarde\n"

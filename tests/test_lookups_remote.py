@@ -19,10 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contextbridge.errors import ConfigError, DeliveryError, RemoteRefused
+from contextbridge import ConfigError, DeliveryError, Mapping, RemoteRefused, Translator, load_mapping
 from contextbridge.lookups import HttpSource, SqlSource
-from contextbridge.mapping import Mapping, load_mapping
-from contextbridge.translator import Translator
 
 
 class Inventory:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contextbridge.errors import MappingError
-from contextbridge.mapping import Mapping, load_mapping
+from contextbridge import Mapping, MappingError, load_mapping
 
 GOOD = """\
 id: parking

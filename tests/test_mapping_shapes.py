@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 
-from contextbridge.errors import MappingError, RecordError, TransformError
-from contextbridge.mapping import Mapping, load_mapping
+from contextbridge import Mapping, MappingError, RecordError, TransformError, Translator, load_mapping
 from contextbridge.mapping.computed import MAX_EACH
-from contextbridge.translator import Translator
 
 MakeMapping = Callable[[str], Mapping]
 

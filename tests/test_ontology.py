@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from contextbridge.errors import OntologyError
-from contextbridge.ontology import BUNDLED, Ontology, default_ontology
+from contextbridge import Ontology, OntologyError, default_ontology
+from contextbridge.ontology import BUNDLED
 
 ROOT = Path(__file__).resolve().parent.parent
 SDM = "https://smartdatamodels.org/"

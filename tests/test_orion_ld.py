@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.outbox import open_outbox
+from contextbridge import BrokerClient, Drainer, DrainSettings, RetryPolicy, open_outbox
 
 URL = os.environ.get("CONTEXTBRIDGE_ORION_URL")
 pytestmark = pytest.mark.skipif(

@@ -18,12 +18,20 @@ import psycopg
 import pytest
 from broker_double import BrokerDouble
 
-from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.errors import ConfigError, TransformError
-from contextbridge.outbox import TRANSLATE, DeadLetterFilter, Outbox, open_outbox
+from contextbridge import (
+    BrokerClient,
+    ConfigError,
+    Drainer,
+    DrainSettings,
+    Outbox,
+    RetryPolicy,
+    TransformError,
+    UpdatePolicy,
+    open_outbox,
+)
+from contextbridge.outbox import TRANSLATE, DeadLetterFilter
 from contextbridge.outbox.sql import VERSION, Tx
-from contextbridge.updates import REPLACE, UpdatePolicy
+from contextbridge.updates import REPLACE
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 MERGE = UpdatePolicy(merge=True)

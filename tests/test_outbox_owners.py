@@ -12,8 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from contextbridge.errors import OutboxError
-from contextbridge.outbox import Outbox, open_outbox
+from contextbridge import Outbox, OutboxError, open_outbox
 from contextbridge.outbox.postgres import PostgresOutbox
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contextbridge.errors import ConfigError
+from contextbridge import ConfigError
 from contextbridge.paths import MISSING, compile_path, parse_path
 
 RECORD = {

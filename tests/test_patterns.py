@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from contextbridge.errors import ConfigError, TransformError
-from contextbridge.expressions import compile_expression
+from contextbridge import ConfigError, TransformError, compile_expression
 from contextbridge.expressions.patterns import REGEX_TIMEOUT
 
 FACILITY = {"ref": "24276[Turmcenter]", "odd": "Parkhaus Zeil", "n": 7}

@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 from pyld import jsonld
 from rdflib.compare import isomorphic
 
-from contextbridge.context import context_document, document_loader
-from contextbridge.errors import EntityError
-from contextbridge.ontology import default_ontology
-from contextbridge.rdf import Converter, entity_to_quads, to_wkt
+from contextbridge import Converter, EntityError, context_document, default_ontology
+from contextbridge.context import document_loader
+from contextbridge.rdf import entity_to_quads, to_wkt
 
 SDM = Path(__file__).resolve().parent / "data" / "sdm"
 EXAMPLES = sorted(SDM.glob("*/*/examples/example-normalized.jsonld"))

@@ -17,15 +17,13 @@ import pytest
 from test_service import KEYS, PORTO, SANTANDER, SANTANDER_READ
 from typer.testing import CliRunner
 
+from contextbridge import Device, DeviceError, RecordError, Translator, load_mapping, open_registry
 from contextbridge.cli import app as cli
 from contextbridge.config import ServiceConfig
-from contextbridge.errors import DeviceError, RecordError
 from contextbridge.graph import EmbeddedStore
-from contextbridge.mapping import load_mapping
-from contextbridge.registry import Device, DeviceRegistry, open_registry, parse_device
+from contextbridge.registry import DeviceRegistry, parse_device
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
-from contextbridge.translator import Translator
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from broker_double import BrokerDouble, serve
 from processes import Served
 from test_feeds import SENSOR_MAPPING, reading
 
-from contextbridge.config import load_config
+from contextbridge import load_config
 
 SERVICE_KEY = "service-key-for-the-tests-0123"
 HOOK_KEY = "network-server-key-0123456"

@@ -15,10 +15,9 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
+from contextbridge import GraphStore, context_document, default_ontology
 from contextbridge.config import ApiKey, ServiceConfig
-from contextbridge.context import context_document
-from contextbridge.graph import EmbeddedStore, EndpointStore, GraphStore
-from contextbridge.ontology import default_ontology
+from contextbridge.graph import EmbeddedStore, EndpointStore
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
 

@@ -11,9 +11,8 @@ from broker_double import BrokerDouble, serve
 from processes import Served
 from typer.testing import CliRunner
 
+from contextbridge import MappingError, load_config
 from contextbridge.cli import app
-from contextbridge.config import load_config
-from contextbridge.errors import MappingError
 
 runner = CliRunner()
 NOTIFY = "http://contextbridge.example:8080/ngsi-ld/notify"

@@ -15,9 +15,9 @@ import pytest
 from pyoxigraph import NamedNode, RdfFormat
 from test_service import EVERYWHERE, PORTO, SANTANDER, assert_problem, headers, make_store, notify, run
 
-from contextbridge.config import TileConfig, load_config
-from contextbridge.errors import MappingError
-from contextbridge.graph import EmbeddedStore, EndpointStore, GraphStore, history_graph
+from contextbridge import GraphStore, MappingError, load_config
+from contextbridge.config import TileConfig
+from contextbridge.graph import EmbeddedStore, EndpointStore, history_graph
 from contextbridge.service.webconsole import content_security_policy
 
 __all__ = ["make_store"]  # the fixture: each test runs on the embedded store and a real Oxigraph server

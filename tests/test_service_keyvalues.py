@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contextbridge.entity import validate_entity
-from contextbridge.ontology import default_ontology
+from contextbridge import default_ontology, validate_entity
 from contextbridge.service.keyvalues import normalized
 from contextbridge.service.negotiation import choose
 

@@ -17,9 +17,9 @@ from test_service_status import ROOT, Console, configured
 from typer.testing import CliRunner
 
 import contextbridge.service.playground as playground
+from contextbridge import load_mapping
 from contextbridge.cli import app as cli
 from contextbridge.golden import run_samples
-from contextbridge.mapping import load_mapping
 
 WEATHER = """\
 id: weather

@@ -17,7 +17,8 @@ import orjson
 from broker_double import BrokerDouble, serve
 from test_service import EVERYWHERE, KEYS, PORTO, SANTANDER, assert_problem, headers, run
 
-from contextbridge.config import ServiceConfig, TileConfig, load_config
+from contextbridge import load_config
+from contextbridge.config import ServiceConfig, TileConfig
 from contextbridge.graph import EmbeddedStore
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan

@@ -9,9 +9,16 @@ from typing import Any
 import jsonschema
 import pytest
 
-from contextbridge import MappingError, OptionsError, load_config
-from contextbridge.errors import ConfigError, FormatError
-from contextbridge.formats import get_format
+from contextbridge import (
+    ConfigError,
+    FormatError,
+    MappingError,
+    OptionsError,
+    Source,
+    build_source,
+    get_format,
+    load_config,
+)
 from contextbridge.paths import compile_path
 from contextbridge.sources import (
     SOURCES,
@@ -19,9 +26,7 @@ from contextbridge.sources import (
     HttpPollSource,
     Message,
     MqttSource,
-    Source,
     WebhookSource,
-    build_source,
     records_with_metadata,
     source_schema,
 )

@@ -14,9 +14,8 @@ from typing import Any, TypeVar
 import pytest
 from test_sources_base import take_all
 
-from contextbridge.errors import ConfigError
-from contextbridge.formats import get_format
-from contextbridge.sources import FileSource, Message, build_source, records_with_metadata
+from contextbridge import ConfigError, build_source, get_format
+from contextbridge.sources import FileSource, Message, records_with_metadata
 
 T = TypeVar("T")
 CSV = "dc:identifier;ayto:temperature\n{n}1;16,45\n{n}2;15,1\n"

@@ -24,16 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from test_sources_base import take_all
 
-from contextbridge.errors import ConfigError, DeliveryError, RemoteRefused
-from contextbridge.formats import get_format
-from contextbridge.sources import (
-    Backoff,
-    HttpPollSource,
-    Message,
-    Pagination,
-    build_source,
-    records_with_metadata,
-)
+from contextbridge import ConfigError, DeliveryError, RemoteRefused, build_source, get_format
+from contextbridge.sources import Backoff, HttpPollSource, Message, Pagination, records_with_metadata
 
 SANTANDER = Path(__file__).resolve().parent / "data" / "santander"
 RECORDS: list[dict[str, Any]] = json.loads(

@@ -20,10 +20,7 @@ import pytest
 from services import mosquitto_server, nats_server
 from test_feeds import SENSOR_MAPPING
 
-from contextbridge.errors import ConfigError
-from contextbridge.feeds import FeedRunner
-from contextbridge.mapping import Mapping
-from contextbridge.outbox import open_outbox
+from contextbridge import ConfigError, FeedRunner, Mapping, build_source, open_outbox
 from contextbridge.sources import (
     SOURCES,
     Backoff,
@@ -31,7 +28,6 @@ from contextbridge.sources import (
     Message,
     MqttSource,
     SubjectFilter,
-    build_source,
     source_schema,
 )
 

@@ -16,8 +16,8 @@ import aiomqtt
 import pytest
 from services import ServiceUnavailable, free_port, stop, wait_for_port
 
-from contextbridge.errors import ConfigError
-from contextbridge.sources import Backoff, MqttSource, build_source
+from contextbridge import ConfigError, build_source
+from contextbridge.sources import Backoff, MqttSource
 
 T = TypeVar("T")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

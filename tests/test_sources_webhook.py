@@ -23,15 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contextbridge.errors import ConfigError
-from contextbridge.formats import get_format
+from contextbridge import ConfigError, build_source, get_format
 from contextbridge.sources import (
     PayloadTooLarge,
     WebhookAuthError,
     WebhookBusy,
     WebhookRefused,
     WebhookSource,
-    build_source,
     records_with_metadata,
 )
 

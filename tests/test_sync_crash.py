@@ -15,9 +15,7 @@ from typing import Any
 
 from broker_double import BrokerDouble, serve
 
-from contextbridge.errors import RecordError
-from contextbridge.mapping import load_mapping
-from contextbridge.translator import Translator
+from contextbridge import RecordError, Translator, load_mapping
 
 DATA = Path(__file__).parent / "data" / "delivery"
 SPOTS, VERSIONS, KILLS, BATCH, CONCURRENCY = 200, 4, 3, 5, 2

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contextbridge.errors import ConfigError, TransformError
+from contextbridge import ConfigError, TransformError
 from contextbridge.times import compile_time_parser, format_utc
 
 

@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from contextbridge.errors import FormatError, InvalidEntityError, RecordError, TransformError
-from contextbridge.mapping import Mapping
-from contextbridge.translator import Translator
+from contextbridge import FormatError, InvalidEntityError, Mapping, RecordError, TransformError, Translator
 
 MakeMapping = Callable[[str], Mapping]
 
@@ -286,9 +284,8 @@ def test_values_that_break_ngsi_ld_rules_never_leave(make_mapping: MakeMapping) 
 def test_every_entity_of_every_example_is_valid_ngsi_ld() -> None:
     from pathlib import Path
 
-    from contextbridge.entity import validate_entity
+    from contextbridge import load_mapping, validate_entity
     from contextbridge.golden import translate_file
-    from contextbridge.mapping import load_mapping
 
     mappings = sorted((Path(__file__).parent.parent / "mappings").glob("*.yaml"))
     assert len(mappings) >= 9

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contextbridge.errors import ConfigError
+from contextbridge import ConfigError
 from contextbridge.units import UNIT_CODES, converter, convertible, unit_name
 
 _PINT: Any = pint.UnitRegistry()

@@ -20,18 +20,26 @@ import test_graph_stores
 from broker_double import BrokerDouble, serve
 from typer.testing import CliRunner
 
-from contextbridge.broker import BrokerClient
+from contextbridge import (
+    BrokerClient,
+    ConfigError,
+    Drainer,
+    DrainSettings,
+    GraphSink,
+    GraphStore,
+    MappingError,
+    RetryPolicy,
+    UpdatePolicy,
+    default_ontology,
+    load_config,
+    load_mapping,
+    merge_entities,
+    open_outbox,
+)
 from contextbridge.cli import app
-from contextbridge.config import load_config
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.errors import ConfigError, MappingError
-from contextbridge.graph import GraphSink, GraphStore
 from contextbridge.graph.sparql import with_prefixes
-from contextbridge.mapping import load_mapping
-from contextbridge.ontology import default_ontology
-from contextbridge.outbox import open_outbox
 from contextbridge.rdf.terms import TermTable
-from contextbridge.updates import REPLACE, UpdatePolicy, merge_entities
+from contextbridge.updates import REPLACE
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 MERGE = UpdatePolicy(merge=True)

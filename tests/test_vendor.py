@@ -13,8 +13,8 @@ from broker_double import BrokerDouble, serve
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from contextbridge import load_config
 from contextbridge.cli import app
-from contextbridge.config import load_config
 from contextbridge.service import Service, create_app
 
 ROOT = Path(__file__).resolve().parent.parent

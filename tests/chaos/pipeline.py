@@ -22,15 +22,21 @@ from typing import Any, TypeVar
 
 from broker_double import BrokerDouble
 
-from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.errors import RecordError
-from contextbridge.feeds import FeedRunner
-from contextbridge.graph import EmbeddedStore, GraphSink
+from contextbridge import (
+    BrokerClient,
+    Drainer,
+    DrainSettings,
+    FeedRunner,
+    GraphSink,
+    Outbox,
+    RecordError,
+    RetryPolicy,
+    Source,
+    Translator,
+)
+from contextbridge.graph import EmbeddedStore
 from contextbridge.mapping import Mapping as FeedMapping
-from contextbridge.outbox import Outbox
-from contextbridge.sources import Source, records_with_metadata
-from contextbridge.translator import Translator
+from contextbridge.sources import records_with_metadata
 
 FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)
 T = TypeVar("T")
