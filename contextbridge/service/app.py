@@ -31,7 +31,6 @@ from starlette.routing import Mount, Route
 
 from contextbridge.adapter import Adapter, open_adapter
 from contextbridge.config import Config, GraphConfig, ServiceConfig, config_ontology
-from contextbridge.context import context_document, dumps
 from contextbridge.graph.base import GraphStore
 from contextbridge.graph.embedded import QUERY_SLOTS
 from contextbridge.keystore import KeyStore
@@ -39,7 +38,7 @@ from contextbridge.ontology import Ontology, default_ontology
 from contextbridge.registry import DeviceRegistry, SqliteRegistry, open_registry
 
 from .auth import Authenticator
-from .context import context_endpoint
+from .context import ContextDocuments, context_endpoint
 from .contexts import ContextResolver
 from .deadletters import dead_letter_endpoint, dead_letters_endpoint, purge_endpoint, replay_endpoint
 from .devices import device_endpoint, devices_endpoint
@@ -92,7 +91,7 @@ class Service:
         self.contexts = ContextResolver(
             self.ontology, allowed=self.settings.allowed_contexts, transport=self.context_transport
         )
-        self._context_body = dumps(self.contexts.city).encode("utf-8")
+        self.documents = ContextDocuments(self.ontology, self.contexts.city)  # /context.jsonld
 
     @classmethod
     def from_config(cls, config: Config, *, state_dir: Path, ontology: Ontology | None = None) -> Service:
@@ -122,13 +121,6 @@ class Service:
         if self.settings.public_url:
             found.append(self.settings.public_url.rstrip("/") + "/context.jsonld")
         return found
-
-    def context_body(self) -> bytes:
-        return self._context_body
-
-    @functools.cache  # noqa: B019 (one Service per app, a handful of types)
-    def type_context_body(self, entity_type: str) -> bytes:
-        return dumps(context_document(self.ontology, entity_type=entity_type)).encode("utf-8")
 
 
 @contextlib.asynccontextmanager
@@ -215,7 +207,7 @@ def create_app(service: Service) -> Starlette:
         Mount("/console", app=ConsoleFiles(directory=CONSOLE_DIR), name="console"),
         Route("/health", health_endpoint, methods=["GET"]),
         Route("/ready", ready_endpoint, methods=["GET"]),
-        Route("/context.jsonld", context_endpoint, methods=["GET"], name="context"),
+        Route("/context.jsonld", context_endpoint(service.documents), methods=["GET"], name="context"),
         Route("/sparql", sparql_endpoint, methods=["GET", "POST"]),
         Route("/ngsi-ld/notify", notify_endpoint, methods=["POST"]),
         Route("/feeds/{feed_id}", feed_endpoint, methods=["POST"]),
@@ -235,7 +227,9 @@ def create_app(service: Service) -> Starlette:
         Route("/playground", playground_endpoint, methods=["POST"]),
         Route("/playground/draft", draft_endpoint, methods=["POST"]),
         Route("/queries", queries_endpoint, methods=["GET"]),
-        Route("/types/{name}", type_endpoint, methods=["GET"]),
+        Route(
+            "/types/{name}", type_endpoint(service.ontology, service.authenticator.authorize), methods=["GET"]
+        ),
         Route("/entities/{entity_id}/history", history_endpoint, methods=["GET"]),
         Route("/entities/{entity_id}", entity_endpoint, methods=["GET"]),
     ]

@@ -8,24 +8,29 @@ name is a 404 whose ProblemDetails carry ``suggestions``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contextbridge.describe import UnknownType, describe_type
+from contextbridge.ontology import Ontology
 
 from .problems import MEDIA_TYPE, HTTPProblem
 
-if TYPE_CHECKING:
-    from .app import Service
 
+def type_endpoint(
+    ontology: Ontology, authorize: Callable[[Request], object]
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint, given the ontology it describes and the check of the request's key."""
 
-async def type_endpoint(request: Request) -> Response:
-    service: Service = request.app.state.service
-    service.authenticator.authorize(request)
-    try:
-        return JSONResponse(describe_type(service.ontology, request.path_params["name"]))
-    except UnknownType as error:
-        problem = HTTPProblem(404, "not-found", "Not Found", str(error))
-        return JSONResponse({**problem.body(), "suggestions": error.suggestions}, 404, media_type=MEDIA_TYPE)
+    async def describe(request: Request) -> Response:
+        authorize(request)
+        try:
+            return JSONResponse(describe_type(ontology, request.path_params["name"]))
+        except UnknownType as error:
+            problem = HTTPProblem(404, "not-found", "Not Found", str(error))
+            body = {**problem.body(), "suggestions": error.suggestions}
+            return JSONResponse(body, 404, media_type=MEDIA_TYPE)
+
+    return describe
