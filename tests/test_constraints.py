@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
-from contextbridge.constraints import default_constraints, shapes_graph
+from contextbridge.constraints import default_constraints
 from contextbridge.errors import OntologyError
 from contextbridge.graph.shacl import shacl_violations, violation_key
 from contextbridge.lint import lint_mapping
 from contextbridge.mapping import load_mapping
 from contextbridge.ontology import BUNDLED, Ontology, default_ontology
 from contextbridge.rdf.converter import Converter
+from contextbridge.shapes import shapes_graph
 from contextbridge.unitcodes import unit_code_problem
 
 ROOT = Path(__file__).resolve().parent.parent
