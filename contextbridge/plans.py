@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,8 @@ def store(kind: str, key: str, data: Any) -> None:
 
 
 def _prune(where: Path, kind: str) -> None:
-    """Remove all but the ``KEEP`` newest plan files of ``kind``."""
+    """Remove all but the ``KEEP`` newest plan files of ``kind``, and the temporary files of
+    writers that died (an hour old)."""
     found = []
     for path in where.glob(f"{kind}-*.json"):
         try:
@@ -132,3 +134,9 @@ def _prune(where: Path, kind: str) -> None:
             continue
     for _, path in sorted(found, reverse=True)[KEEP:]:
         path.unlink(missing_ok=True)
+    for path in where.glob(f".{kind}-*.tmp"):
+        try:
+            if time.time() - path.stat().st_mtime > 3600:
+                path.unlink(missing_ok=True)
+        except OSError:
+            continue

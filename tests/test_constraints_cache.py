@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,19 @@ def test_cached_and_fresh_constraints_find_the_same_on_the_example_feeds(
                     checked += 1
                     broken += bool(found)
     assert checked > 500 and broken > 200  # the example feeds and their broken copies were judged
+
+
+def test_old_plans_and_dead_writers_files_are_cleared(cache: Path) -> None:
+    cache.mkdir()
+    for number in range(plans.KEEP + 4):
+        old = cache / f"constraints-{number:032x}.json"
+        old.write_text("{}")
+        os.utime(old, (1_000_000 + number, 1_000_000 + number))
+    dead = cache / ".constraints-dead.tmp"
+    dead.write_text("half a file")
+    os.utime(dead, (1_000_000, 1_000_000))
+    load_constraints()
+    kept = files(cache)
+    assert len(kept) == plans.KEEP and ".constraints-dead.tmp" not in kept
+    assert f"constraints-{plans.KEEP + 3:032x}.json" in kept  # the newest old ones stay
+    assert f"constraints-{0:032x}.json" not in kept
