@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,16 @@ def same(hand: Any, draft: Any) -> bool:
     return bool(hand == draft)
 
 
+_LITERAL = re.compile(r"""^\s*('[^']*'|"[^"]*"|-?\d+(\.\d+)?|\[[^\]]*\])\s*$""")
+
+
 def payload_attributes(path: Path, type_name: str) -> set[str]:
-    """The attributes of ``type_name`` the hand-written mapping reads from the payload itself."""
+    """The attributes of ``type_name`` the hand-written mapping reads from the payload itself.
+
+    Read: ``from``, ``geo`` or ``template`` on a path of the record (not of a lookup table), value
+    maps and bins included. Not read: constants, relationships, expressions, lookups, and an
+    expression that is a literal even beside a ``from`` (``{from: cloro_libre, expr: "'Cl2'"}`` is
+    the constant ``Cl2`` when the field is there)."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     lookups = set(document.get("lookups") or {})
     names = set()
@@ -107,6 +116,8 @@ def payload_attributes(path: Path, type_name: str) -> set[str]:
             continue
         for name, spec in entity["attributes"].items():
             read = [spec.get("from"), spec.get("lon"), spec.get("template")]
+            if isinstance(spec.get("expr"), str) and _LITERAL.match(spec["expr"]):
+                continue
             if any(isinstance(r, str) and r.split(".")[0] not in lookups for r in read):
                 names.add(name)
     return names

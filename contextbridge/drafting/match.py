@@ -34,6 +34,7 @@ from .vocabulary import UNIT_WORDS, fold, synonyms, tokens, words
 THRESHOLD = 0.7
 _ENUM = re.compile(r"Enum:\s*'([^']*)'")
 _TIME_OF_OBSERVATION = frozenset({"observed", "observation", "reported"})
+_GENERIC_TIME = frozenset({"date", "time", "datetime", "timestamp", "last", "hour", "instant", "ts", "t"})
 # Words that make an attribute another quantity than the one its other words name: a reading is
 # not a forecast of itself (``airTemperatureForecast`` for "Air Temperature"), unless it says so.
 QUALIFIERS = frozenset({"forecast", "predicted", "prediction", "expected"})
@@ -84,7 +85,8 @@ def compatible(field: FieldProfile, prop: OntologyProperty) -> float:
     if prop.range == "boolean":
         return 1.0 if field.kind == "bool" else 0.0
     if field.kind == "number":
-        return 1.0 if field.integral and field.distinct <= 10 else 0.3
+        # a code (few integers) or numbers written as text (a version "1.1", a postcode) read as text
+        return 1.0 if (field.integral and field.distinct <= 10) or field.text else 0.3
     return 1.0
 
 
@@ -96,6 +98,7 @@ class _AttributeWords:
     comment: frozenset[str]
     wants_url: bool
     allowed: frozenset[str]  # its enumeration
+    head: str  # the last word of its name: what it is (a humidity), the others say which
 
 
 @functools.lru_cache(maxsize=4096)
@@ -103,7 +106,9 @@ def _attribute_words(prop: OntologyProperty) -> _AttributeWords:
     # read once per attribute: drafting scores every field against every attribute of every type
     name, own, comment = compact(prop.name), frozenset(tokens(prop.name)), words(prop.comment)
     wants_url = prop.range == "anyURI" or "url" in comment
-    return _AttributeWords(name, own, own | words(prop.label) | {name}, comment, wants_url, enumeration(prop))
+    head = tokens(prop.name)[-1] if tokens(prop.name) else name
+    strong = own | words(prop.label) | {name}
+    return _AttributeWords(name, own, strong, comment, wants_url, enumeration(prop), head)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -124,12 +129,18 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
         why = f"{shown} = {prop.name} (same name)"
     else:
         groups = _groups(own)
+        if field.coded:
+            # a "name" written as a code (SDR-01, A12) is a code
+            groups = tuple(g | {"code"} if g & {"name", "nombre"} else g for g in groups)
         hits = [1.0 if g & attr.strong else 0.5 if g & attr.comment else 0.0 for g in groups]
         if not groups or not any(hits):
             return Score(0.0, "")
         every = frozenset().union(*groups)
         field_cover = sum(hits) / len(groups)
         attr_cover = 1.0 if attr.name in every else len(attr.own & every) / max(1, len(attr.own))
+        if attr.head in every and field_cover >= 0.75:
+            # the attribute's head word (humidity of relativeHumidity) is what the field names
+            attr_cover = max(attr_cover, 0.75)
         value = 0.6 * field_cover + 0.4 * attr_cover
         found = sorted(every & attr.strong) or sorted(every & attr.comment)
         where = "name" if every & (attr.own | {attr.name}) else "label" if every & attr.strong else "comment"
@@ -162,10 +173,18 @@ def match_fields(fields: list[FieldProfile], type_name: str, ontology: Ontology,
     taken_fields = set(roles.used())
     matches: list[Match] = []
     if roles.time is not None:
+        said = frozenset().union(*_groups(roles.time.field.tokens)) - _GENERIC_TIME
         for prop in attributes.values():
-            if prop.range == "dateTime" and set(tokens(prop.name)) & _TIME_OF_OBSERVATION:
+            if prop.range != "dateTime":
+                continue
+            if set(tokens(prop.name)) & _TIME_OF_OBSERVATION:
                 why = f"the observation time fills {prop.name} (name says {'/'.join(sorted(set(tokens(prop.name)) & _TIME_OF_OBSERVATION))})"
                 matches.append(Match(prop, roles.time.field, Score(1.0, why)))
+            elif set(tokens(prop.name)) & said:
+                # last_updated is the observation time and also says when the thing was modified
+                word = "/".join(sorted(set(tokens(prop.name)) & said))
+                why = f"the observation time {roles.time.field.path} also fills {prop.name} (its name says {word})"
+                matches.append(Match(prop, roles.time.field, Score(0.9, why)))
     taken_attributes = {m.attribute.name for m in matches} | {"location"}
     candidates = sorted(
         (
