@@ -29,6 +29,7 @@ from ..ontology import Ontology, OntologyProperty
 from ..units import convertible
 from .profile import FieldProfile
 from .roles import Roles
+from .values import translate
 from .vocabulary import UNIT_WORDS, fold, synonyms, tokens, words
 
 THRESHOLD = 0.7
@@ -161,9 +162,9 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
     allowed = attr.allowed
     texts = {v for v in field.values if isinstance(v, str)} if field.kind == "text" else set()
     if allowed and texts:
-        inside = len(texts & allowed) / len(texts)
-        value = value * 0.6 + 0.4 * inside
-        why += f"; {len(texts & allowed)} of its {len(texts)} values are in the enumeration"
+        placed = sum(translate(v, allowed)[0] is not None for v in texts)
+        value = value * 0.6 + 0.4 * placed / len(texts)
+        why += f"; {placed} of its {len(texts)} values name a value of the enumeration"
     return Score(round(value, 3), why)
 
 

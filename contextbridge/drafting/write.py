@@ -27,6 +27,7 @@ from .profile import FieldProfile
 from .rank import Ranked
 from .roles import Roles
 from .sample import Sample
+from .values import propose_map
 from .vocabulary import PLAUSIBLE
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -57,6 +58,8 @@ def scalar(value: Any) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(scalar(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return flow(value)
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
         return text
@@ -66,7 +69,7 @@ def scalar(value: Any) -> str:
 
 
 def flow(spec: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{key}: {scalar(value)}" for key, value in spec.items()) + "}"
+    return "{" + ", ".join(f"{scalar(key)}: {scalar(value)}" for key, value in spec.items()) + "}"
 
 
 def line(indent: int, text: str, why: str = "") -> str:
@@ -158,7 +161,13 @@ def attribute_lines(plan: Plan, match: Match) -> list[str]:
         why += more
     else:
         spec = {"from": field.path}
-        why += _values_note(field, prop)
+        proposed = propose_map(field, enumeration(prop))
+        if proposed is not None:
+            spec["map"] = proposed.table
+            spec["on_error"] = "skip"
+            why.append(proposed.reason)
+        else:
+            why += _values_note(field, prop)
     return [line(4, f"{prop.name}: {flow(spec)}", "; ".join(w for w in why if w))]
 
 
