@@ -106,7 +106,7 @@ def test_a_match_says_why() -> None:
     (state,) = profile_records(lights)
     power = score_field(state, onto.attribute("Streetlight", "powerState"))  # type: ignore[arg-type]
     status = score_field(state, onto.attribute("Streetlight", "status"))  # type: ignore[arg-type]
-    assert power.value > status.value and "2 of its 3 values are in the enumeration" in power.reason
+    assert power.value > status.value and "2 of its 3 values name a value of the enumeration" in power.reason
 
 
 def test_a_new_citys_feed_is_drafted_ranked_converted_and_checked() -> None:

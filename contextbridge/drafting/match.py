@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from ..ontology import Ontology, OntologyProperty
@@ -86,8 +87,7 @@ def compatible(field: FieldProfile, prop: OntologyProperty) -> float:
     if prop.range == "boolean":
         return 1.0 if field.kind == "bool" else 0.0
     if field.kind == "number":
-        # a code (few integers) or numbers written as text (a version "1.1", a postcode) read as text
-        return 1.0 if (field.integral and field.distinct <= 10) or field.text else 0.3
+        return 1.0 if field.integral and field.distinct <= 10 else 0.3
     return 1.0
 
 
@@ -117,7 +117,11 @@ def _groups(own: tuple[str, ...]) -> tuple[frozenset[str], ...]:
     return tuple(synonyms(w) for w in own)
 
 
-def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
+def score_field(
+    field: FieldProfile, prop: OntologyProperty, *, shared_heads: frozenset[str] = frozenset()
+) -> Score:
+    """``shared_heads``: head words several attributes of the type end in (firmwareVersion,
+    hardwareVersion): a field naming only the head cannot say which."""
     fit = compatible(field, prop)
     if fit == 0.0:
         return Score(0.0, "")
@@ -125,6 +129,8 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
     attr = _attribute_words(prop)
     shown = "'" + "_".join(own) + "'"
     if compact("".join(own)) == attr.name:
+        if field.kind == "number" and field.text and prop.range not in ("double", "integer"):
+            fit = 1.0  # numbers written as text under the attribute's own name: a version "1.1"
         # one letter alone (b, t, v) names too little to be sure, even when it is the attribute's
         value = 1.0 if len(attr.name) > 1 else THRESHOLD
         why = f"{shown} = {prop.name} (same name)"
@@ -139,7 +145,7 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
         every = frozenset().union(*groups)
         field_cover = sum(hits) / len(groups)
         attr_cover = 1.0 if attr.name in every else len(attr.own & every) / max(1, len(attr.own))
-        if attr.head in every and field_cover >= 0.75:
+        if attr.head in every and field_cover >= 0.75 and len(attr.own) <= 2 and attr.head not in shared_heads:
             # the attribute's head word (humidity of relativeHumidity) is what the field names
             attr_cover = max(attr_cover, 0.75)
         value = 0.6 * field_cover + 0.4 * attr_cover
@@ -168,9 +174,16 @@ def score_field(field: FieldProfile, prop: OntologyProperty) -> Score:
     return Score(round(value, 3), why)
 
 
+def shared_heads(ontology: Ontology, type_name: str) -> frozenset[str]:
+    """The head words (last name words) two or more attributes of the type end in."""
+    heads = Counter(_attribute_words(p).head for p in ontology.attributes(type_name).values())
+    return frozenset(head for head, count in heads.items() if count > 1)
+
+
 def match_fields(fields: list[FieldProfile], type_name: str, ontology: Ontology, roles: Roles) -> list[Match]:
     """The proposed (field, attribute) pairs of ``type_name``, best first; deterministic."""
     attributes = ontology.attributes(type_name)
+    shared = shared_heads(ontology, type_name)
     taken_fields = set(roles.used())
     matches: list[Match] = []
     if roles.time is not None:
@@ -193,7 +206,7 @@ def match_fields(fields: list[FieldProfile], type_name: str, ontology: Ontology,
             for index, field in enumerate(fields)
             if field.path not in taken_fields
             for prop in attributes.values()
-            for score in (score_field(field, prop),)
+            for score in (score_field(field, prop, shared_heads=shared),)
             if score.value >= THRESHOLD
         ),
         key=lambda c: (-c[0].value, c[1], c[2]),
@@ -211,6 +224,8 @@ def closest(
     field: FieldProfile, type_name: str, ontology: Ontology, *, count: int = 3
 ) -> list[tuple[str, Score]]:
     """The attributes nearest to a field that was not matched (for the draft's comments)."""
-    scored = [(prop.name, score_field(field, prop)) for prop in ontology.attributes(type_name).values()]
+    shared = shared_heads(ontology, type_name)
+    attributes = ontology.attributes(type_name).values()
+    scored = [(prop.name, score_field(field, prop, shared_heads=shared)) for prop in attributes]
     scored = [item for item in scored if item[1].value > 0]
     return sorted(scored, key=lambda item: (-item[1].value, item[0]))[:count]
