@@ -8,7 +8,8 @@
 Deterministic and offline: the sample's fields are profiled (:mod:`.profile`), the id, time and
 position fields found (:mod:`.roles`), the ontology's types ranked (:mod:`.rank`), the fields
 matched to the type's attributes by their words (:mod:`.match`, :mod:`.vocabulary`), and the
-mapping written with its reasons (:mod:`.write`). No model, no network.
+mapping written with its reasons (:mod:`.write`); value maps are proposed by :mod:`.values`,
+one entity per reading of an object of readings by :mod:`.entries`. No model, no network.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..ontology import Ontology, default_ontology
 from ..times import compile_time_parser
-from .match import Match, closest, match_fields
+from .entries import Entries, find_entries
+from .match import Match, closest, match_fields, name_from_id
 from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
 from .roles import Roles, find_roles
@@ -42,6 +44,7 @@ class Draft:
     fields: list[FieldProfile]
     roles: Roles
     matches: list[Match]
+    entries: Entries | None = None
 
 
 def draft_mapping(
@@ -78,9 +81,23 @@ def draft_mapping(
         ranking = rank_types(fields, roles, onto, hints=hints)
         type_name = ranking[0].type
     matches = match_fields(fields, type_name, onto, roles)
+    entries = None if sample.each else find_entries(sample.records, onto.attributes(type_name), onto)
+    if entries is not None:
+        # the readings fill the value, type, unit and name of each entity: no field feeds them
+        taken = {entries.value.name, entries.kind.name, "name"} | (
+            {entries.unit.name} if entries.unit else set()
+        )
+        inside = entries.path + "."
+        matches = [
+            m for m in matches if m.attribute.name not in taken and not m.field.path.startswith(inside)
+        ]
+    else:
+        matches += name_from_id(matches, roles, onto.attributes(type_name))
     used = roles.used() | {m.field.path for m in matches} | ({roles.id.field.path} if roles.id else set())
+    if entries is not None:
+        used |= {f.path for f in fields if f.path.startswith(entries.path + ".")}
     unmatched = [(f, closest(f, type_name, onto)) for f in fields if f.path not in used and f.values]
     texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
     placeholder = "name" if "name" in texts else min(texts, default="name")
-    plan = Plan(name, sample, type_name, ranking, roles, matches, unmatched, tz, placeholder)
-    return Draft(write_mapping(plan), type_name, ranking, sample, fields, roles, matches)
+    plan = Plan(name, sample, type_name, ranking, roles, matches, unmatched, tz, placeholder, entries)
+    return Draft(write_mapping(plan), type_name, ranking, sample, fields, roles, matches, entries)

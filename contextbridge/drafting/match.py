@@ -145,7 +145,12 @@ def score_field(
         every = frozenset().union(*groups)
         field_cover = sum(hits) / len(groups)
         attr_cover = 1.0 if attr.name in every else len(attr.own & every) / max(1, len(attr.own))
-        if attr.head in every and field_cover >= 0.75 and len(attr.own) <= 2 and attr.head not in shared_heads:
+        if (
+            attr.head in every
+            and field_cover >= 0.75
+            and len(attr.own) <= 2
+            and attr.head not in shared_heads
+        ):
             # the attribute's head word (humidity of relativeHumidity) is what the field names
             attr_cover = max(attr_cover, 0.75)
         value = 0.6 * field_cover + 0.4 * attr_cover
@@ -229,3 +234,23 @@ def closest(
     scored = [(prop.name, score_field(field, prop, shared_heads=shared)) for prop in attributes]
     scored = [item for item in scored if item[1].value > 0]
     return sorted(scored, key=lambda item: (-item[1].value, item[0]))[:count]
+
+
+def name_from_id(matches: list[Match], roles: Roles, attributes: dict[str, OntologyProperty]) -> list[Match]:
+    """``name`` from the id field, when the type has a text ``name`` that no field fed and the ids
+    are words (``cold-store-01``), not bare numbers: the only name the sample gives."""
+    prop = attributes.get("name")
+    if (
+        prop is None
+        or prop.range != "string"
+        or roles.id is None
+        or any(m.attribute.name == "name" for m in matches)
+    ):
+        return []
+    field = roles.id.field
+    if field.kind != "text" or not all(re.search(r"[A-Za-z]{2}", str(v)) for v in field.values):
+        return []
+    why = (
+        f"no field names the thing: its id {field.path} ({field.values[0]}) is the only name the sample gives"
+    )
+    return [Match(prop, field, Score(THRESHOLD, why))]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..units import converter, convertible, unit_name
+from .entries import Entries
 from .match import Match, content_words, enumeration
 from .profile import FieldProfile
 from .rank import Ranked
@@ -49,6 +50,7 @@ class Plan:
     unmatched: list[tuple[FieldProfile, list[tuple[str, Any]]]]
     tz: str
     placeholder: str = "name"  # the text attribute a draft with nothing matched carries
+    entries: Entries | None = None  # one entity per reading of an object of readings
 
 
 def scalar(value: Any) -> str:
@@ -180,6 +182,42 @@ def _values_note(field: FieldProfile, prop: Any) -> list[str]:
     return [f"values {shown}; the ontology lists {', '.join(sorted(allowed))}: add a map"]
 
 
+def entries_head(entries: Entries) -> list[str]:
+    keys = [e.key for e in entries.entries if "'" not in e.key and "\\" not in e.key]
+    listed = ", ".join(f"'{k}'" for k in keys)
+    return [
+        line(2, f"each: {scalar(entries.path)}", entries.reason),
+        line(
+            2,
+            f"when: {scalar(f'key in [{listed}]')}",
+            "the keys that name a quantity; the others are no reading of one",
+        ),
+    ]
+
+
+def entries_attributes(entries: Entries, roles: Roles) -> list[str]:
+    out = [line(4, f"{entries.value.name}: {flow({'from': 'item', 'cast': 'float'})}", "the reading's value")]
+    kinds = {e.key: e.quantity for e in entries.entries}
+    why = "; ".join(e.reason for e in entries.entries[:6]) + ("; ..." if len(entries.entries) > 6 else "")
+    out.append(
+        line(4, f"{entries.kind.name}: {flow({'from': 'key', 'map': kinds, 'on_error': 'skip'})}", why)
+    )
+    units = {e.key: e.unit for e in entries.entries if e.unit}
+    if entries.unit is not None and units:
+        shown = ", ".join(f"{k} {unit_name(u)}" for k, u in list(units.items())[:6])
+        out.append(
+            line(
+                4,
+                f"{entries.unit.name}: {flow({'from': 'key', 'map': units, 'on_error': 'skip'})}",
+                f"units by the keys' names or values: {shown}",
+            )
+        )
+    if roles.id is not None:
+        template = f"{{{roles.id.field.path}}} {{key}}"
+        out.append(line(4, f"name: {flow({'template': template})}", "the thing's id and the reading's key"))
+    return out
+
+
 def write_mapping(plan: Plan) -> str:
     sample, roles = plan.sample, plan.roles
     out = [f"# Drafted by `contextbridge draft` from {plan.name or 'a sample'}: review every line, then"]
@@ -201,11 +239,16 @@ def write_mapping(plan: Plan) -> str:
     if sample.each:
         why = f"one entity per item of {sample.each}, read as item.*; the document's own fields stay readable"
         out.append(line(2, f"each: {scalar(sample.each)}", why))
+    if plan.entries:
+        out += entries_head(plan.entries)
     if roles.id is not None:
         field = roles.id.field
         needs_slug = any(not re.fullmatch(r"[A-Za-z0-9._-]+", str(v)) for v in field.values)
         placeholder = f"{{{field.path}|slug}}" if needs_slug else f"{{{field.path}}}"
         slug_why = "; |slug: values hold spaces or punctuation" if needs_slug else ""
+        if plan.entries:
+            placeholder += "-{key|slug}"
+            slug_why += "; -{key|slug}: one entity per reading"
         out.append(
             line(2, f"id: {scalar(f'urn:ngsi-ld:{plan.type}:{placeholder}')}", roles.id.reason + slug_why)
         )
@@ -238,6 +281,8 @@ def write_mapping(plan: Plan) -> str:
     if roles.point is not None:
         spec = {"geo": "point", "lon": roles.point.lon.path, "lat": roles.point.lat.path}
         out.append(line(4, f"location: {flow(spec)}", roles.point.reason))
+    if plan.entries:
+        out += entries_attributes(plan.entries, roles)
     for match in plan.matches:
         out += attribute_lines(plan, match)
     if plan.unmatched:
