@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,7 @@ class Entries:
 
 
 def reading_attributes(
-    attributes: dict[str, OntologyProperty],
+    attributes: Mapping[str, OntologyProperty],
 ) -> tuple[OntologyProperty, OntologyProperty, OntologyProperty | None] | None:
     """The value, measurement-type and unit attributes of a one-reading type, or None."""
     props = sorted(attributes.values(), key=lambda p: p.name)
@@ -89,7 +90,8 @@ def _quantities(ontology: Ontology) -> tuple[OntologyProperty, ...]:
 def key_words(key: str) -> tuple[tuple[str, ...], str | None]:
     """A reading's key as content words and the unit one of its words says: ``TempC1`` →
     ((temp,), CEL); a digit suffix numbers probes, it names nothing."""
-    words, unit = [], None
+    words: list[str] = []
+    unit: str | None = None
     for word in tokens(key):
         word = re.sub(r"(?<=[a-z])\d+$", "", word)
         if word in UNIT_WORDS and (words or unit is None) and len(tokens(key)) > 1:
@@ -114,7 +116,7 @@ def quantity_of(key: str, values: list[Any], ontology: Ontology) -> Entry | None
                 best = (score.value, prop.name, prop, score.reason)
     if best is None:
         return None
-    value, name, prop, why = best
+    _, name, prop, why = best
     assert prop.unit is not None
     if unit is not None and not convertible(unit, prop.unit):
         return None  # BatV: a battery in volts is no battery level
@@ -154,7 +156,7 @@ def _objects(node: Any, path: str, depth: int) -> list[tuple[str, dict[str, Any]
 
 
 def find_entries(
-    records: list[dict[str, Any]], attributes: dict[str, OntologyProperty], ontology: Ontology
+    records: list[dict[str, Any]], attributes: Mapping[str, OntologyProperty], ontology: Ontology
 ) -> Entries | None:
     """The object of readings to run ``each:`` over, for a one-reading type; None otherwise."""
     wanted = reading_attributes(attributes)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..ontology import Ontology, OntologyProperty
@@ -236,7 +237,9 @@ def closest(
     return sorted(scored, key=lambda item: (-item[1].value, item[0]))[:count]
 
 
-def name_from_id(matches: list[Match], roles: Roles, attributes: dict[str, OntologyProperty]) -> list[Match]:
+def name_from_id(
+    matches: list[Match], roles: Roles, attributes: Mapping[str, OntologyProperty]
+) -> list[Match]:
     """``name`` from the id field, when the type has a text ``name`` that no field fed and the ids
     are words (``cold-store-01``), not bare numbers: the only name the sample gives."""
     prop = attributes.get("name")
