@@ -14,6 +14,7 @@ one entity per reading of an object of readings by :mod:`.entries`. No model, no
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..ontology import Ontology, default_ontology
 from ..times import compile_time_parser
-from .entries import Entries, find_entries
+from .constants import Constant, propose_constants
+from .entries import Entries, find_entries, readings_of
 from .match import Match, closest, match_fields, name_from_id
 from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
@@ -45,6 +47,7 @@ class Draft:
     roles: Roles
     matches: list[Match]
     entries: Entries | None = None
+    constants: list[Constant] = dataclasses.field(default_factory=list)
 
 
 def draft_mapping(
@@ -76,8 +79,8 @@ def draft_mapping(
     fields = profile_records(sample.records, decimal=sample.options.get("decimal", "."), context=context)
     roles = find_roles(fields)
     ranking: list[Ranked] = []
+    hints = (name.rsplit("/", 1)[-1].rsplit(".", 1)[0], records_path)
     if type_name is None:
-        hints = (name.rsplit("/", 1)[-1].rsplit(".", 1)[0], records_path)
         ranking = rank_types(fields, roles, onto, hints=hints)
         type_name = ranking[0].type
     matches = match_fields(fields, type_name, onto, roles)
@@ -93,11 +96,20 @@ def draft_mapping(
         ]
     else:
         matches += name_from_id(matches, roles, onto.attributes(type_name))
+    readings = [e.quantity for e in entries.entries] if entries else readings_of(fields, roles.used(), onto)
+    taken = {m.attribute.name for m in matches} | {"location", "name"}
+    if entries is not None:
+        taken |= {entries.value.name, entries.kind.name} | ({entries.unit.name} if entries.unit else set())
+    constants = propose_constants(
+        onto.attributes(type_name), fields, taken=taken, readings=readings, hints=hints
+    )
     used = roles.used() | {m.field.path for m in matches} | ({roles.id.field.path} if roles.id else set())
     if entries is not None:
         used |= {f.path for f in fields if f.path.startswith(entries.path + ".")}
     unmatched = [(f, closest(f, type_name, onto)) for f in fields if f.path not in used and f.values]
     texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
     placeholder = "name" if "name" in texts else min(texts, default="name")
-    plan = Plan(name, sample, type_name, ranking, roles, matches, unmatched, tz, placeholder, entries)
-    return Draft(write_mapping(plan), type_name, ranking, sample, fields, roles, matches, entries)
+    plan = Plan(
+        name, sample, type_name, ranking, roles, matches, unmatched, tz, placeholder, entries, constants
+    )
+    return Draft(write_mapping(plan), type_name, ranking, sample, fields, roles, matches, entries, constants)

@@ -26,7 +26,7 @@ from typing import Any
 from ..ontology import Ontology, OntologyProperty
 from ..units import convertible, unit_name
 from .match import THRESHOLD, score_field
-from .profile import profile_records
+from .profile import FieldProfile, profile_records
 from .rank import entity_types
 from .vocabulary import PLAUSIBLE, UNIT_WORDS, tokens
 
@@ -183,3 +183,15 @@ def find_entries(
         f"{path} name a quantity of the ontology"
     )
     return Entries(path, entries, value, kind, unit, reason)
+
+
+def readings_of(fields: list[FieldProfile], skip: frozenset[str], ontology: Ontology) -> list[str]:
+    """The quantities the records' numeric fields name (``temp_c`` → temperature), in order."""
+    found: list[str] = []
+    for field in fields:
+        if field.kind != "number" or field.median is None or field.path in skip:
+            continue
+        entry = quantity_of(field.name, [field.median], ontology)
+        if entry is not None and entry.quantity not in found:
+            found.append(entry.quantity)
+    return found

@@ -14,6 +14,7 @@ holds double quotes, else as a JSON string), which YAML reads back as the same s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..units import converter, convertible, unit_name
+from .constants import Constant
 from .entries import Entries
 from .match import Match, content_words, enumeration
 from .profile import FieldProfile
@@ -51,6 +53,7 @@ class Plan:
     tz: str
     placeholder: str = "name"  # the text attribute a draft with nothing matched carries
     entries: Entries | None = None  # one entity per reading of an object of readings
+    constants: list[Constant] = dataclasses.field(default_factory=list)  # proposed for review
 
 
 def scalar(value: Any) -> str:
@@ -285,6 +288,8 @@ def write_mapping(plan: Plan) -> str:
         out += entries_attributes(plan.entries, roles)
     for match in plan.matches:
         out += attribute_lines(plan, match)
+    for constant in plan.constants:
+        out.append(line(4, f"{constant.name}: {flow({'value': constant.value})}", constant.reason))
     if plan.unmatched:
         out.append("    # not matched (closest attributes of the type, score 0..1):")
         for field, near in plan.unmatched[:_UNMATCHED_SHOWN]:
