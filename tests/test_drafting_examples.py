@@ -89,7 +89,18 @@ def pairs(
     return [(e, draft[partner[n]] if n in partner else next(rest, {})) for n, e in enumerate(hand)]
 
 
+def target(entity_id: str) -> tuple[str, str]:
+    """The entity a Relationship points at, as entities are paired: its type and its id's key."""
+    parts = entity_id.split(":")
+    return (parts[2] if len(parts) > 3 else "", parts[-1].lower())
+
+
 def same(hand: Any, draft: Any) -> bool:
+    if isinstance(hand, dict) and isinstance(draft, dict) and hand.get("type") == "Relationship":
+        # the object names another entity: the same one when its type and key agree, as entities
+        # are paired (``...:Device:santander:7`` and ``...:Device:7``)
+        objects = hand.get("object"), draft.get("object")
+        return all(isinstance(o, str) for o in objects) and target(objects[0]) == target(objects[1])  # type: ignore[arg-type]
     hand = hand.get("value", hand.get("object")) if isinstance(hand, dict) else hand
     draft = draft.get("value", draft.get("object")) if isinstance(draft, dict) else draft
     numbers = (int, float)

@@ -24,6 +24,7 @@ from ..ontology import Ontology, default_ontology
 from ..times import compile_time_parser
 from .constants import Constant, propose_constants
 from .entries import Entries, find_entries, readings_of
+from .links import Link, propose_links
 from .match import Match, closest, match_fields, name_from_id
 from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
@@ -48,6 +49,7 @@ class Draft:
     matches: list[Match]
     entries: Entries | None = None
     constants: list[Constant] = dataclasses.field(default_factory=list)
+    links: list[Link] = dataclasses.field(default_factory=list)
 
 
 def draft_mapping(
@@ -103,13 +105,34 @@ def draft_mapping(
     constants = propose_constants(
         onto.attributes(type_name), fields, taken=taken, readings=readings, hints=hints
     )
-    used = roles.used() | {m.field.path for m in matches} | ({roles.id.field.path} if roles.id else set())
+    links = propose_links(
+        type_name, onto.attributes(type_name), fields, roles, taken={m.field.path for m in matches}
+    )
+    used = (
+        roles.used()
+        | {m.field.path for m in matches}
+        | {link.field.path for link in links}
+        | ({roles.id.field.path} if roles.id else set())
+    )
     if entries is not None:
         used |= {f.path for f in fields if f.path.startswith(entries.path + ".")}
     unmatched = [(f, closest(f, type_name, onto)) for f in fields if f.path not in used and f.values]
     texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
     placeholder = "name" if "name" in texts else min(texts, default="name")
     plan = Plan(
-        name, sample, type_name, ranking, roles, matches, unmatched, tz, placeholder, entries, constants
+        name,
+        sample,
+        type_name,
+        ranking,
+        roles,
+        matches,
+        unmatched,
+        tz,
+        placeholder,
+        entries,
+        constants,
+        links,
     )
-    return Draft(write_mapping(plan), type_name, ranking, sample, fields, roles, matches, entries, constants)
+    return Draft(
+        write_mapping(plan), type_name, ranking, sample, fields, roles, matches, entries, constants, links
+    )

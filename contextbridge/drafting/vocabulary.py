@@ -108,6 +108,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "calle": ("street",),
     "direccion_postal": ("address",),
     "circuito": ("circuit",),
+    "cuadro": ("cabinet", "panel", "board"),
+    "armario": ("cabinet",),
     "linea": ("line",),
     "vehiculo": ("vehicle", "fleet"),
     "bus": ("vehicle",),

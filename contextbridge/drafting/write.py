@@ -25,6 +25,7 @@ from typing import Any
 from ..units import converter, convertible, unit_name
 from .constants import Constant
 from .entries import Entries
+from .links import Link
 from .match import Match, content_words, enumeration
 from .profile import FieldProfile
 from .rank import Ranked
@@ -54,6 +55,7 @@ class Plan:
     placeholder: str = "name"  # the text attribute a draft with nothing matched carries
     entries: Entries | None = None  # one entity per reading of an object of readings
     constants: list[Constant] = dataclasses.field(default_factory=list)  # proposed for review
+    links: list[Link] = dataclasses.field(default_factory=list)  # Relationships from fields
 
 
 def scalar(value: Any) -> str:
@@ -185,6 +187,13 @@ def _values_note(field: FieldProfile, prop: Any) -> list[str]:
     return [f"values {shown}; the ontology lists {', '.join(sorted(allowed))}: add a map"]
 
 
+def id_placeholder(field: FieldProfile) -> tuple[str, str]:
+    """``{path}`` in an id template, ``{path|slug}`` when the values hold spaces or punctuation."""
+    if any(not re.fullmatch(r"[A-Za-z0-9._-]+", str(v)) for v in field.values):
+        return f"{{{field.path}|slug}}", "; |slug: values hold spaces or punctuation"
+    return f"{{{field.path}}}", ""
+
+
 def entries_head(entries: Entries) -> list[str]:
     keys = [e.key for e in entries.entries if "'" not in e.key and "\\" not in e.key]
     listed = ", ".join(f"'{k}'" for k in keys)
@@ -245,10 +254,7 @@ def write_mapping(plan: Plan) -> str:
     if plan.entries:
         out += entries_head(plan.entries)
     if roles.id is not None:
-        field = roles.id.field
-        needs_slug = any(not re.fullmatch(r"[A-Za-z0-9._-]+", str(v)) for v in field.values)
-        placeholder = f"{{{field.path}|slug}}" if needs_slug else f"{{{field.path}}}"
-        slug_why = "; |slug: values hold spaces or punctuation" if needs_slug else ""
+        placeholder, slug_why = id_placeholder(roles.id.field)
         if plan.entries:
             placeholder += "-{key|slug}"
             slug_why += "; -{key|slug}: one entity per reading"
@@ -288,6 +294,10 @@ def write_mapping(plan: Plan) -> str:
         out += entries_attributes(plan.entries, roles)
     for match in plan.matches:
         out += attribute_lines(plan, match)
+    for link in plan.links:
+        placeholder, slug_why = id_placeholder(link.field)
+        spec = {"relationship": f"urn:ngsi-ld:{link.target}:{placeholder}"}
+        out.append(line(4, f"{link.attribute.name}: {flow(spec)}", link.reason + slug_why))
     for constant in plan.constants:
         out.append(line(4, f"{constant.name}: {flow({'value': constant.value})}", constant.reason))
     if plan.unmatched:
