@@ -25,11 +25,12 @@ from ..times import compile_time_parser
 from .constants import Constant, propose_constants
 from .entries import Entries, find_entries, readings_of
 from .links import Link, propose_links
-from .match import Match, closest, match_fields, name_from_id
+from .match import Match, closest, enumeration, match_fields, name_from_id
 from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
 from .roles import Roles, find_roles
 from .sample import Sample, read_sample
+from .values import enumeration_owner
 from .vocabulary import tokens
 from .write import Plan, write_mapping
 
@@ -119,6 +120,14 @@ def draft_mapping(
     unmatched = [(f, closest(f, type_name, onto)) for f in fields if f.path not in used and f.values]
     texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
     placeholder = "name" if "name" in texts else min(texts, default="name")
+    labels = {t: onto.classes[t].label or t for t in types}
+    foreign = {
+        m.attribute.name: owner
+        for m in matches
+        if enumeration(m.attribute)
+        for owner in (enumeration_owner(m.attribute, type_name, labels),)
+        if owner
+    }
     plan = Plan(
         name,
         sample,
@@ -129,6 +138,7 @@ def draft_mapping(
         unmatched,
         tz,
         placeholder,
+        foreign,
         entries,
         constants,
         links,

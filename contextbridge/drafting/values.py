@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..ontology import OntologyProperty
 from ..templates import to_text
 from .profile import FieldProfile
 from .vocabulary import fold, synonyms, tokens
@@ -215,3 +217,22 @@ def _state_pair(field: FieldProfile, allowed: frozenset[str]) -> tuple[tuple[str
         if on in lowered and off in lowered:
             return (lowered[on], lowered[off]), f"the enumeration's pair {lowered[on]}/{lowered[off]}"
     return None, ""
+
+
+def enumeration_owner(prop: OntologyProperty, type_name: str, labels: Mapping[str, str]) -> str | None:
+    """The other type an attribute's comment describes (``The overall status of this street light``
+    on ParkingSpot's ``status``, a core term every type shares), whose states the enumeration
+    lists; None when the comment is about this type or no other."""
+    said = re.sub(r"[^a-z0-9]", "", fold(prop.comment.split("Enum:")[0]))
+    if re.sub(r"[^a-z0-9]", "", fold(labels.get(type_name, type_name))) in said:
+        return None
+    owners = sorted(
+        name
+        for name, label in labels.items()
+        if name != type_name and len(_compact(label)) > 4 and _compact(label) in said
+    )
+    return owners[0] if len(owners) == 1 else None
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", fold(text))

@@ -53,6 +53,8 @@ class Plan:
     unmatched: list[tuple[FieldProfile, list[tuple[str, Any]]]]
     tz: str
     placeholder: str = "name"  # the text attribute a draft with nothing matched carries
+    # attribute -> the other type whose states its enumeration lists (a shared core term)
+    foreign: Mapping[str, str] = dataclasses.field(default_factory=dict)
     entries: Entries | None = None  # one entity per reading of an object of readings
     constants: list[Constant] = dataclasses.field(default_factory=list)  # proposed for review
     links: list[Link] = dataclasses.field(default_factory=list)  # Relationships from fields
@@ -168,12 +170,17 @@ def attribute_lines(plan: Plan, match: Match) -> list[str]:
         why += more
     else:
         spec = {"from": field.path}
-        proposed = propose_map(field, enumeration(prop))
+        owner = plan.foreign.get(prop.name)
+        proposed = propose_map(field, frozenset() if owner else enumeration(prop))
+        if owner:
+            why.append(
+                f"the ontology's enumeration of {prop.name} lists {owner}'s states, not {plan.type}'s: check the type's own"
+            )
         if proposed is not None:
             spec["map"] = proposed.table
             spec["on_error"] = "skip"
             why.append(proposed.reason)
-        else:
+        elif not owner:
             why += _values_note(field, prop)
     return [line(4, f"{prop.name}: {flow(spec)}", "; ".join(w for w in why if w))]
 
