@@ -13,7 +13,7 @@ from contextbridge.drafting import draft_mapping
 from contextbridge.drafting.entries import key_words
 from contextbridge.drafting.match import score_field, shared_heads
 from contextbridge.drafting.profile import profile_records
-from contextbridge.drafting.values import propose_map, translate
+from contextbridge.drafting.values import enumeration_owner, propose_map, translate
 from contextbridge.drafting.vocabulary import tokens
 from contextbridge.lint import lint_mapping
 from contextbridge.mapping import load_mapping
@@ -164,3 +164,39 @@ def test_the_observation_time_fills_the_modification_time_its_name_says() -> Non
     records = [{"kiosk_id": f"k{n}", "last_updated": "2024-05-14T05:00:00Z", "battery": 80} for n in range(2)]
     entity = drafted(records, "Device")[0]
     assert entity["dateModified"]["value"]["@value"] == "2024-05-14T05:00:00Z"
+
+
+# --- relationships ---------------------------------------------------------------------------
+
+
+def test_the_sending_device_and_a_thing_named_by_code_become_relationships() -> None:
+    lamps = [
+        {"device_id": f"lamp-{n}", "cuadro": f"CM-{n % 2}", "estado": "on", "lat": 43.46, "lon": -3.8}
+        for n in range(3)
+    ]
+    entity = drafted(lamps, "Streetlight")[0]
+    assert entity["refDevice"]["object"] == "urn:ngsi-ld:Device:lamp-0"
+    assert entity["refStreetlightControlCabinet"]["object"] == "urn:ngsi-ld:StreetlightControlCabinet:CM-0"
+    # the Device drafted from the same sample is the entity refDevice points at
+    assert drafted(lamps, "Device")[0]["id"] == "urn:ngsi-ld:Device:lamp-0"
+    # an id that names no device links to none; prose names no thing
+    sites = [
+        {"site_code": f"S{n}", "cuadro": "a long description of where the cabinet stands, by the bridge"}
+        for n in range(2)
+    ]
+    text = draft_text(sites, "Streetlight")
+    assert "refDevice" not in text and "refStreetlightControlCabinet" not in text
+
+
+def test_an_enumeration_written_for_another_type_is_named_and_not_used() -> None:
+    onto = default_ontology()
+    labels = {t: onto.classes[t].label for t in ("ParkingSpot", "Streetlight", "Vehicle")}
+    status = onto.attribute("ParkingSpot", "status")
+    assert enumeration_owner(status, "ParkingSpot", labels) == "Streetlight"  # type: ignore[arg-type]
+    assert enumeration_owner(status, "Streetlight", labels) is None  # type: ignore[arg-type]
+    spots = [{"spot_id": f"P{n}", "estado": n % 3} for n in range(6)]
+    text = draft_text(spots, "ParkingSpot")
+    assert (
+        "lists Streetlight's states, not ParkingSpot's" in text
+        and "brokenLantern" not in text.split("status:")[1].split("\n")[0]
+    )
