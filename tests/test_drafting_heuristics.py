@@ -200,3 +200,21 @@ def test_an_enumeration_written_for_another_type_is_named_and_not_used() -> None
         "lists Streetlight's states, not ParkingSpot's" in text
         and "brokenLantern" not in text.split("status:")[1].split("\n")[0]
     )
+
+
+def test_the_parts_of_a_postal_address_become_one_object() -> None:
+    stations = [
+        {
+            "station_id": str(n),
+            "calle": f"Calle Mayor {n}",
+            "codigo_postal": "39001",
+            "lat": 43.46,
+            "lon": -3.8,
+        }
+        for n in range(1, 3)
+    ]
+    entity = drafted(stations, "BikeHireDockingStation")[0]
+    assert entity["address"]["value"] == {"streetAddress": "Calle Mayor 1", "postalCode": "39001"}
+    # one part alone is no address
+    alone = [{"station_id": str(n), "calle": f"Calle Mayor {n}"} for n in range(1, 3)]
+    assert "address" not in draft_text(alone, "BikeHireDockingStation")

@@ -30,6 +30,7 @@ from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
 from .roles import Roles, find_roles
 from .sample import Sample, read_sample
+from .structures import Structure, propose_address
 from .values import enumeration_owner
 from .vocabulary import tokens
 from .write import Plan, write_mapping
@@ -51,6 +52,7 @@ class Draft:
     entries: Entries | None = None
     constants: list[Constant] = dataclasses.field(default_factory=list)
     links: list[Link] = dataclasses.field(default_factory=list)
+    structures: list[Structure] = dataclasses.field(default_factory=list)
 
 
 def draft_mapping(
@@ -106,6 +108,13 @@ def draft_mapping(
     constants = propose_constants(
         onto.attributes(type_name), fields, taken=taken, readings=readings, hints=hints
     )
+    structures = [
+        found
+        for found in (
+            propose_address(fields, onto.attributes(type_name), taken={m.field.path for m in matches}),
+        )
+        if found is not None and "address" not in {m.attribute.name for m in matches}
+    ]
     links = propose_links(
         type_name, onto.attributes(type_name), fields, roles, taken={m.field.path for m in matches}
     )
@@ -113,6 +122,7 @@ def draft_mapping(
         roles.used()
         | {m.field.path for m in matches}
         | {link.field.path for link in links}
+        | {p for found in structures for p in found.members.values()}
         | ({roles.id.field.path} if roles.id else set())
     )
     if entries is not None:
@@ -142,7 +152,18 @@ def draft_mapping(
         entries,
         constants,
         links,
+        structures,
     )
     return Draft(
-        write_mapping(plan), type_name, ranking, sample, fields, roles, matches, entries, constants, links
+        write_mapping(plan),
+        type_name,
+        ranking,
+        sample,
+        fields,
+        roles,
+        matches,
+        entries,
+        constants,
+        links,
+        structures,
     )

@@ -31,6 +31,7 @@ from .profile import FieldProfile
 from .rank import Ranked
 from .roles import Roles
 from .sample import Sample
+from .structures import Structure
 from .values import propose_map
 from .vocabulary import PLAUSIBLE
 
@@ -58,6 +59,7 @@ class Plan:
     entries: Entries | None = None  # one entity per reading of an object of readings
     constants: list[Constant] = dataclasses.field(default_factory=list)  # proposed for review
     links: list[Link] = dataclasses.field(default_factory=list)  # Relationships from fields
+    structures: list[Structure] = dataclasses.field(default_factory=list)  # objects from fields
 
 
 def scalar(value: Any) -> str:
@@ -301,6 +303,8 @@ def write_mapping(plan: Plan) -> str:
         out += entries_attributes(plan.entries, roles)
     for match in plan.matches:
         out += attribute_lines(plan, match)
+    for structure in plan.structures:
+        out.append(line(4, f"{structure.attribute}: {flow({'object': structure.members})}", structure.reason))
     for link in plan.links:
         placeholder, slug_why = id_placeholder(link.field)
         spec = {"relationship": f"urn:ngsi-ld:{link.target}:{placeholder}"}
