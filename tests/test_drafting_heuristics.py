@@ -121,7 +121,9 @@ def test_constants_are_proposed_on_evidence_and_marked_for_review() -> None:
     device = drafted(records, "Device")[0]
     assert device["deviceCategory"]["value"] == ["sensor"]
     assert device["supportedProtocol"]["value"] == ["lora"]
-    assert "constant, review" in draft_text(records, "Device")
+    text = draft_text(records, "Device")
+    assert "constant, review" in text
+    assert "\n    category:" not in text  # once: deviceCategory, not the category it deprecates
     # a payload with no reading and no protocol: nothing is made up
     plain = [{"device_id": f"kiosk-{n}", "owner_name": "parks"} for n in range(3)]
     assert "constant" not in draft_text(plain, "Device")

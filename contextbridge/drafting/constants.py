@@ -73,16 +73,21 @@ def propose_constants(
     found: list[Constant] = []
     keys = {w for f in fields for step in re.split(r"[.\[\]]", f.path) for w in tokens(step)}
     said = {w for h in hints for w in tokens(h)}
-    for name in sorted(attributes):
+    categorised = False
+    # the most specific name first: deviceCategory before a category its comment deprecates
+    for name in sorted(attributes, key=lambda n: (-len(tokens(n)), n)):
         prop = attributes[name]
         if name in taken or prop.kind != "Property" or prop.range not in ("json", "string"):
             continue
         own = set(tokens(name))
         allowed = enumeration(prop)
-        if "category" in own and _SENSOR in allowed and readings:
+        if "category" in own and _SENSOR in allowed and readings and not categorised:
+            categorised = True
             shown = ", ".join(readings[:4]) + (", ..." if len(readings) > 4 else "")
             why = f"constant, review: the records carry readings ({shown}): a device that reports them is a {_SENSOR}"
             found.append(Constant(name, _as(prop, _SENSOR), why))
+            continue
+        if "category" in own and _SENSOR in allowed:
             continue
         if own & {"protocol", "network"}:
             protocols = sorted({PROTOCOLS[w] for w in keys if w in PROTOCOLS})

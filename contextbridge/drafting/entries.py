@@ -102,13 +102,14 @@ def key_words(key: str) -> tuple[tuple[str, ...], str | None]:
     return tuple(words), unit
 
 
-def quantity_of(key: str, values: list[Any], ontology: Ontology) -> Entry | None:
-    """The quantity a key names (by its words, or one of them: a sensor model's name is noise)."""
+def quantity_of(key: str, values: list[Any], ontology: Ontology, *, by_word: bool = True) -> Entry | None:
+    """The quantity a key names: by all its words, or (``by_word``, for the keys of an object of
+    readings) by one of them, a sensor model's name being noise there."""
     words, unit = key_words(key)
     if not words:
         return None
     best: tuple[float, str, OntologyProperty, str] | None = None
-    for candidate in dict.fromkeys(("_".join(words), *words)):
+    for candidate in dict.fromkeys(("_".join(words), *(words if by_word else ()))):
         (field,) = profile_records([{candidate: v} for v in values])
         for prop in _quantities(ontology):
             score = score_field(field, prop)
@@ -191,7 +192,7 @@ def readings_of(fields: list[FieldProfile], skip: frozenset[str], ontology: Onto
     for field in fields:
         if field.kind != "number" or field.median is None or field.path in skip:
             continue
-        entry = quantity_of(field.name, [field.median], ontology)
+        entry = quantity_of(field.name, [field.median], ontology, by_word=False)
         if entry is not None and entry.quantity not in found:
             found.append(entry.quantity)
     return found
