@@ -56,6 +56,22 @@ class Draft:
     links: list[Link] = dataclasses.field(default_factory=list)
     structures: list[Structure] = dataclasses.field(default_factory=list)
 
+    @property
+    def proposed(self) -> int:
+        """How many attributes the draft proposes: fields matched, readings, objects, links, constants."""
+        readings = 0
+        if self.entries is not None:
+            readings = 2 + (self.entries.unit is not None) + (self.roles.id is not None)
+        point = self.roles.point is not None
+        return (
+            len(self.matches)
+            + readings
+            + len(self.structures)
+            + len(self.links)
+            + len(self.constants)
+            + point
+        )
+
 
 def draft_mapping(
     payload: bytes,
