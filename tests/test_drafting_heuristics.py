@@ -11,7 +11,7 @@ from typing import Any
 
 from contextbridge.drafting import draft_mapping
 from contextbridge.drafting.entries import key_words
-from contextbridge.drafting.match import score_field, shared_heads
+from contextbridge.drafting.match import score_field, shared_heads, type_enumerations
 from contextbridge.drafting.profile import profile_records
 from contextbridge.drafting.values import enumeration_owner, propose_map, translate
 from contextbridge.drafting.vocabulary import tokens
@@ -190,33 +190,23 @@ def test_the_sending_device_and_a_thing_named_by_code_become_relationships() -> 
     assert "refDevice" not in text and "refStreetlightControlCabinet" not in text
 
 
-def test_an_enumeration_written_for_another_type_is_named_and_not_used() -> None:
+def test_the_types_own_enumeration_wins_over_one_written_for_another_type() -> None:
     onto = default_ontology()
-    labels = {t: onto.classes[t].label for t in ("ParkingSpot", "Streetlight", "Vehicle")}
-    status = onto.attribute("ParkingSpot", "status")
-    assert enumeration_owner(status, "ParkingSpot", labels) == "Streetlight"  # type: ignore[arg-type]
+    labels = {t: onto.classes[t].label for t in ("ParkingSpot", "Streetlight", "BikeHireDockingStation")}
+    # status is a core term every type shares; its comment is written for street lights
+    status = onto.attribute("BikeHireDockingStation", "status")
+    assert enumeration_owner(status, "BikeHireDockingStation", labels) == "Streetlight"  # type: ignore[arg-type]
     assert enumeration_owner(status, "Streetlight", labels) is None  # type: ignore[arg-type]
+    # ParkingSpot has its own (Smart Data Models: closed, free, occupied, unknown): codes take its pair
+    assert type_enumerations(onto, "ParkingSpot")["status"] == {"closed", "free", "occupied", "unknown"}
     spots = [{"spot_id": f"P{n}", "estado": n % 3} for n in range(6)]
-    text = draft_text(spots, "ParkingSpot")
-    assert (
-        "lists Streetlight's states, not ParkingSpot's" in text
-        and "brokenLantern" not in text.split("status:")[1].split("\n")[0]
-    )
-
-
-def test_the_parts_of_a_postal_address_become_one_object() -> None:
-    stations = [
-        {
-            "station_id": str(n),
-            "calle": f"Calle Mayor {n}",
-            "codigo_postal": "39001",
-            "lat": 43.46,
-            "lon": -3.8,
-        }
-        for n in range(1, 3)
+    assert [e["status"]["value"] for e in drafted(spots, "ParkingSpot")][:3] == [
+        "free",
+        "occupied",
+        "unknown",
     ]
-    entity = drafted(stations, "BikeHireDockingStation")[0]
-    assert entity["address"]["value"] == {"streetAddress": "Calle Mayor 1", "postalCode": "39001"}
-    # one part alone is no address
-    alone = [{"station_id": str(n), "calle": f"Calle Mayor {n}"} for n in range(1, 3)]
-    assert "address" not in draft_text(alone, "BikeHireDockingStation")
+    # a type with none of its own is told so, and no Streetlight state is proposed
+    docks = [{"station_id": f"D{n}", "estado": ("ok", "averiada")[n % 2]} for n in range(4)]
+    text = draft_text(docks, "BikeHireDockingStation")
+    line = next(row for row in text.splitlines() if row.startswith("    status:"))
+    assert "lists Streetlight's states, not BikeHireDockingStation's" in line and "map" not in line

@@ -27,7 +27,15 @@ from ..times import compile_time_parser
 from .constants import Constant, propose_constants
 from .entries import Entries, find_entries, readings_of
 from .links import Link, propose_links
-from .match import Match, closest, enumeration, match_fields, name_from_id
+from .match import (
+    Match,
+    closest,
+    enumeration,
+    match_fields,
+    name_from_id,
+    own_enumerations,
+    type_enumerations,
+)
 from .profile import FieldProfile, profile_records
 from .rank import Ranked, entity_types, rank_types
 from .roles import Roles, find_roles
@@ -124,7 +132,12 @@ def draft_mapping(
     if entries is not None:
         taken |= {entries.value.name, entries.kind.name} | ({entries.unit.name} if entries.unit else set())
     constants = propose_constants(
-        onto.attributes(type_name), fields, taken=taken, readings=readings, hints=hints
+        onto.attributes(type_name),
+        fields,
+        taken=taken,
+        readings=readings,
+        hints=hints,
+        enumerations=type_enumerations(onto, type_name),
     )
     structures = [
         found
@@ -149,10 +162,11 @@ def draft_mapping(
     texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
     placeholder = "name" if "name" in texts else min(texts, default="name")
     labels = {t: onto.classes[t].label or t for t in types}
+    own = own_enumerations(onto, type_name)
     foreign = {
         m.attribute.name: owner
         for m in matches
-        if enumeration(m.attribute)
+        if enumeration(m.attribute) and m.attribute.name not in own
         for owner in (enumeration_owner(m.attribute, type_name, labels),)
         if owner
     }
@@ -166,6 +180,7 @@ def draft_mapping(
         unmatched,
         tz,
         placeholder,
+        type_enumerations(onto, type_name),
         foreign,
         entries,
         constants,

@@ -67,9 +67,11 @@ def propose_constants(
     taken: set[str],
     readings: list[str],
     hints: Iterable[str] = (),
+    enumerations: Mapping[str, frozenset[str]] | None = None,
 ) -> list[Constant]:
     """Constants for the attributes of the type not already filled (``taken``); ``readings``
-    names the quantities the records carry, ``hints`` the sample's file name and records path."""
+    names the quantities the records carry, ``hints`` the sample's file name and records path,
+    ``enumerations`` the values each attribute may take (default: those its comment lists)."""
     found: list[Constant] = []
     keys = {w for f in fields for step in re.split(r"[.\[\]]", f.path) for w in tokens(step)}
     said = {w for h in hints for w in tokens(h)}
@@ -80,7 +82,7 @@ def propose_constants(
         if name in taken or prop.kind != "Property" or prop.range not in ("json", "string"):
             continue
         own = set(tokens(name))
-        allowed = enumeration(prop)
+        allowed = enumeration(prop) if enumerations is None else enumerations.get(name, frozenset())
         if "category" in own and _SENSOR in allowed and readings and not categorised:
             categorised = True
             shown = ", ".join(readings[:4]) + (", ..." if len(readings) > 4 else "")
@@ -90,7 +92,9 @@ def propose_constants(
         if "category" in own and _SENSOR in allowed:
             continue
         if own & {"protocol", "network"}:
-            protocols = sorted({PROTOCOLS[w] for w in keys if w in PROTOCOLS})
+            protocols = sorted(
+                {PROTOCOLS[w] for w in keys if w in PROTOCOLS and (not allowed or PROTOCOLS[w] in allowed)}
+            )
             if len(protocols) == 1:
                 why = (
                     f"constant, review: the payload's keys name {protocols[0]} (the network it came through)"

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..constraints import constraints_for
 from ..ontology import Ontology, OntologyProperty
 from ..units import convertible
 from .profile import FieldProfile
@@ -66,7 +67,35 @@ def compact(text: str) -> str:
 def enumeration(prop: OntologyProperty) -> frozenset[str]:
     """The values an attribute's comment lists (``Enum:'a, b'``)."""
     found = _ENUM.search(prop.comment)
-    return frozenset(v.strip() for v in found.group(1).split(",")) if found else frozenset()
+    return frozenset(v.strip() for v in found.group(1).split(",") if v.strip()) if found else frozenset()
+
+
+@functools.lru_cache(maxsize=256)
+def type_enumerations(ontology: Ontology, type_name: str) -> Mapping[str, frozenset[str]]:
+    """The values each attribute of ``type_name`` may take: the type's own Smart Data Models
+    enumeration (its ``sdm-enum`` shape: ParkingSpot's ``status`` is free, occupied, ...) where
+    there is one, else the one the attribute's comment lists (which a core term such as
+    ``status``, shared by every type, writes for one type only)."""
+    own = {
+        c.attribute: c.allowed
+        for c in constraints_for(ontology).of(type_name)
+        if c.allowed is not None and c.member == "value" and c.rule == "sdm-enum"
+    }
+    found = {}
+    for name, prop in ontology.attributes(type_name).items():
+        allowed = own.get(name) or enumeration(prop)
+        if allowed:
+            found[name] = allowed
+    return found
+
+
+def own_enumerations(ontology: Ontology, type_name: str) -> frozenset[str]:
+    """The attributes of ``type_name`` whose enumeration is the type's own (an ``sdm-enum`` shape)."""
+    return frozenset(
+        c.attribute
+        for c in constraints_for(ontology).of(type_name)
+        if c.allowed is not None and c.member == "value" and c.rule == "sdm-enum"
+    )
 
 
 def content_words(field: FieldProfile) -> tuple[str, ...]:
@@ -119,10 +148,15 @@ def _groups(own: tuple[str, ...]) -> tuple[frozenset[str], ...]:
 
 
 def score_field(
-    field: FieldProfile, prop: OntologyProperty, *, shared_heads: frozenset[str] = frozenset()
+    field: FieldProfile,
+    prop: OntologyProperty,
+    *,
+    shared_heads: frozenset[str] = frozenset(),
+    allowed: frozenset[str] | None = None,
 ) -> Score:
     """``shared_heads``: head words several attributes of the type end in (firmwareVersion,
-    hardwareVersion): a field naming only the head cannot say which."""
+    hardwareVersion): a field naming only the head cannot say which. ``allowed``: the attribute's
+    enumeration for the type (default: the one its comment lists)."""
     fit = compatible(field, prop)
     if fit == 0.0:
         return Score(0.0, "")
@@ -171,7 +205,7 @@ def score_field(
     if field.unit and prop.unit and not convertible(field.unit[0], prop.unit):
         value *= 0.5
         why += f"; unit {field.unit[0]} is not {prop.unit}"
-    allowed = attr.allowed
+    allowed = attr.allowed if allowed is None else allowed
     texts = {v for v in field.values if isinstance(v, str)} if field.kind == "text" else set()
     if allowed and texts:
         placed = sum(translate(v, allowed)[0] is not None for v in texts)
@@ -190,6 +224,7 @@ def match_fields(fields: list[FieldProfile], type_name: str, ontology: Ontology,
     """The proposed (field, attribute) pairs of ``type_name``, best first; deterministic."""
     attributes = ontology.attributes(type_name)
     shared = shared_heads(ontology, type_name)
+    values = type_enumerations(ontology, type_name)
     taken_fields = set(roles.used())
     matches: list[Match] = []
     if roles.time is not None:
@@ -212,7 +247,9 @@ def match_fields(fields: list[FieldProfile], type_name: str, ontology: Ontology,
             for index, field in enumerate(fields)
             if field.path not in taken_fields
             for prop in attributes.values()
-            for score in (score_field(field, prop, shared_heads=shared),)
+            for score in (
+                score_field(field, prop, shared_heads=shared, allowed=values.get(prop.name, frozenset())),
+            )
             if score.value >= THRESHOLD
         ),
         key=lambda c: (-c[0].value, c[1], c[2]),
@@ -231,8 +268,12 @@ def closest(
 ) -> list[tuple[str, Score]]:
     """The attributes nearest to a field that was not matched (for the draft's comments)."""
     shared = shared_heads(ontology, type_name)
+    values = type_enumerations(ontology, type_name)
     attributes = ontology.attributes(type_name).values()
-    scored = [(prop.name, score_field(field, prop, shared_heads=shared)) for prop in attributes]
+    scored = [
+        (prop.name, score_field(field, prop, shared_heads=shared, allowed=values.get(prop.name, frozenset())))
+        for prop in attributes
+    ]
     scored = [item for item in scored if item[1].value > 0]
     return sorted(scored, key=lambda item: (-item[1].value, item[0]))[:count]
 

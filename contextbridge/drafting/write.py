@@ -26,7 +26,7 @@ from ..units import converter, convertible, unit_name
 from .constants import Constant
 from .entries import Entries
 from .links import Link
-from .match import Match, content_words, enumeration
+from .match import Match, content_words
 from .profile import FieldProfile
 from .rank import Ranked
 from .roles import Roles
@@ -54,6 +54,8 @@ class Plan:
     unmatched: list[tuple[FieldProfile, list[tuple[str, Any]]]]
     tz: str
     placeholder: str = "name"  # the text attribute a draft with nothing matched carries
+    # attribute -> the values it may take for this type
+    enumerations: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
     # attribute -> the other type whose states its enumeration lists (a shared core term)
     foreign: Mapping[str, str] = dataclasses.field(default_factory=dict)
     entries: Entries | None = None  # one entity per reading of an object of readings
@@ -173,7 +175,7 @@ def attribute_lines(plan: Plan, match: Match) -> list[str]:
     else:
         spec = {"from": field.path}
         owner = plan.foreign.get(prop.name)
-        proposed = propose_map(field, frozenset() if owner else enumeration(prop))
+        proposed = propose_map(field, frozenset() if owner else plan.enumerations.get(prop.name, frozenset()))
         if owner:
             why.append(
                 f"the ontology's enumeration of {prop.name} lists {owner}'s states, not {plan.type}'s: check the type's own"
@@ -183,12 +185,11 @@ def attribute_lines(plan: Plan, match: Match) -> list[str]:
             spec["on_error"] = "skip"
             why.append(proposed.reason)
         elif not owner:
-            why += _values_note(field, prop)
+            why += _values_note(field, plan.enumerations.get(prop.name, frozenset()))
     return [line(4, f"{prop.name}: {flow(spec)}", "; ".join(w for w in why if w))]
 
 
-def _values_note(field: FieldProfile, prop: Any) -> list[str]:
-    allowed = enumeration(prop)
+def _values_note(field: FieldProfile, allowed: frozenset[str]) -> list[str]:
     values = sorted({str(v) for v in field.values})
     if not allowed or set(values) <= allowed:
         return []
