@@ -210,3 +210,14 @@ def test_the_types_own_enumeration_wins_over_one_written_for_another_type() -> N
     text = draft_text(docks, "BikeHireDockingStation")
     line = next(row for row in text.splitlines() if row.startswith("    status:"))
     assert "lists Streetlight's states, not BikeHireDockingStation's" in line and "map" not in line
+
+
+def test_booleans_named_for_a_state_and_the_required_attributes_left_to_add() -> None:
+    spots = [{"id_plaza": f"A{n}", "ocupada": n % 2 == 1} for n in range(4)]  # Spanish: the plaza, feminine
+    assert [e["status"]["value"] for e in drafted(spots, "ParkingSpot")] == ["free", "occupied"] * 2
+    text = draft_text(spots, "ParkingSpot")
+    assert "booleans: true = occupied, false = free (the name says occupied)" in text
+    # what Smart Data Models require of the type and the sample does not hold is listed, not made up
+    assert "# required by ParkingSpot (Smart Data Models) and not in the sample" in text
+    assert "category (one of offStreet, onStreet); location; refParkingSite" in text
+    assert "\n    category:" not in text

@@ -21,6 +21,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from ..constraints import constraints_for
 from ..errors import ConfigError
 from ..ontology import Ontology, default_ontology
 from ..times import compile_time_parser
@@ -170,6 +171,23 @@ def draft_mapping(
         for owner in (enumeration_owner(m.attribute, type_name, labels),)
         if owner
     }
+    filled = (
+        {m.attribute.name for m in matches}
+        | (taken - {"name", "location"})
+        | ({"name"} if entries is not None and roles.id is not None else set())
+        | ({"location"} if roles.point is not None else set())
+        | {c.name for c in constants}
+        | {link.attribute.name for link in links}
+        | {found.attribute for found in structures}
+    )
+    enumerations = type_enumerations(onto, type_name)
+    required = [
+        f"{c.attribute} (one of {', '.join(sorted(enumerations[c.attribute]))})"
+        if c.attribute in enumerations
+        else c.attribute
+        for c in constraints_for(onto).of(type_name)
+        if c.min_count and c.attribute not in filled
+    ]
     plan = Plan(
         name,
         sample,
@@ -180,12 +198,13 @@ def draft_mapping(
         unmatched,
         tz,
         placeholder,
-        type_enumerations(onto, type_name),
+        enumerations,
         foreign,
         entries,
         constants,
         links,
         structures,
+        sorted(dict.fromkeys(required)),
     )
     return Draft(
         write_mapping(plan),

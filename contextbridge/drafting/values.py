@@ -102,7 +102,23 @@ STATE_PAIRS: tuple[tuple[str, str], ...] = (
 )
 _UNKNOWN = "unknown"
 MAX_VALUES = 30  # distinct raw values a map is proposed for; more is no enumeration
-_CODE_WORDS = {"ocupado": "occupied", "ocupacion": "occupied", "occupancy": "occupied", "encendido": "on"}
+# Words of a field's name that say a state (Spanish adjectives agree with their noun: ocupada).
+_CODE_WORDS = {
+    "ocupado": "occupied",
+    "ocupada": "occupied",
+    "ocupacion": "occupied",
+    "occupancy": "occupied",
+    "encendido": "on",
+    "encendida": "on",
+    "abierto": "open",
+    "abierta": "open",
+    "lleno": "full",
+    "llena": "full",
+    "activo": "active",
+    "activa": "active",
+    "conectado": "connected",
+    "conectada": "connected",
+}
 
 
 @dataclass(frozen=True)
@@ -197,7 +213,10 @@ def _codes_map(field: FieldProfile, raws: list[Any], allowed: frozenset[str]) ->
     for raw, text in zip(raws, texts, strict=True):
         table[to_text(raw).strip()] = spelled.get(text, _UNKNOWN)
     others = sorted(t for t in texts if t not in spelled)
-    reason = f"codes {', '.join(sorted(texts))}: 1 = {on}, 0 = {off} ({why})"
+    if field.kind == "bool":
+        reason = f"booleans: true = {on}, false = {off} ({why})"
+    else:
+        reason = f"codes {', '.join(sorted(texts))}: 1 = {on}, 0 = {off} ({why})"
     if others:
         reason += f", {', '.join(others)} = {_UNKNOWN} (neither): check the vendor's documentation"
     if allowed and not {on, off} <= allowed:

@@ -57,6 +57,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "ocupacion": ("occupancy",),
     "occupied": ("occupancy", "status"),
     "ocupado": ("occupancy", "status"),
+    "ocupada": ("occupancy", "status"),
     "llenado": ("filling",),
     "fill": ("filling",),
     "nivel": ("level",),

@@ -62,6 +62,7 @@ class Plan:
     constants: list[Constant] = dataclasses.field(default_factory=list)  # proposed for review
     links: list[Link] = dataclasses.field(default_factory=list)  # Relationships from fields
     structures: list[Structure] = dataclasses.field(default_factory=list)  # objects from fields
+    required: list[str] = dataclasses.field(default_factory=list)  # by the type, not in the draft
 
 
 def scalar(value: Any) -> str:
@@ -287,7 +288,8 @@ def write_mapping(plan: Plan) -> str:
         spec.update({"format": roles.time.fmt} | extra)
         out.append(line(2, f"observedAt: {flow(spec)}", "; ".join(w for w in (roles.time.reason, zone) if w)))
     out.append("  attributes:")
-    if roles.point is None and not plan.matches:
+    proposed = plan.matches or plan.entries or plan.structures or plan.links or plan.constants
+    if roles.point is None and not proposed:
         # a mapping's entity needs one attribute: a constant that says what to do
         why = (
             f"nothing in the sample matched an attribute of {plan.type}: a placeholder, see the fields below"
@@ -312,6 +314,9 @@ def write_mapping(plan: Plan) -> str:
         out.append(line(4, f"{link.attribute.name}: {flow(spec)}", link.reason + slug_why))
     for constant in plan.constants:
         out.append(line(4, f"{constant.name}: {flow({'value': constant.value})}", constant.reason))
+    if plan.required:
+        out.append(f"    # required by {plan.type} (Smart Data Models) and not in the sample: add them")
+        out.append(f"    #   {'; '.join(plan.required)}")
     if plan.unmatched:
         out.append("    # not matched (closest attributes of the type, score 0..1):")
         for field, near in plan.unmatched[:_UNMATCHED_SHOWN]:
