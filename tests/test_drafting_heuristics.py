@@ -221,3 +221,21 @@ def test_booleans_named_for_a_state_and_the_required_attributes_left_to_add() ->
     assert "# required by ParkingSpot (Smart Data Models) and not in the sample" in text
     assert "category (one of offStreet, onStreet); location; refParkingSite" in text
     assert "\n    category:" not in text
+
+
+def test_the_parts_of_a_postal_address_become_one_object() -> None:
+    stations = [
+        {
+            "station_id": str(n),
+            "calle": f"Calle Mayor {n}",
+            "codigo_postal": "39001",
+            "lat": 43.46,
+            "lon": -3.8,
+        }
+        for n in range(1, 3)
+    ]
+    entity = drafted(stations, "BikeHireDockingStation")[0]
+    assert entity["address"]["value"] == {"streetAddress": "Calle Mayor 1", "postalCode": "39001"}
+    # one part alone is no address
+    alone = [{"station_id": str(n), "calle": f"Calle Mayor {n}"} for n in range(1, 3)]
+    assert "address" not in draft_text(alone, "BikeHireDockingStation")
