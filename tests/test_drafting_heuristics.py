@@ -239,3 +239,20 @@ def test_the_parts_of_a_postal_address_become_one_object() -> None:
     # one part alone is no address
     alone = [{"station_id": str(n), "calle": f"Calle Mayor {n}"} for n in range(1, 3)]
     assert "address" not in draft_text(alone, "BikeHireDockingStation")
+
+
+def test_codes_named_for_a_state_feed_only_an_attribute_that_has_that_state() -> None:
+    onto = default_ontology()
+    (occupied,) = profile_records([{"occupied": v} for v in (0, 1, 2, 1)])
+    spot = score_field(
+        occupied,
+        onto.attribute("ParkingSpot", "status"),  # type: ignore[arg-type]
+        allowed=type_enumerations(onto, "ParkingSpot")["status"],
+    )
+    bus = score_field(
+        occupied,
+        onto.attribute("Vehicle", "serviceStatus"),  # type: ignore[arg-type]
+        allowed=type_enumerations(onto, "Vehicle")["serviceStatus"],
+    )
+    assert spot.value >= 0.7 > bus.value
+    assert "the enumeration has occupied/free" in spot.reason and "lacks" in bus.reason

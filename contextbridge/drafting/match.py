@@ -32,7 +32,7 @@ from ..ontology import Ontology, OntologyProperty
 from ..units import convertible
 from .profile import FieldProfile
 from .roles import Roles
-from .values import translate
+from .values import named_state, translate
 from .vocabulary import UNIT_WORDS, fold, synonyms, tokens, words
 
 THRESHOLD = 0.7
@@ -211,6 +211,13 @@ def score_field(
         placed = sum(translate(v, allowed)[0] is not None for v in texts)
         value = value * 0.6 + 0.4 * placed / len(texts)
         why += f"; {placed} of its {len(texts)} values name a value of the enumeration"
+    elif allowed and field.kind in ("number", "bool") and field.distinct <= 10:
+        state = named_state(field)
+        if state is not None:
+            # codes of a field named for a state feed an attribute that has that state
+            inside = bool({fold(v) for v in allowed} & set(state))
+            value = value * 0.6 + 0.4 * inside
+            why += f"; the enumeration {'has' if inside else 'lacks'} {'/'.join(state)}"
     return Score(round(value, 3), why)
 
 

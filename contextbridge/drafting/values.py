@@ -224,13 +224,19 @@ def _codes_map(field: FieldProfile, raws: list[Any], allowed: frozenset[str]) ->
     return ValueMap(dict(sorted(table.items())), reason)
 
 
+def named_state(field: FieldProfile) -> tuple[str, str] | None:
+    """The opposite states a code or boolean field's name says it holds (``occupied``, ``ocupada``:
+    occupied/free), or None."""
+    named = [_CODE_WORDS.get(w, w) for w in field.tokens]
+    return next(((on, off) for on, off in STATE_PAIRS if on in named), None)
+
+
 def _state_pair(field: FieldProfile, allowed: frozenset[str]) -> tuple[tuple[str, str] | None, str]:
     """The opposite states 1 and 0 stand for: the state the field's name says, else a pair of the
     enumeration (the enumeration's own spelling kept)."""
-    named = [_CODE_WORDS.get(w, w) for w in field.tokens]
-    for on, off in STATE_PAIRS:
-        if on in named:
-            return (on, off), f"the name says {on}"
+    named = named_state(field)
+    if named is not None:
+        return named, f"the name says {named[0]}"
     lowered = {fold(v): v for v in allowed}
     for on, off in STATE_PAIRS:
         if on in lowered and off in lowered:
