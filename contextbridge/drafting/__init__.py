@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..constraints import constraints_for
@@ -115,79 +116,47 @@ def draft_mapping(
     if type_name is None:
         ranking = rank_types(fields, roles, onto, hints=hints)
         type_name = ranking[0].type
+    attributes = onto.attributes(type_name)
     matches = match_fields(fields, type_name, onto, roles)
-    entries = None if sample.each else find_entries(sample.records, onto.attributes(type_name), onto)
+    entries = None if sample.each else find_entries(sample.records, attributes, onto)
     if entries is not None:
         # the readings fill the value, type, unit and name of each entity: no field feeds them
-        taken = {entries.value.name, entries.kind.name, "name"} | (
-            {entries.unit.name} if entries.unit else set()
-        )
         inside = entries.path + "."
         matches = [
-            m for m in matches if m.attribute.name not in taken and not m.field.path.startswith(inside)
+            m
+            for m in matches
+            if m.attribute.name not in _entry_attributes(entries) | {"name"}
+            and not m.field.path.startswith(inside)
         ]
     else:
-        matches += name_from_id(matches, roles, onto.attributes(type_name))
+        matches += name_from_id(matches, roles, attributes)
+    read = {m.field.path for m in matches}
+    filled = {m.attribute.name for m in matches} | (_entry_attributes(entries) if entries else set())
     readings = [e.quantity for e in entries.entries] if entries else readings_of(fields, roles.used(), onto)
-    taken = {m.attribute.name for m in matches} | {"location", "name"}
-    if entries is not None:
-        taken |= {entries.value.name, entries.kind.name} | ({entries.unit.name} if entries.unit else set())
+    enumerations = type_enumerations(onto, type_name)
     constants = propose_constants(
-        onto.attributes(type_name),
+        attributes,
         fields,
-        taken=taken,
+        taken=filled | {"location", "name"},
         readings=readings,
         hints=hints,
-        enumerations=type_enumerations(onto, type_name),
+        enumerations=enumerations,
     )
-    structures = [
-        found
-        for found in (
-            propose_address(fields, onto.attributes(type_name), taken={m.field.path for m in matches}),
-        )
-        if found is not None and "address" not in {m.attribute.name for m in matches}
-    ]
-    links = propose_links(
-        type_name, onto.attributes(type_name), fields, roles, taken={m.field.path for m in matches}
+    address = None if "address" in filled else propose_address(fields, attributes, taken=read)
+    structures = [address] if address is not None else []
+    links = propose_links(type_name, attributes, fields, roles, taken=read)
+    filled |= {c.name for c in constants} | {link.attribute.name for link in links}
+    filled |= {found.attribute for found in structures}
+    filled |= ({"name"} if entries is not None and roles.id is not None else set()) | (
+        {"location"} if roles.point is not None else set()
     )
-    used = (
-        roles.used()
-        | {m.field.path for m in matches}
-        | {link.field.path for link in links}
-        | {p for found in structures for p in found.members.values()}
-        | ({roles.id.field.path} if roles.id else set())
-    )
+    used = roles.used() | read | {link.field.path for link in links}
+    used |= {p for found in structures for p in found.members.values()}
+    used |= {roles.id.field.path} if roles.id else set()
     if entries is not None:
         used |= {f.path for f in fields if f.path.startswith(entries.path + ".")}
     unmatched = [(f, closest(f, type_name, onto)) for f in fields if f.path not in used and f.values]
-    texts = [n for n, p in onto.attributes(type_name).items() if p.kind == "Property" and p.range == "string"]
-    placeholder = "name" if "name" in texts else min(texts, default="name")
-    labels = {t: onto.classes[t].label or t for t in types}
-    own = own_enumerations(onto, type_name)
-    foreign = {
-        m.attribute.name: owner
-        for m in matches
-        if enumeration(m.attribute) and m.attribute.name not in own
-        for owner in (enumeration_owner(m.attribute, type_name, labels),)
-        if owner
-    }
-    filled = (
-        {m.attribute.name for m in matches}
-        | (taken - {"name", "location"})
-        | ({"name"} if entries is not None and roles.id is not None else set())
-        | ({"location"} if roles.point is not None else set())
-        | {c.name for c in constants}
-        | {link.attribute.name for link in links}
-        | {found.attribute for found in structures}
-    )
-    enumerations = type_enumerations(onto, type_name)
-    required = [
-        f"{c.attribute} (one of {', '.join(sorted(enumerations[c.attribute]))})"
-        if c.attribute in enumerations
-        else c.attribute
-        for c in constraints_for(onto).of(type_name)
-        if c.min_count and c.attribute not in filled
-    ]
+    texts = [n for n, p in attributes.items() if p.kind == "Property" and p.range == "string"]
     plan = Plan(
         name,
         sample,
@@ -197,25 +166,48 @@ def draft_mapping(
         matches,
         unmatched,
         tz,
-        placeholder,
+        "name" if "name" in texts else min(texts, default="name"),
         enumerations,
-        foreign,
+        _foreign(matches, type_name, types, onto),
         entries,
         constants,
         links,
         structures,
-        sorted(dict.fromkeys(required)),
+        _required(type_name, filled, enumerations, onto),
     )
+    text = write_mapping(plan)
     return Draft(
-        write_mapping(plan),
-        type_name,
-        ranking,
-        sample,
-        fields,
-        roles,
-        matches,
-        entries,
-        constants,
-        links,
-        structures,
+        text, type_name, ranking, sample, fields, roles, matches, entries, constants, links, structures
     )
+
+
+def _entry_attributes(entries: Entries) -> set[str]:
+    return {entries.value.name, entries.kind.name} | ({entries.unit.name} if entries.unit else set())
+
+
+def _foreign(matches: list[Match], type_name: str, types: list[str], onto: Ontology) -> dict[str, str]:
+    """Attribute -> the other type whose states its comment's enumeration lists (a shared core
+    term), for the matched attributes without an enumeration of the type's own."""
+    labels = {t: onto.classes[t].label or t for t in types}
+    own = own_enumerations(onto, type_name)
+    return {
+        m.attribute.name: owner
+        for m in matches
+        if enumeration(m.attribute) and m.attribute.name not in own
+        for owner in (enumeration_owner(m.attribute, type_name, labels),)
+        if owner
+    }
+
+
+def _required(
+    type_name: str, filled: set[str], enumerations: Mapping[str, frozenset[str]], onto: Ontology
+) -> list[str]:
+    """The attributes Smart Data Models require of the type that the draft does not fill."""
+    required = [
+        f"{c.attribute} (one of {', '.join(sorted(enumerations[c.attribute]))})"
+        if c.attribute in enumerations
+        else c.attribute
+        for c in constraints_for(onto).of(type_name)
+        if c.min_count and c.attribute not in filled
+    ]
+    return sorted(dict.fromkeys(required))
