@@ -26,12 +26,14 @@ from pathlib import Path
 
 from .config import Config, config_ontology
 from .constraints import constraints_for
-from .delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy, Sink
+from .delivery import DeliveryStats, Drainer, DrainSettings
 from .feeds import FeedRunner
 from .graph import DEFAULT_TENANT, GraphSink, GraphStore
 from .mapping import load_mapping
 from .ontology import Ontology
 from .outbox import Outbox, SinkStatus, open_outbox
+from .retry import RetryPolicy
+from .sink import Sink
 from .sources import WebhookSource, build_source
 
 log = logging.getLogger(__name__)

@@ -23,24 +23,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from .broker import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
-    ApiKeyHeader,
-    BearerToken,
-    BrokerClient,
-    ClientCredentials,
-)
+from .broker import BrokerClient
 from .documents import Document, Key, load_document, packaged_schema
 from .errors import ConfigError, MappingError, Problem
 from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from .httpauth import auth_from_config
 from .mapping import Mapping as MappingRules
 from .mapping import load_mapping
 from .mapping.compiler import constraints_mode
 from .ontology import Ontology, union_ontology
+from .sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from .sources import source_schema
 from .sources.factory import SOURCES
 from .updates import UpdatePolicy
@@ -97,7 +90,7 @@ class BrokerConfig:
         return BrokerClient(
             self.url,
             tenant=self.tenant,
-            auth=broker_auth(self.auth),
+            auth=auth_from_config(self.auth),
             context_url=self.context,
             options=self.options or "update",  # type: ignore[arg-type]
             batch_size=self.batch_size,
@@ -295,19 +288,6 @@ def config_ontology(config: Config, extra: Iterable[Path] = ()) -> Ontology:
     for feed in config.feeds:
         files += load_mapping(feed.mapping).ontologies
     return union_ontology(files)
-
-
-def broker_auth(settings: Mapping[str, Any]) -> httpx.Auth | None:
-    """The authentication a broker section names: ``bearer``, ``api_key`` or ``oauth2``."""
-    if "oauth2" in settings:
-        oauth = settings["oauth2"]
-        return ClientCredentials(oauth["token_url"], oauth["client_id"], oauth["client_secret"])
-    if "bearer" in settings:
-        return BearerToken(settings["bearer"])
-    if "api_key" in settings:
-        key = settings["api_key"]
-        return ApiKeyHeader(key["value"], header=key.get("header", "X-Api-Key"))
-    return None
 
 
 @functools.cache
