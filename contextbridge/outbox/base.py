@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from ..database import is_postgres
 from ..errors import RecordError
 from ..updates import REPLACE, UpdatePolicy
 
@@ -254,7 +255,7 @@ def open_outbox(
         "supersede": supersede,
         "skip_unchanged": skip_unchanged,
     }
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres(text):
         from .postgres import PostgresOutbox
 
         return PostgresOutbox(text, schema=schema, **options)
