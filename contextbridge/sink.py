@@ -29,6 +29,7 @@ from .updates import REPLACE, UpdatePolicy
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_CONCURRENCY",
+    "RETRYABLE",
     "Batch",
     "BatchFailure",
     "BatchResult",
@@ -45,6 +46,10 @@ __all__ = [
 # command line shows them in ``--help`` without loading the HTTP client.
 DEFAULT_BATCH_SIZE = 200  # entities the drainer sends at once (a sink may cut them smaller)
 DEFAULT_CONCURRENCY = 4  # batches in flight
+
+# The HTTP statuses an HTTP sink answers when a batch may succeed later: busy, down, or a
+# credential that a fix cures without touching the data (401, 403). Any other 4xx refuses it.
+RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
 
 Entity = Mapping[str, Any]  # an NGSI-LD entity, normalized
 T = TypeVar("T")

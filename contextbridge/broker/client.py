@@ -25,13 +25,12 @@ import orjson
 from ..errors import BrokerError, DeliveryError
 from ..problemdetails import as_problem
 from ..retry import retry_after
-from ..sink import DEFAULT_BATCH_SIZE, BatchResult, Entity
+from ..sink import DEFAULT_BATCH_SIZE, RETRYABLE, BatchResult, Entity
 from ..updates import UpdatePolicy
 from .batches import BrokerBatch, batch_result, link_header, pack
 from .options import MAX_BATCH_BYTES
 from .url import BrokerUrl
 
-RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
 API = "/ngsi-ld/v1"
 Options = Literal["update", "replace"]
 OPTIONS: dict[str, Options] = {"replace": "replace", "merge": "update"}  # an update policy → ``options``
