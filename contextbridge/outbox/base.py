@@ -31,9 +31,9 @@ import orjson
 
 from ..database import is_postgres
 from ..errors import RecordError
+from ..sink import Entity
 from ..updates import REPLACE, UpdatePolicy
 
-Entity = Mapping[str, Any]
 TRANSLATE = "translate"  # the dead-letter sink of records the translator rejected
 
 
