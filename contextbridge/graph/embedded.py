@@ -121,7 +121,9 @@ class EmbeddedStore:
             await asyncio.to_thread(self._write_versions, tenant, batch, policy, time.time())
         return UpsertReport(len(batch.ids), batch.triples, batch.refused)
 
-    def _write_versions(self, tenant: str | None, batch: TripleBatch, policy: UpdatePolicy, now: float) -> None:
+    def _write_versions(
+        self, tenant: str | None, batch: TripleBatch, policy: UpdatePolicy, now: float
+    ) -> None:
         graph = tenant_graph(tenant)
         if policy.merge:  # the attribute instances it carries go, the others stay: one transaction
             with self._write, _boundary(self.path):
