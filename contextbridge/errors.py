@@ -10,8 +10,9 @@
      │    ├── InvalidEntityError the record gave an entity that breaks an NGSI-LD rule
      │    └── ConstraintError    the record gave an entity that breaks a Smart Data Models constraint
      ├── EntityError            an entity breaks an NGSI-LD rule (never sent to the broker)
-     ├── DeliveryError          a sink (broker, graph store) cannot be reached now: retry later
-     └── BrokerError            the broker refused a request (its ProblemDetails): do not retry
+     ├── DeliveryError          a sink (broker, graph store, webhook) cannot be reached now: retry later
+     └── SinkRefused            a sink refused a request for good (its ProblemDetails): dead-letter it
+          └── BrokerError        the broker refused a request
 
 Every error carries where it happened: a mapping file and line, a record number and
 field, an entity id and attribute. ``str(error)`` puts the place first, as compilers do.
@@ -207,8 +208,9 @@ class OutboxError(ContextBridgeError):
         super().__init__(f"outbox {outbox}: {message}" if outbox else f"outbox: {message}")
 
 
-class BrokerError(ContextBridgeError):
-    """The broker refused a request for good. ``problem`` is its ProblemDetails body.
+class SinkRefused(ContextBridgeError):
+    """A sink (the broker, the graph, a webhook) refused a request for good: do not retry; the
+    entities go to the dead-letter queue. ``problem`` is the ProblemDetails saying why.
 
     ``entity_id`` is set when the refusal concerns one entity of a batch.
     """
@@ -217,7 +219,7 @@ class BrokerError(ContextBridgeError):
         self,
         problem: dict[str, Any],
         *,
-        status: int,
+        status: int | None = None,
         url: str | None = None,
         entity_id: str | None = None,
     ) -> None:
@@ -228,7 +230,24 @@ class BrokerError(ContextBridgeError):
         kind = str(problem.get("type", "")).rsplit("/", 1)[-1] or "error"
         detail = problem.get("detail") or problem.get("title") or ""
         who = f"{entity_id}: " if entity_id else ""
-        super().__init__(f"{who}{status} {kind}: {detail}".rstrip(": "))
+        code = f"{status} " if status is not None else ""
+        super().__init__(f"{who}{code}{kind}: {detail}".rstrip(": "))
+
+
+class BrokerError(SinkRefused):
+    """The broker refused a request for good. ``problem`` is its ProblemDetails body."""
+
+    status: int
+
+    def __init__(
+        self,
+        problem: dict[str, Any],
+        *,
+        status: int,
+        url: str | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        super().__init__(problem, status=status, url=url, entity_id=entity_id)
 
 
 class GraphStoreError(ContextBridgeError):

@@ -15,12 +15,13 @@ from test_feeds import SENSOR_MAPPING, reading
 
 from contextbridge.adapter import Adapter
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import DrainSettings, RetryPolicy
+from contextbridge.delivery import DrainSettings
 from contextbridge.feeds import FeedRunner
 from contextbridge.graph import EmbeddedStore, GraphSink
 from contextbridge.mapping import Mapping, load_mapping
 from contextbridge.metrics import adapter_registry
 from contextbridge.outbox import open_outbox
+from contextbridge.retry import RetryPolicy
 from contextbridge.sources import FileSource, MqttSource
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,10 @@ import orjson
 import pytest
 from broker_double import BrokerDouble
 
-from contextbridge.broker import ApiKeyHeader, BearerToken, BrokerClient, ClientCredentials, pack
-from contextbridge.broker.client import retry_after
+from contextbridge.broker import BrokerClient, pack
 from contextbridge.errors import BrokerError, DeliveryError
+from contextbridge.httpauth import ApiKeyHeader, BearerToken, ClientCredentials
+from contextbridge.retry import retry_after
 
 BAD_REQUEST = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 

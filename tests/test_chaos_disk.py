@@ -28,11 +28,12 @@ from test_chaos_kill import config
 from test_serve_feeds import HOOK_KEY
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import Drainer, DrainSettings
 from contextbridge.errors import OutboxError
 from contextbridge.graph import EmbeddedStore, GraphSink
 from contextbridge.mapping import load_mapping
 from contextbridge.outbox import Outbox, open_outbox
+from contextbridge.retry import RetryPolicy
 
 SENSORS, VERSIONS, BATCH = scale(80, 400), scale(6, 10), 20
 FAST = RetryPolicy(initial=0.01, maximum=0.1, jitter=0.01)

@@ -27,10 +27,11 @@ from chaos.state import assert_broker, assert_graph, assert_in_order
 from test_chaos_broker import entity
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import Drainer, DrainSettings
 from contextbridge.errors import OutboxError
 from contextbridge.graph import EmbeddedStore
 from contextbridge.outbox import Outbox, open_outbox
+from contextbridge.retry import RetryPolicy
 
 ENTITIES, VERSIONS, CUTS, ROUNDS = scale(120, 1000), scale(4, 6), scale(4, 12), scale(1, 3)
 FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)

@@ -13,9 +13,10 @@ import pytest
 from broker_double import BrokerDouble
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import DeliveryStats, Drainer, DrainSettings
 from contextbridge.errors import OutboxError
 from contextbridge.outbox import Outbox, open_outbox
+from contextbridge.retry import RetryPolicy
 
 FAST = RetryPolicy(initial=0.001, maximum=0.02, jitter=0.001)
 N = 120

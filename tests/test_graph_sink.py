@@ -8,10 +8,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import Drainer, DrainSettings
 from contextbridge.errors import GraphStoreError
 from contextbridge.graph import EmbeddedStore, GraphSink, UpsertReport, open_store
 from contextbridge.outbox import open_outbox
+from contextbridge.retry import RetryPolicy
 from contextbridge.updates import REPLACE, UpdatePolicy
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)

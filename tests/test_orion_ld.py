@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import Drainer, DrainSettings
 from contextbridge.outbox import open_outbox
+from contextbridge.retry import RetryPolicy
 
 URL = os.environ.get("CONTEXTBRIDGE_ORION_URL")
 pytestmark = pytest.mark.skipif(

@@ -19,10 +19,11 @@ import pytest
 from broker_double import BrokerDouble
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import Drainer, DrainSettings
 from contextbridge.errors import ConfigError, TransformError
 from contextbridge.outbox import TRANSLATE, DeadLetterFilter, Outbox, open_outbox
 from contextbridge.outbox.sql import VERSION, Tx
+from contextbridge.retry import RetryPolicy
 from contextbridge.updates import REPLACE, UpdatePolicy
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)

@@ -24,9 +24,9 @@ from contextbridge.errors import ConfigError
 from contextbridge.feeds import FeedRunner
 from contextbridge.mapping import Mapping
 from contextbridge.outbox import open_outbox
+from contextbridge.retry import RetryPolicy
 from contextbridge.sources import (
     SOURCES,
-    Backoff,
     JetStreamSource,
     Message,
     MqttSource,
@@ -35,7 +35,7 @@ from contextbridge.sources import (
     source_schema,
 )
 
-QUICK = Backoff(initial=0.05, maximum=0.5, jitter=0.05, attempts=None)
+QUICK = RetryPolicy(initial=0.05, maximum=0.5, jitter=0.05, attempts=None)
 
 
 def names() -> tuple[str, str]:

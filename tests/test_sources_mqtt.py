@@ -21,11 +21,12 @@ import pytest
 
 from contextbridge.errors import ConfigError
 from contextbridge.mapping import Mapping
-from contextbridge.sources import Backoff, Message, MqttSource, build_source, records_with_metadata
+from contextbridge.retry import RetryPolicy
+from contextbridge.sources import Message, MqttSource, build_source, records_with_metadata
 from contextbridge.translator import Translator
 
 HOST, PORT, URL = "", 0, ""  # the test session's Mosquitto, set by the `mosquitto` fixture
-FAST = Backoff(initial=0.05, maximum=0.2, jitter=0.05, attempts=None)
+FAST = RetryPolicy(initial=0.05, maximum=0.2, jitter=0.05, attempts=None)
 T = TypeVar("T")
 
 

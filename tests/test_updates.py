@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from contextbridge.broker import BrokerClient
 from contextbridge.cli import app
 from contextbridge.config import load_config
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import Drainer, DrainSettings
 from contextbridge.errors import ConfigError, MappingError
 from contextbridge.graph import GraphSink, GraphStore
 from contextbridge.graph.sparql import with_prefixes
@@ -31,6 +31,7 @@ from contextbridge.mapping import load_mapping
 from contextbridge.ontology import default_ontology
 from contextbridge.outbox import open_outbox
 from contextbridge.rdf.terms import TermTable
+from contextbridge.retry import RetryPolicy
 from contextbridge.updates import REPLACE, UpdatePolicy, merge_entities
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)

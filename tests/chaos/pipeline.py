@@ -23,12 +23,13 @@ from typing import Any, TypeVar
 from broker_double import BrokerDouble
 
 from contextbridge.broker import BrokerClient
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
+from contextbridge.delivery import Drainer, DrainSettings
 from contextbridge.errors import RecordError
 from contextbridge.feeds import FeedRunner
 from contextbridge.graph import EmbeddedStore, GraphSink
 from contextbridge.mapping import Mapping as FeedMapping
 from contextbridge.outbox import Outbox
+from contextbridge.retry import RetryPolicy
 from contextbridge.sources import Source, records_with_metadata
 from contextbridge.translator import Translator
 
