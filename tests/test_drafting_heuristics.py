@@ -309,3 +309,24 @@ def test_a_count_of_things_left_before_room_left_and_none_without_fill_states() 
         [{"station": "x", "bikes_available": -1}, {"station": "y", "bikes_available": 2}],
         "BikeHireDockingStation",
     )
+
+
+def test_what_a_count_says_is_left_is_read_off_its_name() -> None:
+    from contextbridge.drafting.fill import _sense
+
+    def sense(name: str) -> str | None:
+        (field,) = profile_records([{name: v} for v in (0, 4, 9)])
+        return _sense(field)
+
+    assert [sense(n) for n in ("num_bikes_available", "huecos", "bicis_disponibles")] == [
+        "left",
+        "room",
+        "left",
+    ]
+    assert [
+        sense(n) for n in ("num_docks_available", "totalNumberOfVacantParkingSpaces", "availableSpotNumber")
+    ] == ["room"] * 3
+    # out of use, taken, a bound, or nothing said to be left: no count of what is left
+    assert [
+        sense(n) for n in ("num_docks_disabled", "plazas_ocupadas", "totalSlotNumber", "capacity", "ttl")
+    ] == [None] * 5

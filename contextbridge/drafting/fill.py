@@ -30,7 +30,7 @@ from ..ontology import OntologyProperty
 from .profile import FieldProfile
 from .vocabulary import fold, tokens
 
-# Words of a count of things left to take (bikes available, items remaining).
+# Words of a count of what is left (bikes available, items remaining; with a word of room, room left).
 LEFT_WORDS = frozenset(
     {
         "available",
@@ -44,8 +44,8 @@ LEFT_WORDS = frozenset(
         "stock",
     }
 )
-# Words of a count of room left (free spaces, empty docks).
-ROOM_WORDS = frozenset(
+# Words that say the room is free (free spaces, plazas libres, vacant places): room left.
+FREE_WORDS = frozenset(
     {
         "free",
         "libre",
@@ -54,6 +54,15 @@ ROOM_WORDS = frozenset(
         "vacante",
         "vacantes",
         "empty",
+        "vacio",
+        "vacios",
+        "hueco",
+        "huecos",
+    }
+)
+# Words of room (available docks, available spots): with a word of what is left, room left.
+ROOM_NOUNS = frozenset(
+    {
         "space",
         "spaces",
         "spot",
@@ -66,11 +75,9 @@ ROOM_WORDS = frozenset(
         "places",
         "plaza",
         "plazas",
-        "hueco",
-        "huecos",
     }
 )
-# Words of a count that is not what is left: out of use, taken, or a total.
+# Words of a count that is not what is left: out of use, taken, or a bound.
 NOT_LEFT = frozenset(
     {
         "disabled",
@@ -81,7 +88,6 @@ NOT_LEFT = frozenset(
         "occupied",
         "ocupadas",
         "ocupados",
-        "total",
         "capacity",
         "capacidad",
         "max",
@@ -121,9 +127,11 @@ def _sense(field: FieldProfile) -> str | None:
     said = set(tokens(field.name))
     if said & NOT_LEFT:
         return None
-    if said & ROOM_WORDS:
+    if said & FREE_WORDS:
         return "room"
-    return "left" if said & LEFT_WORDS else None
+    if said & LEFT_WORDS:
+        return "room" if said & ROOM_NOUNS else "left"
+    return None  # a total (totalSlotNumber) or a count of nothing said to be left
 
 
 def propose_fill_bins(
@@ -163,7 +171,7 @@ def propose_fill_bins(
         bins += [[low, label(almost)]] if almost else []
         bins.append([None, label(neutral)])
         what = "things left" if sense == "left" else "room left"
-        said = "/".join(sorted(set(tokens(field.name)) & (LEFT_WORDS | ROOM_WORDS)))
+        said = "/".join(sorted(set(tokens(field.name)) & (LEFT_WORDS | FREE_WORDS | ROOM_NOUNS)))
         reason = (
             f"{field.path} counts {what} ('{said}', whole numbers {field.low:g}..{field.high:g}) and "
             f"{name} lists {zero}{'/' + almost if almost else ''}: 0 -> {zero}"
