@@ -9,9 +9,9 @@ Deterministic and offline: the sample's fields are profiled (:mod:`.profile`), t
 position fields found (:mod:`.roles`), the ontology's types ranked (:mod:`.rank`), the fields
 matched to the type's attributes by their words (:mod:`.match`, :mod:`.vocabulary`), their raw
 values mapped to the enumerations (:mod:`.values`), an object of readings read one entity per key
-(:mod:`.entries`), relationships (:mod:`.links`), a postal address (:mod:`.structures`) and
-reviewed constants (:mod:`.constants`) proposed on evidence, and the mapping written with its
-reasons (:mod:`.write`). No model, no network.
+(:mod:`.entries`), relationships (:mod:`.links`), a postal address (:mod:`.structures`), bins
+from a count to fill states (:mod:`.fill`) and reviewed constants (:mod:`.constants`) proposed
+on evidence, and the mapping written with its reasons (:mod:`.write`). No model, no network.
 """
 
 from __future__ import annotations
