@@ -172,6 +172,13 @@ def test_the_playground_drafts_with_a_read_key(monkeypatch: pytest.MonkeyPatch) 
         answer = (await client.post("/playground/draft", json={"payload": payload}, headers=key)).json()
         assert answer["type"] == "TrafficFlowObserved" and answer["ranking"][0]["reasons"]
         assert answer["mapping"].startswith("# Drafted by") and answer["attributes"] >= 3
+        # the count is every attribute proposed, not only the fields matched by name: GBFS's
+        # bikes left binned to status are one more than its matches
+        stations = (EXAMPLES.parent / "vendors" / "gbfs" / "station_status.json").read_text()
+        asked = {"payload": stations, "type": "BikeHireDockingStation"}
+        counted = (await client.post("/playground/draft", json=asked, headers=key)).json()["attributes"]
+        draft = draft_mapping(stations.encode(), type_name="BikeHireDockingStation")
+        assert counted == draft.proposed == len(draft.matches) + 1
         tried = await client.post(
             "/playground", json={"mapping": answer["mapping"], "payload": payload}, headers=key
         )

@@ -205,11 +205,18 @@ def test_the_types_own_enumeration_wins_over_one_written_for_another_type() -> N
         "occupied",
         "unknown",
     ]
-    # a type with none of its own is told so, and no Streetlight state is proposed
-    docks = [{"station_id": f"D{n}", "estado": ("ok", "averiada")[n % 2]} for n in range(4)]
-    text = draft_text(docks, "BikeHireDockingStation")
-    line = next(row for row in text.splitlines() if row.startswith("    status:"))
-    assert "lists Streetlight's states, not BikeHireDockingStation's" in line and "map" not in line
+    # BikeHireDockingStation's own (the SDM specification's working, full, empty, ...): Spanish
+    # states take it, and no Streetlight state is proposed
+    assert "working" in type_enumerations(onto, "BikeHireDockingStation")["status"]
+    docks = [{"station_id": f"D{n}", "estado": ("funcionando", "lleno", "vacia")[n % 3]} for n in range(4)]
+    assert [e["status"]["value"] for e in drafted(docks, "BikeHireDockingStation")] == [
+        "working",
+        "full",
+        "empty",
+        "working",
+    ]
+    line = next(row for row in draft_text(docks, "BikeHireDockingStation").splitlines() if "status:" in row)
+    assert "Streetlight" not in line
 
 
 def test_booleans_named_for_a_state_and_the_required_attributes_left_to_add() -> None:
@@ -256,3 +263,70 @@ def test_codes_named_for_a_state_feed_only_an_attribute_that_has_that_state() ->
     )
     assert spot.value >= 0.7 > bus.value
     assert "the enumeration has occupied/free" in spot.reason and "lacks" in bus.reason
+
+
+# --- counts binned to fill states ---------------------------------------------------------------
+
+
+def test_a_count_of_free_spaces_is_binned_to_the_parkings_fill_states() -> None:
+    sites = [
+        {"parking_id": f"P{n}", "plazas_libres": free, "plazas_ocupadas": 300 - free}
+        for n, free in enumerate([0, 12, 250, 30])
+    ]
+    text = draft_text(sites, "OffStreetParking")
+    (line,) = [row for row in text.splitlines() if row.lstrip().startswith("status:")]
+    # room left: 0 is full; the low band is 10 % of the largest count (250); the neutral state
+    # is the type's own; the taken count (ocupadas) is no room left
+    assert "{from: plazas_libres, bins: [[0, [full]], [25, [almostFull]], [null, [spacesAvailable]]]}" in line
+    assert "the thresholds are a proposal" in line and "review them" in line
+    entities = drafted(sites, "OffStreetParking")
+    assert [e["status"]["value"] for e in entities] == [
+        ["full"],
+        ["almostFull"],
+        ["spacesAvailable"],
+        ["spacesAvailable"],
+    ]
+
+
+def test_a_count_of_things_left_before_room_left_and_none_without_fill_states() -> None:
+    stations = [
+        {"station": f"s{n}", "bikes_available": bikes, "free_docks": 20 - bikes, "bikes_disabled": 1}
+        for n, bikes in enumerate([0, 1, 9])
+    ]
+    entities = drafted(stations, "BikeHireDockingStation")
+    assert [e["status"]["value"] for e in entities] == [["empty"], ["almostEmpty"], ["working"]]
+    payload = "\n".join(json.dumps(s) for s in stations).encode()
+    draft = draft_mapping(payload, name="stations.ndjson", type_name="BikeHireDockingStation")
+    (fill,) = draft.bins
+    assert fill.field.path == "bikes_available" and "other counts: free_docks" in fill.reason
+    assert draft.proposed == len(draft.matches) + 1  # the bins count as a proposed attribute
+    # ParkingSpot's states (free, occupied, closed, unknown) say no fill: no bins
+    assert "bins:" not in draft_text(
+        [{"spot": "a", "free_spaces": 3}, {"spot": "b", "free_spaces": 0}], "ParkingSpot"
+    )
+    # a negative or fractional "count" is no count
+    assert "bins:" not in draft_text(
+        [{"station": "x", "bikes_available": -1}, {"station": "y", "bikes_available": 2}],
+        "BikeHireDockingStation",
+    )
+
+
+def test_what_a_count_says_is_left_is_read_off_its_name() -> None:
+    from contextbridge.drafting.fill import _sense
+
+    def sense(name: str) -> str | None:
+        (field,) = profile_records([{name: v} for v in (0, 4, 9)])
+        return _sense(field)
+
+    assert [sense(n) for n in ("num_bikes_available", "huecos", "bicis_disponibles")] == [
+        "left",
+        "room",
+        "left",
+    ]
+    assert [
+        sense(n) for n in ("num_docks_available", "totalNumberOfVacantParkingSpaces", "availableSpotNumber")
+    ] == ["room"] * 3
+    # out of use, taken, a bound, or nothing said to be left: no count of what is left
+    assert [
+        sense(n) for n in ("num_docks_disabled", "plazas_ocupadas", "totalSlotNumber", "capacity", "ttl")
+    ] == [None] * 5

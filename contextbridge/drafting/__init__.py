@@ -9,9 +9,9 @@ Deterministic and offline: the sample's fields are profiled (:mod:`.profile`), t
 position fields found (:mod:`.roles`), the ontology's types ranked (:mod:`.rank`), the fields
 matched to the type's attributes by their words (:mod:`.match`, :mod:`.vocabulary`), their raw
 values mapped to the enumerations (:mod:`.values`), an object of readings read one entity per key
-(:mod:`.entries`), relationships (:mod:`.links`), a postal address (:mod:`.structures`) and
-reviewed constants (:mod:`.constants`) proposed on evidence, and the mapping written with its
-reasons (:mod:`.write`). No model, no network.
+(:mod:`.entries`), relationships (:mod:`.links`), a postal address (:mod:`.structures`), bins
+from a count to fill states (:mod:`.fill`) and reviewed constants (:mod:`.constants`) proposed
+on evidence, and the mapping written with its reasons (:mod:`.write`). No model, no network.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..ontology import Ontology, default_ontology
 from ..times import compile_time_parser
 from .constants import Constant, propose_constants
 from .entries import Entries, find_entries, readings_of
+from .fill import FillBins, propose_fill_bins
 from .links import Link, propose_links
 from .match import (
     Match,
@@ -65,10 +66,11 @@ class Draft:
     constants: list[Constant] = dataclasses.field(default_factory=list)
     links: list[Link] = dataclasses.field(default_factory=list)
     structures: list[Structure] = dataclasses.field(default_factory=list)
+    bins: list[FillBins] = dataclasses.field(default_factory=list)
 
     @property
     def proposed(self) -> int:
-        """How many attributes the draft proposes: fields matched, readings, objects, links, constants."""
+        """How many attributes the draft proposes: fields matched, readings, objects, links, bins, constants."""
         readings = 0
         if self.entries is not None:
             readings = 2 + (self.entries.unit is not None) + (self.roles.id is not None)
@@ -78,6 +80,7 @@ class Draft:
             + readings
             + len(self.structures)
             + len(self.links)
+            + len(self.bins)
             + len(self.constants)
             + point
         )
@@ -134,6 +137,10 @@ def draft_mapping(
     filled = {m.attribute.name for m in matches} | (_entry_attributes(entries) if entries else set())
     readings = [e.quantity for e in entries.entries] if entries else readings_of(fields, roles.used(), onto)
     enumerations = type_enumerations(onto, type_name)
+    skip = roles.used() | ({roles.id.field.path} if roles.id else frozenset())
+    fill = None if entries else propose_fill_bins(fields, attributes, enumerations, taken=filled, skip=skip)
+    bins = [fill] if fill is not None else []
+    filled |= {b.attribute.name for b in bins}
     constants = propose_constants(
         attributes,
         fields,
@@ -174,10 +181,11 @@ def draft_mapping(
         links,
         structures,
         _required(type_name, filled, enumerations, onto),
+        bins,
     )
     text = write_mapping(plan)
     return Draft(
-        text, type_name, ranking, sample, fields, roles, matches, entries, constants, links, structures
+        text, type_name, ranking, sample, fields, roles, matches, entries, constants, links, structures, bins
     )
 
 

@@ -147,16 +147,18 @@ def translate(raw: Any, allowed: frozenset[str]) -> tuple[str | None, str]:
         for meaning in (word, *VALUE_WORDS.get(word, ()), *sorted(synonyms(word) - {word})):
             if meaning not in said:
                 said.append(meaning)
-    best: tuple[int, int, str] | None = None
+    best: tuple[int, int, int, str] | None = None
     for value in sorted(allowed):
         own = set(tokens(value)) | {re.sub(r"[^a-z0-9]", "", fold(value))}
         ranks = [rank for rank, meaning in enumerate(said) if meaning in own]
         if ranks:
-            key = (-len(ranks), min(ranks), value)  # more words found, then the likelier meaning
+            # more words found, then the likelier meaning, then fewer words not said (lleno is
+            # full, not almostFull)
+            key = (-len(ranks), min(ranks), len(set(tokens(value)) - set(said)), value)
             best = key if best is None or key < best else best
     if best is None:
         return None, ""
-    return best[2], f"'{said[best[1]]}'"
+    return best[3], f"'{said[best[1]]}'"
 
 
 def propose_map(field: FieldProfile, allowed: frozenset[str]) -> ValueMap | None:

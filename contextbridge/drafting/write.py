@@ -25,6 +25,7 @@ from typing import Any
 from ..units import converter, convertible, unit_name
 from .constants import Constant
 from .entries import Entries
+from .fill import FillBins
 from .links import Link
 from .match import Match, content_words
 from .profile import FieldProfile
@@ -63,9 +64,12 @@ class Plan:
     links: list[Link] = dataclasses.field(default_factory=list)  # Relationships from fields
     structures: list[Structure] = dataclasses.field(default_factory=list)  # objects from fields
     required: list[str] = dataclasses.field(default_factory=list)  # by the type, not in the draft
+    bins: list[FillBins] = dataclasses.field(default_factory=list)  # counts binned to fill states
 
 
 def scalar(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -288,7 +292,7 @@ def write_mapping(plan: Plan) -> str:
         spec.update({"format": roles.time.fmt} | extra)
         out.append(line(2, f"observedAt: {flow(spec)}", "; ".join(w for w in (roles.time.reason, zone) if w)))
     out.append("  attributes:")
-    proposed = plan.matches or plan.entries or plan.structures or plan.links or plan.constants
+    proposed = plan.matches or plan.entries or plan.structures or plan.links or plan.constants or plan.bins
     if roles.point is None and not proposed:
         # a mapping's entity needs one attribute: a constant that says what to do
         why = (
@@ -312,6 +316,10 @@ def write_mapping(plan: Plan) -> str:
         placeholder, slug_why = id_placeholder(link.field)
         spec = {"relationship": f"urn:ngsi-ld:{link.target}:{placeholder}"}
         out.append(line(4, f"{link.attribute.name}: {flow(spec)}", link.reason + slug_why))
+    for fill in plan.bins:
+        binned: dict[str, Any] = {"from": fill.field.path, **({"cast": "int"} if fill.field.text else {})}
+        binned["bins"] = fill.bins
+        out.append(line(4, f"{fill.attribute.name}: {flow(binned)}", fill.reason))
     for constant in plan.constants:
         out.append(line(4, f"{constant.name}: {flow({'value': constant.value})}", constant.reason))
     if plan.required:
