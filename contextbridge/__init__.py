@@ -41,6 +41,7 @@ from .errors import (
     RecordError,
     Rejected,
     RemoteRefused,
+    SinkRefused,
     TransformError,
     Unavailable,
 )
@@ -52,7 +53,7 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time they l
     from .config import Config, load_config
     from .constraints import Constraints, Violation, constraints_for
     from .context import context_document
-    from .delivery import Drainer, DrainSettings, RetryPolicy
+    from .delivery import Drainer, DrainSettings
     from .describe import describe_type
     from .drafting import Draft, draft_mapping
     from .entity import validate_entity
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # the names for type checkers and editors; at run time they l
     from .outbox import Outbox, open_outbox
     from .rdf import Converter
     from .registry import Device, open_registry
+    from .retry import RetryPolicy
     from .sources import Source, build_source
     from .translator import TranslationStats, Translator
     from .updates import UpdatePolicy, merge_entities
@@ -79,7 +81,7 @@ __getattr__, __dir__ = lazy_exports(
         "config": ("Config", "load_config"),
         "constraints": ("Constraints", "Violation", "constraints_for"),
         "context": ("context_document",),
-        "delivery": ("DrainSettings", "Drainer", "RetryPolicy"),
+        "delivery": ("DrainSettings", "Drainer"),
         "describe": ("describe_type",),
         "drafting": ("Draft", "draft_mapping"),
         "entity": ("validate_entity",),
@@ -93,6 +95,7 @@ __getattr__, __dir__ = lazy_exports(
         "outbox": ("Outbox", "open_outbox"),
         "rdf": ("Converter",),
         "registry": ("Device", "open_registry"),
+        "retry": ("RetryPolicy",),
         "sources": ("Source", "build_source"),
         "translator": ("TranslationStats", "Translator"),
         "updates": ("UpdatePolicy", "merge_entities"),
@@ -142,6 +145,7 @@ __all__ = [
     "Rejected",
     "RemoteRefused",
     "RetryPolicy",
+    "SinkRefused",
     "Source",
     "TransformError",
     "TranslationStats",

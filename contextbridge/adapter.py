@@ -26,12 +26,14 @@ from pathlib import Path
 
 from .config import Config, config_ontology
 from .constraints import constraints_for
-from .delivery import DeliveryStats, Drainer, DrainSettings, RetryPolicy, Sink
+from .delivery import DeliveryStats, Drainer, DrainSettings
 from .feeds import FeedRunner
 from .graph import DEFAULT_TENANT, GraphSink, GraphStore
 from .mapping import load_mapping
 from .ontology import Ontology
 from .outbox import Outbox, SinkStatus, open_outbox
+from .retry import RetryPolicy
+from .sink import Sink
 from .sources import WebhookSource, build_source
 
 log = logging.getLogger(__name__)
@@ -121,9 +123,9 @@ async def open_adapter(
     ontology: Ontology | None = None,
 ) -> AsyncIterator[Adapter]:
     """The adapter of a configuration: its feeds, the outbox, the city graph and, when configured,
-    the broker. ``once``: HTTP sources poll one time and file sources do not watch (``run``).
+    the broker and the webhooks. ``once``: HTTP sources poll one time and file sources do not watch (``run``).
     ``ontology``: what the feeds' entities are checked against (default: the configuration's)."""
-    sinks = ("graph", "broker") if config.broker else ("graph",)
+    sinks = ("graph", *(("broker",) if config.broker else ()), *(hook.name for hook in config.webhooks))
     feeds = [(feed, load_mapping(feed.mapping)) for feed in config.feeds]  # every mapping error first
     constraints = constraints_for(ontology or config_ontology(config))
     for feed, mapping in feeds:  # a mapping reads its feed's tenant's devices
@@ -163,5 +165,15 @@ async def open_adapter(
                 batch_size=config.broker.batch_size,
                 concurrency=config.broker.concurrency,
                 retry=retry if once else RetryPolicy(maximum=config.broker.retry_max),
+            )
+        for hook in config.webhooks:
+            webhook = hook.sink()
+            stack.push_async_callback(webhook.aclose)
+            targets[hook.name] = webhook
+            settings[hook.name] = DrainSettings(
+                sink=hook.name,
+                batch_size=hook.batch_size,
+                concurrency=hook.concurrency,
+                retry=retry if once else RetryPolicy(maximum=hook.retry_max),
             )
         yield Adapter(outbox, runners, targets, settings=settings)

@@ -9,7 +9,8 @@ is replaced from the environment when the file is loaded (an unset variable is a
 the values are never written back nor logged (``ApiKey`` keeps its secret out of ``repr``).
 
 Sections: ``feeds`` (what ``run`` translates), ``graph`` (a SPARQL endpoint, or absent: the
-embedded store of the state directory), ``service`` (what ``serve`` listens on, its API keys
+embedded store of the state directory), ``broker`` (Orion-LD), ``webhooks`` (plain HTTP/JSON
+sinks), ``service`` (what ``serve`` listens on, its API keys
 and limits), ``queries`` (example questions).
 """
 
@@ -21,29 +22,25 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from .broker import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
-    ApiKeyHeader,
-    BearerToken,
-    BrokerClient,
-    ClientCredentials,
-)
+from .broker import BrokerClient
 from .documents import Document, Key, load_document, packaged_schema
 from .errors import ConfigError, MappingError, Problem
 from .graph import GraphStore, open_store
 from .graph.base import DEFAULT_LIMIT, DEFAULT_TENANT, DEFAULT_TIMEOUT
+from .httpauth import auth_from_config
 from .mapping import Mapping as MappingRules
 from .mapping import load_mapping
 from .mapping.compiler import constraints_mode
 from .ontology import Ontology, union_ontology
+from .sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from .sources import source_schema
 from .sources.factory import SOURCES
 from .updates import UpdatePolicy
+
+if TYPE_CHECKING:
+    from .webhooksink import WebhookSink
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -97,13 +94,44 @@ class BrokerConfig:
         return BrokerClient(
             self.url,
             tenant=self.tenant,
-            auth=broker_auth(self.auth),
+            auth=auth_from_config(self.auth),
             context_url=self.context,
             options=self.options or "update",  # type: ignore[arg-type]
             batch_size=self.batch_size,
             timeout=self.timeout,
             verify=self.verify,
             **options,
+        )
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """A plain HTTP/JSON webhook the entities are delivered to: one more sink of the outbox."""
+
+    name: str
+    url: str
+    secret: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    batch_size: int = DEFAULT_BATCH_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = 30.0
+    retry_max: float = 60.0  # the longest backoff while the webhook fails (serve)
+    verify: bool | str = True
+    auth: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def sink(self) -> WebhookSink:
+        """The sink of this webhook (the caller closes it)."""
+        from .webhooksink import WebhookSink
+
+        return WebhookSink(
+            self.url,
+            name=self.name,
+            secret=self.secret,
+            auth=auth_from_config(self.auth),
+            headers=self.headers,
+            batch_size=self.batch_size,
+            timeout=self.timeout,
+            verify=self.verify,
         )
 
 
@@ -208,6 +236,7 @@ class Config:
     graph: GraphConfig = GraphConfig()
     service: ServiceConfig = ServiceConfig()
     broker: BrokerConfig | None = None
+    webhooks: tuple[WebhookConfig, ...] = ()
     outbox: str | None = None  # a postgresql:// URL; None: SQLite in the state directory
     ontologies: tuple[Path, ...] = ()  # vendors' Turtle files added to the bundled ontology
 
@@ -249,6 +278,19 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         if ids.count(i) > 1
     ]
     service = _service(document, data.get("service", {}), problems)
+    webhooks = tuple(_webhook(item) for item in data.get("webhooks", ()))
+    names = [webhook.name for webhook in webhooks]
+    problems += [
+        document.problem(("webhooks", index, "name"), f"webhook name {name!r} is used twice")
+        for index, name in enumerate(names)
+        if name in names[:index]
+    ] + [
+        document.problem(
+            ("webhooks", index, "name"), f"{name!r} names the {name} sink; call the webhook otherwise"
+        )
+        for index, name in enumerate(names)
+        if name in ("broker", "graph")
+    ]
     ontologies = tuple(base / name for name in data.get("ontologies", ()))
     problems += [
         document.problem(("ontologies", index), f"no such ontology file or directory: {path}")
@@ -267,6 +309,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         ),
         service=service,
         broker=_broker(data["broker"]) if "broker" in data else None,
+        webhooks=webhooks,
         outbox=data.get("outbox", {}).get("url"),
         ontologies=ontologies,
     )
@@ -288,6 +331,22 @@ def _broker(data: dict[str, Any]) -> BrokerConfig:
     )
 
 
+def _webhook(data: dict[str, Any]) -> WebhookConfig:
+    verify: bool | str = data.get("ca") or not data.get("insecure", False)
+    return WebhookConfig(
+        name=data["name"],
+        url=data["url"],
+        secret=data.get("secret"),
+        headers=data.get("headers", {}),
+        batch_size=data.get("batch_size", DEFAULT_BATCH_SIZE),
+        concurrency=data.get("concurrency", DEFAULT_CONCURRENCY),
+        timeout=data.get("timeout", 30.0),
+        retry_max=data.get("retry_max", 60.0),
+        verify=verify,
+        auth=data.get("auth", {}),
+    )
+
+
 def config_ontology(config: Config, extra: Iterable[Path] = ()) -> Ontology:
     """The ontology a configuration runs with: the bundled one, ``extra`` (``--ontology``), the
     configuration's ``ontologies`` and the ``ontology`` of each feed's mapping."""
@@ -295,19 +354,6 @@ def config_ontology(config: Config, extra: Iterable[Path] = ()) -> Ontology:
     for feed in config.feeds:
         files += load_mapping(feed.mapping).ontologies
     return union_ontology(files)
-
-
-def broker_auth(settings: Mapping[str, Any]) -> httpx.Auth | None:
-    """The authentication a broker section names: ``bearer``, ``api_key`` or ``oauth2``."""
-    if "oauth2" in settings:
-        oauth = settings["oauth2"]
-        return ClientCredentials(oauth["token_url"], oauth["client_id"], oauth["client_secret"])
-    if "bearer" in settings:
-        return BearerToken(settings["bearer"])
-    if "api_key" in settings:
-        key = settings["api_key"]
-        return ApiKeyHeader(key["value"], header=key.get("header", "X-Api-Key"))
-    return None
 
 
 @functools.cache

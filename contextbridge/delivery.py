@@ -5,56 +5,36 @@
     >>> await Drainer(outbox, GraphSink(store), DrainSettings(sink="graph")).run()
     >>> stats.delivered, stats.dead_lettered
 
-The outbox's work stays off the path of the requests: batches are claimed several at a time, the
-next one while the previous is in flight, and acks are written in the background, those of
-several batches in one transaction when they come faster than one is written.
-
-Each worker takes a batch for its sink, sends it, and settles every entry: delivered entries are
-acked, refused ones dead-lettered with the broker's ProblemDetails (a whole-batch refusal is split
-until the refused entities are isolated, so one bad entity never takes its batch down with it),
-and transient failures (connection refused or dropped, timeouts, 429, 5xx) are retried with
-exponential backoff and jitter, or after the broker's Retry-After, for as long as it takes: the
-entries stay in the outbox meanwhile, a broker down for an hour loses nothing. Stopping (or a
-crash) mid-retry leaves the entries in the outbox for the next run.
+``concurrency`` workers each take a batch for the sink, send it, and settle every entry. The
+drainer only runs them; each concern is one part: claiming (``claims.Claims``: batches claimed
+several at a time, the next one while the previous is in flight), sending with retries
+(``sending.Sender``: versions in turn, transient failures retried with the ``RetryPolicy`` or the
+sink's Retry-After for as long as it takes, refused batches bisected), acknowledging
+(``settling.Acks``: in the background, several batches in one transaction) and dead-lettering
+(``settling.DeadLetters``, with the sink's ProblemDetails). The entries stay in the outbox
+meanwhile: a broker down for an hour loses nothing, and stopping (or a crash) mid-retry leaves
+them in the outbox for the next run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import collections
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_never
-from tenacity.wait import wait_exponential_jitter
-
-from .broker import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
-from .broker.problems import BatchResult
-from .errors import BrokerError, DeliveryError, OutboxError
+from .claims import Claim, Claims
+from .errors import DeliveryError, OutboxError
 from .outbox import Entry, Outbox
-from .updates import REPLACE, UpdatePolicy
+from .retry import RetryPolicy
+from .sending import Sender, Stopped
+from .settling import Acks, DeadLetters
+from .sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, Sink
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff between attempts: ``initial`` doubling up to ``maximum``, plus up to ``jitter``
-    seconds at random (so workers do not hammer a recovering broker in step). A Retry-After from
-    the broker is obeyed instead, up to ``max_retry_after``. ``attempts=None``: never give up; else,
-    after that many attempts at one batch, the drainer stops and the data waits in the outbox."""
-
-    initial: float = 0.5
-    maximum: float = 60.0
-    jitter: float = 1.0
-    max_retry_after: float = 3600.0
-    attempts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,32 +73,6 @@ class DeliveryStats:
         self.latency_sum += total
 
 
-class Batch(Protocol):
-    """What a sink sends in one request: the ids of its entities, in order."""
-
-    @property
-    def ids(self) -> Sequence[str]: ...
-
-
-class Sink(Protocol):
-    """Where a drainer delivers: the broker (``BrokerClient``) or the city graph (``GraphSink``).
-
-    ``upsert`` answers what became of each entity of the batch (``policy``: whole states or
-    partial ones, with history or not, as the outbox entries say); it raises ``BrokerError`` when the
-    whole batch is refused for good, ``DeliveryError`` when it may succeed if sent again.
-    """
-
-    def batches(self, entities: Sequence[Any]) -> Sequence[Batch]: ...
-
-    async def upsert(
-        self, batch: Any, *, tenant: str | None = None, policy: UpdatePolicy = REPLACE
-    ) -> BatchResult: ...
-
-
-class _Stopped(Exception):
-    """Raised out of a backoff sleep when the drainer is told to stop."""
-
-
 class Drainer:
     """Drains one sink of an outbox into that sink."""
 
@@ -132,20 +86,32 @@ class Drainer:
     ) -> None:
         self.outbox = outbox
         self.sink = sink
-        self.settings = settings or DrainSettings()
+        self.settings = settings = settings or DrainSettings()
         self.stats = DeliveryStats()
         self.on_progress = on_progress
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # pulsed when a batch is settled: idle workers look again at once
-        self._claiming = asyncio.Lock()  # one claim at a time, for all the workers
-        self._ready: collections.deque[tuple[float, list[Entry]]] = collections.deque()  # claimed, not sent
-        self._done: list[Entry] = []  # delivered, their ack not written yet
-        self._older: list[Entry] = []  # superseded in a batch, likewise
-        self._acker: asyncio.Future[None] | None = None  # writes the acks, many batches at a time
-        self._tries: dict[int, int] = {}  # seq -> attempts in this run (kept off the hot path)
-        retry = self.settings.retry
-        self._backoff = wait_exponential_jitter(
-            multiplier=retry.initial, max=retry.maximum, jitter=retry.jitter
+        name = settings.sink
+        self.claims = Claims(
+            outbox,
+            sink=name,
+            batch_size=settings.batch_size,
+            concurrency=settings.concurrency,
+            lease=settings.lease,
+        )
+        self.acks = Acks(outbox, name, self.stats, on_written=self._acked)
+        self.dead_letters = DeadLetters(outbox, name, self.stats, on_written=self._progress)
+        self.sender = Sender(
+            outbox,
+            sink,
+            name=name,
+            lease=settings.lease,
+            retry=settings.retry,
+            stats=self.stats,
+            acks=self.acks,
+            dead_letters=self.dead_letters,
+            sleep=self._sleep,
+            on_retry=self._progress,
         )
 
     def stop(self) -> None:
@@ -160,6 +126,7 @@ class Drainer:
         with the retry policy's backoff, frees the claims it lost track of, and goes on.
         """
         failures, owed = 0, False  # owed: claims a failed round lost track of, to free first
+        retry = self.settings.retry
         while True:
             started = time.monotonic()
             try:
@@ -173,11 +140,10 @@ class Drainer:
                 if error is None or until_empty:
                     raise
             owed = True
-            self._reset()
+            self._forget()
             self.stats.last_error = str(error)
-            retry = self.settings.retry
             failures = 1 if time.monotonic() - started > retry.maximum else failures + 1
-            delay = min(retry.maximum, retry.initial * 2 ** (failures - 1))
+            delay = retry.delay(failures)
             log.warning(
                 "%s: the outbox failed (%s); delivering again in %.1f s", self.settings.sink, error, delay
             )
@@ -191,125 +157,49 @@ class Drainer:
                 for _ in range(self.settings.concurrency):
                     group.create_task(self._worker(until_empty))
         finally:
-            left = [entry for _, batch in self._ready for entry in batch]
-            self._ready.clear()
-            if left:  # claimed for rounds that did not come: back to the queue
-                await asyncio.shield(
-                    self.outbox.release(self.settings.sink, left, error=self.stats.last_error)
-                )
-            await self._flush()
+            # Claimed for rounds that did not come: back to the queue.
+            await self.claims.release_unsent(error=self.stats.last_error)
+            await self.acks.flush()
 
-    def _reset(self) -> None:
+    def _forget(self) -> None:
         """Forget the claims and acks of a round the outbox failed: the entries are still in the
         outbox, claimed (``abandon`` frees them) or delivered and not acked (sent once more)."""
-        self._ready.clear()
-        self._done, self._older = [], []
-        if self._acker is not None and self._acker.done() and not self._acker.cancelled():
-            self._acker.exception()  # retrieved: it was the round's failure, or one like it
-        self._acker = None
-        self._tries.clear()
-
-    async def _claim(self) -> tuple[float, list[Entry]]:
-        """The next batch to send, and when it was claimed. Batches are claimed ``concurrency`` at
-        a time (one transaction for all the workers), the versions of one key in one batch."""
-        settings = self.settings
-        async with self._claiming:
-            if not self._ready:
-                entries = await self.outbox.claim(
-                    settings.sink, limit=settings.batch_size * settings.concurrency, lease=settings.lease
-                )
-                claimed = time.monotonic()
-                self._ready.extend((claimed, batch) for batch in _split(entries, settings.batch_size))
-            return self._ready.popleft() if self._ready else (time.monotonic(), [])
-
-    async def _fresh(self, claimed: float, entries: list[Entry]) -> list[Entry]:
-        """``entries`` with their claim still good: renewed past half the lease; none once the lease
-        may have run out (another claim, even this drainer's, may have taken them since)."""
-        age = time.monotonic() - claimed
-        if age < self.settings.lease / 2 or not entries:
-            return entries
-        if age > self.settings.lease * 0.9:
-            return []
-        return await self.outbox.renew(self.settings.sink, entries, lease=self.settings.lease)
+        self.claims.forget()
+        self.acks.forget()
+        self.sender.forget()
 
     async def _worker(self, until_empty: bool) -> None:
-        """Claim, send, settle, again. The outbox's work stays off the path of the requests: the
-        next batch is claimed while this one is in flight, and acks are written in the background
-        (a key stays claimed, so its next version waits, until its ack is written)."""
+        """Claim, send, settle, again. The next batch is claimed while this one is in flight."""
         sink = self.settings.sink
-        ahead: asyncio.Future[tuple[float, list[Entry]]] | None = None
+        ahead: asyncio.Future[Claim] | None = None
         try:
             while not self._stopping.is_set():
-                claimed, entries = await (ahead if ahead is not None else self._claim())
+                claim = await (ahead if ahead is not None else self.claims.take())
                 ahead = None
-                if not entries:
-                    await self._flush()  # acks being written still count as pending
+                if not claim.entries:
+                    await self.acks.flush()  # acks being written still count as pending
                     if until_empty and await self.outbox.pending(sink) == 0:
                         return
                     await self._idle(self.settings.poll)
                     continue
-                ahead = asyncio.ensure_future(self._claim())
-                if not (entries := await self._fresh(claimed, entries)):
+                ahead = asyncio.ensure_future(self.claims.take())
+                if not (entries := await self.claims.fresh(claim)):
                     continue
-                held = {entry.seq: entry for entry in entries}
                 try:
-                    await self._deliver(entries, held)
-                except _Stopped:
+                    await self.sender.deliver(entries)
+                except Stopped:
                     pass
                 except DeliveryError as error:  # out of attempts (RetryPolicy.attempts): stop, keep the data
                     log.error("giving up on %s for now: %s", sink, error)
-                    self.stats.last_error = str(error)
                     self.stop()
-                finally:
-                    if held:  # stopped, cancelled or failed: back to the queue for the next run
-                        await asyncio.shield(
-                            self.outbox.release(
-                                sink, self._counted(list(held.values())), error=self.stats.last_error
-                            )
-                        )
         finally:
             if ahead is not None:  # claimed for a next round that will not come: give it back
-                await asyncio.shield(self._give_back(ahead))
+                await asyncio.shield(self.claims.give_back(ahead, error=self.stats.last_error))
 
-    async def _give_back(self, claimed: asyncio.Future[tuple[float, list[Entry]]]) -> None:
-        try:
-            _, entries = await claimed
-        except (Exception, asyncio.CancelledError):  # the claim failed or was cancelled: nothing taken
-            return
-        if entries:
-            await self.outbox.release(self.settings.sink, entries, error=self.stats.last_error)
-
-    def _acked(self, done: Sequence[Entry], superseded: Sequence[Entry] = ()) -> None:
-        """Ack ``done`` (and ``superseded``) in the background. While one ack is being written the
-        next ones gather, and go in one transaction: under load, one ack for several batches."""
-        self._done.extend(done)
-        self._older.extend(superseded)
-        if self._acker is None:
-            self._acker = asyncio.ensure_future(self._write_acks())
-        elif self._acker.done():
-            self._acker.result()  # an ack failed: raise it here
-
-    async def _write_acks(self) -> None:
-        while self._done or self._older:
-            done, older = self._done, self._older
-            self._done, self._older = [], []
-            await self.outbox.ack(self.settings.sink, done, superseded=older)
-            self.stats.observe(done, time.time())
-            self.stats.delivered += len(done)
-            self.stats.superseded += len(older)
-            self._progress()
-            self._wake.set()  # workers waiting for the keys of these entries may claim them now
-            self._wake.clear()
-        self._acker = None
-
-    async def _flush(self) -> None:
-        """Wait until the acks are written (their errors surface here)."""
-        while (acker := self._acker) is not None:
-            if acker.cancelled():  # the drainer itself was cancelled: those acks were not written
-                self._acker = None
-                return
-            # Shielded: the writer is shared, a worker cancelled while it waits must not cancel it.
-            await asyncio.shield(acker)
+    def _acked(self) -> None:
+        self._progress()
+        self._wake.set()  # workers waiting for the keys of these entries may claim them now
+        self._wake.clear()
 
     async def _idle(self, seconds: float) -> None:
         """Wait for a batch to be settled, for ``stop()``, or ``seconds``, whichever comes first."""
@@ -327,168 +217,11 @@ class Drainer:
     async def _sleep(self, seconds: float) -> None:
         await self._pause(seconds)
         if self._stopping.is_set():
-            raise _Stopped
-
-    async def _deliver(self, entries: Sequence[Entry], held: dict[int, Entry]) -> None:
-        """Send each version its turn: per id, a whole state supersedes the versions before it
-        (but never a history one); the rest go in rounds, the n-th version of each id in the n-th,
-        and each round in requests of one update policy (Orion-LD's ``options`` is per request)."""
-        by_tenant: dict[str | None, dict[str, list[Entry]]] = {}
-        older: list[Entry] = []
-        for entry in sorted(entries, key=lambda entry: entry.seq):
-            versions = by_tenant.setdefault(entry.tenant, {}).setdefault(entry.entity_id, [])
-            if versions and not entry.policy.merge:
-                older.extend(version for version in versions if not version.policy.history)
-                versions[:] = [version for version in versions if version.policy.history]
-            versions.append(entry)
-        if older:
-            self._acked([], superseded=older)
-            for entry in older:
-                held.pop(entry.seq)
-        for tenant, keys in by_tenant.items():
-            rounds = max(len(versions) for versions in keys.values())
-            for turn in range(rounds):
-                by_policy: dict[UpdatePolicy, list[Entry]] = {}
-                for versions in keys.values():
-                    if turn < len(versions):
-                        by_policy.setdefault(versions[turn].policy, []).append(versions[turn])
-                for policy, group in by_policy.items():
-                    await self._send(group, tenant, held, policy)
-
-    async def _send(
-        self, entries: list[Entry], tenant: str | None, held: dict[int, Entry], policy: UpdatePolicy = REPLACE
-    ) -> None:
-        """Send ``entries`` (one tenant, distinct ids, one policy) until each is acked or dead-lettered."""
-        sink = self.settings.sink
-        retry = self.settings.retry
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(DeliveryError),
-            wait=self._wait,
-            stop=stop_never if retry.attempts is None else stop_after_attempt(retry.attempts),
-            sleep=self._sleep,
-            before_sleep=self._failed,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    kept = await self.outbox.renew(sink, entries, lease=self.settings.lease)
-                    for seq in {entry.seq for entry in entries} - {entry.seq for entry in kept}:
-                        held.pop(seq, None)  # the claim was lost (lease ran out): another worker has it
-                    entries = kept
-                self._tries.update((entry.seq, self._tries.get(entry.seq, 0) + 1) for entry in entries)
-                for batch in self.sink.batches([entry.entity for entry in entries]):
-                    by_id = {entry.entity_id: entry for entry in entries}
-                    sent = [by_id[entity_id] for entity_id in batch.ids]
-                    self.stats.requests += 1
-                    try:
-                        result = await self.sink.upsert(batch, tenant=tenant, policy=policy)
-                    except BrokerError as error:
-                        await self._refused(sent, error, tenant, held, policy)
-                        refused = {entry.seq for entry in sent}
-                        entries = [entry for entry in entries if entry.seq not in refused]
-                        continue
-                    entries = await self._settle(sent, result, held, entries)
-                if entries:
-                    raise DeliveryError(f"{len(entries)} entities not confirmed by the broker; sending again")
-
-    def _counted(self, entries: Sequence[Entry]) -> list[Entry]:
-        """``entries`` with this run's attempts added (only for the few released or dead-lettered)."""
-        now = time.time()
-        return [
-            dataclasses.replace(
-                entry,
-                attempts=entry.attempts + self._tries.pop(entry.seq, 0),
-                first_attempt=entry.first_attempt or now,
-            )
-            for entry in entries
-        ]
-
-    async def _settle(
-        self, sent: list[Entry], result: BatchResult, held: dict[int, Entry], remaining: list[Entry]
-    ) -> list[Entry]:
-        """Ack the successes, dead-letter the failures; the entries still unconfirmed."""
-        sink = self.settings.sink
-        by_id = {entry.entity_id: entry for entry in sent}
-        done = [by_id[entity_id] for entity_id in result.success if entity_id in by_id]
-        failed = [(by_id[f.entity_id], f.problem) for f in result.errors if f.entity_id in by_id]
-        if done:
-            self._acked(done)
-            for entry in done:
-                self._tries.pop(entry.seq, None)
-        if failed:
-            counted = self._counted([entry for entry, _ in failed])
-            await self.outbox.dead_letter(
-                sink, [(entry, problem) for entry, (_, problem) in zip(counted, failed, strict=True)]
-            )
-        for entry in (*done, *(entry for entry, _ in failed)):
-            held.pop(entry.seq, None)
-        self.stats.dead_lettered += len(failed)
-        if failed:
-            self._progress()
-        settled = {entry.seq for entry in sent} - {by_id[entity_id].seq for entity_id in result.missing}
-        return [entry for entry in remaining if entry.seq not in settled]
-
-    async def _refused(
-        self,
-        sent: list[Entry],
-        error: BrokerError,
-        tenant: str | None,
-        held: dict[int, Entry],
-        policy: UpdatePolicy,
-    ) -> None:
-        """A whole batch refused: split it until each refused entity stands alone, then dead-letter."""
-        if len(sent) > 1:
-            middle = len(sent) // 2
-            for half in (sent[:middle], sent[middle:]):
-                await self._send(half, tenant, held, policy)
-            return
-        log.warning("%s: dead-lettered: %s", sent[0].entity_id, error)
-        await self.outbox.dead_letter(self.settings.sink, [(self._counted(sent)[0], error.problem)])
-        held.pop(sent[0].seq, None)
-        self.stats.dead_lettered += 1
-        self._progress()
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        after = getattr(error, "retry_after", None)
-        if after is not None:
-            return float(min(after, self.settings.retry.max_retry_after))
-        return float(self._backoff(state))
-
-    def _failed(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        self.stats.retries += 1
-        self.stats.last_error = str(error)
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("delivery to %s failed (%s); attempt %d, next in %.1fs", self.settings.sink, error,
-                    state.attempt_number, wait)  # fmt: skip
-        self._progress()
+            raise Stopped
 
     def _progress(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.stats)
-
-
-def _split(entries: Sequence[Entry], size: int) -> list[list[Entry]]:
-    """``entries`` in batches of about ``size``, all the versions of a key in the same batch (the
-    batch sends them in turn, or the latest and acks the others as superseded: versions never race
-    each other)."""
-    if len({entry.entity_id for entry in entries}) == len(entries):  # the usual case: one version each
-        return [list(entries[start : start + size]) for start in range(0, len(entries), size)]
-    keys: dict[str, list[Entry]] = {}  # by id alone: an id of two tenants in one batch is harmless
-    for entry in entries:
-        keys.setdefault(entry.entity_id, []).append(entry)
-    batches: list[list[Entry]] = []
-    batch: list[Entry] = []
-    for versions in keys.values():
-        if batch and len(batch) + len(versions) > size:
-            batches.append(batch)
-            batch = []
-        batch.extend(versions)
-    if batch:
-        batches.append(batch)
-    return batches
 
 
 def _outbox_error(raised: BaseException) -> OutboxError | None:

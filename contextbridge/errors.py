@@ -15,11 +15,13 @@
      ├── EntityError              an entity breaks an NGSI-LD rule (never sent to the broker)
      ├── DeviceError              a device description is invalid: fix the description
      ├── Unavailable              out of reach for now: retry later (``retry_after`` when known)
-     │    ├── DeliveryError        a sink (broker, graph store) or a remote cannot be reached now
+     │    ├── DeliveryError        a sink (broker, graph store, webhook) or a remote cannot be reached now
      │    ├── OutboxError          the outbox's database failed an operation; nothing of it was stored
      │    └── QueryBusy            every query slot is taken
-     ├── Rejected                 a sink refused the request for good: do not retry (dead-letter it)
-     │    ├── BrokerError          the broker's refusal (its ProblemDetails)
+     ├── Rejected                 refused for good: do not retry
+     │    ├── SinkRefused          a sink (broker, graph, webhook) refused a batch (its ProblemDetails):
+     │    │    │                   dead-letter it
+     │    │    └── BrokerError     the broker's refusal
      │    └── GraphStoreError      the graph store's refusal (bad data or a bad request)
      │         └── QueryError       a SPARQL query is wrong or was refused: fix the query
      │              ├── QueryRefused  the query would change the graph (the interface is read-only)
@@ -230,7 +232,7 @@ class Unavailable(ContextBridgeError):
 
 
 class Rejected(ContextBridgeError):
-    """A sink refused a request for good: sending it again gives the same answer (dead-letter it)."""
+    """Refused for good: sending the same request again gives the same answer (dead-letter it)."""
 
 
 class DeliveryError(Unavailable):
@@ -263,8 +265,9 @@ class OutboxError(Unavailable):
         super().__init__(f"outbox {outbox}: {message}" if outbox else f"outbox: {message}")
 
 
-class BrokerError(Rejected):
-    """The broker refused a request for good. ``problem`` is its ProblemDetails body.
+class SinkRefused(Rejected):
+    """A sink (the broker, the graph, a webhook) refused a request for good: do not retry; the
+    entities go to the dead-letter queue. ``problem`` is the ProblemDetails saying why.
 
     ``entity_id`` is set when the refusal concerns one entity of a batch.
     """
@@ -273,7 +276,7 @@ class BrokerError(Rejected):
         self,
         problem: dict[str, Any],
         *,
-        status: int,
+        status: int | None = None,
         url: str | None = None,
         entity_id: str | None = None,
     ) -> None:
@@ -284,7 +287,24 @@ class BrokerError(Rejected):
         kind = str(problem.get("type", "")).rsplit("/", 1)[-1] or "error"
         detail = problem.get("detail") or problem.get("title") or ""
         who = f"{entity_id}: " if entity_id else ""
-        super().__init__(f"{who}{status} {kind}: {detail}".rstrip(": "))
+        code = f"{status} " if status is not None else ""
+        super().__init__(f"{who}{code}{kind}: {detail}".rstrip(": "))
+
+
+class BrokerError(SinkRefused):
+    """The broker refused a request for good. ``problem`` is its ProblemDetails body."""
+
+    status: int
+
+    def __init__(
+        self,
+        problem: dict[str, Any],
+        *,
+        status: int,
+        url: str | None = None,
+        entity_id: str | None = None,
+    ) -> None:
+        super().__init__(problem, status=status, url=url, entity_id=entity_id)
 
 
 class GraphStoreError(Rejected):

@@ -39,7 +39,7 @@ from .updates import UpdatePolicy
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 1000  # entities per outbox transaction
+PUT_BATCH_SIZE = 1000  # entities per outbox transaction
 LOGGED_REJECTS = 100  # rejected records logged one by one per feed; then one line per thousand
 DEFAULT_QUEUE_SIZE = 256  # messages read ahead of the outbox
 RETRY_PAUSE = 1.0  # seconds after the outbox refused a write
@@ -87,7 +87,7 @@ class FeedRunner:
         outbox: Outbox,
         *,
         tenant: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int = PUT_BATCH_SIZE,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         constraints: Constraints | None = None,
         constraints_mode: str | None = None,

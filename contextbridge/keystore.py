@@ -16,8 +16,8 @@ so that a key revoked is refused at the next request. The first characters of th
 listens on loopback (a developer's machine): kept in ``console.key`` (mode 0600) in the state
 directory, so that a restart keeps the console's URL.
 
-The table is in ``keys.sqlite3``, opened with the device registry's helper; reading never
-creates it (a service with no stored key touches nothing).
+The table is in ``keys.sqlite3``, opened as every SQLite store is (``contextbridge.database``);
+reading never creates it (a service with no stored key touches nothing).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from .config import ApiKey
+from .database import open_sqlite
 from .errors import ConfigError
 from .graph.base import DEFAULT_TENANT, tenant_graph
-from .registry import open_sqlite
 
 FILE = "keys.sqlite3"
 CONSOLE_FILE = "console.key"

@@ -30,9 +30,9 @@ from rdflib.collection import Collection
 from rdflib.namespace import OWL, XSD
 
 from contextbridge.errors import OntologyError
+from contextbridge.plans import BUNDLED, fingerprint, ontology_files
 
 CITY = Namespace("https://contextbridge.dev/ontology/city#")
-BUNDLED = Path(__file__).parent / "data" / "ontologies"
 KINDS = ("Property", "Relationship", "GeoProperty", "LanguageProperty")
 _ENTITY_MEMBERS = frozenset(("id", "type", "@context", "scope", "createdAt", "modifiedAt"))  # no attributes
 XSD_RANGES = frozenset({"anyURI", "boolean", "date", "dateTime", "double", "integer", "string", "time"})
@@ -73,8 +73,11 @@ class OntologyProperty:
 class Ontology:
     """The loaded ontology, indexed by class name and by (class, attribute short name)."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, *, fingerprint: str | None = None) -> None:
+        """``fingerprint``: the key of the files the graph was read from (``load`` gives it), under
+        which the constraints compiled for this ontology are cached; None: not cached."""
         self.graph = graph
+        self.fingerprint = fingerprint
         self._names: dict[URIRef, str] = {}
         self._problems: list[str] = []
         # Same name, different IRIs: (what, IRI, other IRI); ``load`` names their files and lines.
@@ -107,24 +110,25 @@ class Ontology:
     @classmethod
     def load(cls, *paths: Path) -> Ontology:
         """Parse Turtle files (default: the bundled ontology); a directory means its ``*.ttl``."""
-        files: list[Path] = []
-        for path in paths or (BUNDLED,):
-            files.extend(sorted(Path(path).glob("*.ttl")) if Path(path).is_dir() else [Path(path)])
+        files = ontology_files(paths or (BUNDLED,))
         if not files:
             raise OntologyError(f"no ontology file in {', '.join(map(str, paths or (BUNDLED,)))}")
         graph = Graph()
         declared: dict[str, str] = {}  # IRI -> "file:line" of its first declaration
+        contents: list[bytes] = []
         for file in files:
             try:
                 own = Graph().parse(file, format="turtle")
-                text = file.read_text(encoding="utf-8")
+                raw = file.read_bytes()
+                lines = _subject_lines(raw.decode("utf-8"))
             except Exception as exc:  # rdflib raises many types (BadSyntax, OSError, ...)
                 raise OntologyError(f"{file}: cannot load the ontology: {exc}") from exc
+            contents.append(raw)
             graph += own
             for node in set(own.subjects(RDF.type, None)):
                 if isinstance(node, URIRef):
-                    declared.setdefault(str(node), f"{file}:{_line_of(own, node, text)}")
-        ontology = cls(graph)
+                    declared.setdefault(str(node), f"{file}:{_line_of(own, node, lines)}")
+        ontology = cls(graph, fingerprint=fingerprint(contents))
         if ontology.conflicts:
             raise OntologyError(
                 "; ".join(
@@ -285,13 +289,18 @@ def _owlrl_clashes(graph: Graph, classes: Iterable[OntologyClass]) -> list[str]:
     return found
 
 
-def _line_of(graph: Graph, node: URIRef, text: str) -> int:
-    """The line where a Turtle file states ``node`` as a subject (rdflib keeps no positions)."""
-    spellings = {f"<{node}>", graph.namespace_manager.normalizeUri(node)}
+def _subject_lines(text: str) -> dict[str, int]:
+    """The first line of a Turtle file that starts with each word (rdflib keeps no positions)."""
+    lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.split(" ", 1)[0] in spellings:
-            return number
-    return 1
+        lines.setdefault(line.split(" ", 1)[0], number)
+    return lines
+
+
+def _line_of(graph: Graph, node: URIRef, lines: Mapping[str, int]) -> int:
+    """The line where a Turtle file states ``node`` as a subject (1 if none is found)."""
+    spellings = {f"<{node}>", graph.namespace_manager.normalizeUri(node)}
+    return min((lines[s] for s in spellings if s in lines), default=1)
 
 
 def _split(iri: str) -> tuple[str, str]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,8 +35,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
-import psycopg
 
+from .database import POSTGRES, SQLITE, Dialect, connect_postgres, is_postgres, open_sqlite
 from .errors import ConfigError, DeliveryError, DeviceError
 from .graph.base import DEFAULT_TENANT
 
@@ -115,11 +114,9 @@ class DeviceRegistry(Protocol):
 class _SqlRegistry:
     """The registry over a DB-API connection; ``prefix`` qualifies the table names (a schema)."""
 
-    placeholder = "?"
-    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
-
-    def __init__(self, connection: Any, prefix: str = "") -> None:
+    def __init__(self, connection: Any, dialect: Dialect, prefix: str = "") -> None:
         self._connection = connection
+        self._dialect = dialect
         self.table = prefix + "tenant_devices"
         with self._transaction():
             self._connection.execute(
@@ -144,21 +141,17 @@ class _SqlRegistry:
                     (DEFAULT_TENANT,),
                 )
                 self._connection.execute(f"DROP TABLE {old}")
-        except self.errors:  # adopted by another opener meanwhile
+        except self._dialect.errors:  # adopted by another opener meanwhile
             pass
 
     def _exists(self, table: str) -> bool:
-        found = self._connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchone()
-        return found is not None
+        return self._dialect.exists(self._connection, table)
 
     def _sql(self, text: str) -> str:
-        return text.replace("?", self.placeholder)
+        return self._dialect.sql(text)
 
     def _transaction(self) -> contextlib.AbstractContextManager[Any]:
-        connection: contextlib.AbstractContextManager[Any] = self._connection  # sqlite3: commits on exit
-        return connection
+        return self._dialect.transaction(self._connection)
 
     def put(self, device: Device, *, tenant: str = DEFAULT_TENANT) -> bool:
         return self.put_many([device], tenant=tenant) == 1
@@ -248,50 +241,26 @@ def _device(row: tuple[Any, ...]) -> Device:
     return Device(row[0], row[1], row[2], json.loads(row[3]))
 
 
-def open_sqlite(state: Path | None, file: str) -> sqlite3.Connection:
-    """The SQLite database ``file`` of the state directory (created with it), in WAL mode, usable
-    from any thread (one at a time); ``state=None``: in memory. Transactions: ``with connection:``."""
-    if state is not None:
-        state.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(
-        ":memory:" if state is None else state / file, timeout=30, check_same_thread=False
-    )
-    connection.execute("PRAGMA journal_mode=WAL")
-    return connection
-
-
 class SqliteRegistry(_SqlRegistry):
     """The registry in ``state/registry.sqlite3`` (``state=None``: in memory, for the life of the object)."""
 
     def __init__(self, state: Path | None) -> None:
-        super().__init__(open_sqlite(state, FILE))
+        super().__init__(open_sqlite(state, FILE), SQLITE)
 
 
 class PostgresRegistry(_SqlRegistry):
-    placeholder = "%s"
-    errors = (psycopg.Error,)
-
     def __init__(self, url: str, *, schema: str = "contextbridge") -> None:
         try:
-            connection = psycopg.connect(url, autocommit=True)
-        except psycopg.Error as error:
+            connection = connect_postgres(url, schema=schema, create=True)
+        except POSTGRES.errors as error:
             raise DeliveryError(f"cannot reach the registry's database: {error}") from None
-        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        super().__init__(connection, f'"{schema}".')
-
-    def _transaction(self) -> contextlib.AbstractContextManager[Any]:
-        transaction: contextlib.AbstractContextManager[Any] = self._connection.transaction()
-        return transaction
-
-    def _exists(self, table: str) -> bool:
-        (found,) = self._connection.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
-        return bool(found)
+        super().__init__(connection, POSTGRES, f'"{schema}".')
 
 
 def open_registry(location: str | Path, *, schema: str = "contextbridge") -> DeviceRegistry:
     """The registry at ``location``: a ``postgresql://`` URL, else a state directory (SQLite in it)."""
     text = str(location)
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres(text):
         return PostgresRegistry(text, schema=schema)
     if not text:
         raise ConfigError("the registry needs a state directory or a postgresql:// URL", key="registry")

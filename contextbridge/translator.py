@@ -29,10 +29,9 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .constraints import MODES, Constraints, Mode, Violation, constraints_for
+from .constraints import MODES, Constraints, Mode, Violation, load_constraints
 from .errors import ConfigError, ConstraintError, FormatError, RecordError, TransformError
 from .mapping import Mapping
-from .ontology import union_ontology
 from .paths import MISSING
 
 Entity = dict[str, Any]
@@ -102,7 +101,7 @@ class Translator:
         self.mode: Mode = mode
         checker = None
         if mode != "off":
-            checker = constraints or constraints_for(union_ontology(mapping.ontologies))
+            checker = constraints or load_constraints(mapping.ontologies)
         self._filter = mapping.filter
         # The rules flattened into tuples once: the per-record loop does no attribute look-ups.
         self._plans = tuple(

@@ -30,6 +30,17 @@ REMOTE = {
     "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/": "dataModel.Environment/",
 }
 _UNITS_TEXT = re.compile(r"Units?\s*:\s*'([^']*)'", re.IGNORECASE)
+# Enumerations a model's specification lists where its current schema.json states none (the
+# Transportation subject's BikeHireDockingStation schema.json is a stub, {"$schemaVersion": "0.1.1"}):
+# (model, attribute) -> (values, origin). Copied from the specification, in its order.
+SPEC_ENUMS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
+    ("BikeHireDockingStation", "status"): (
+        ("working", "outOfService", "withIncidence", "full", "almostFull", "empty", "almostEmpty"),
+        "SDM smart-data-models/dataModel.Transportation Bike/BikeHireDockingStation/doc/spec.md "
+        "(commit 539731f43d17e3d32f41409a7a6fc3862af988d4, the FIWARE model's schema.json enum), "
+        "attribute status",
+    ),
+}
 
 
 def _load(relative: str) -> Any:
@@ -101,9 +112,11 @@ def render_shapes(models: dict[str, str], ontology: Any) -> str:
     out = [SHAPES_HEADER]
     for model in sorted(models):
         subject = models[model]
-        if not (SDM_DIR / f"dataModel.{subject}/{model}/schema.json").exists():
-            continue  # no offline copy of its schema (Vehicle): no shapes
-        shapes = _model_shapes(model, subject, ontology)
+        if (SDM_DIR / f"dataModel.{subject}/{model}/schema.json").exists():
+            shapes = _model_shapes(model, subject, ontology)
+        else:
+            shapes = []  # no offline copy of its schema (Vehicle): only the specification's enumerations
+        shapes += _spec_shapes(model, ontology)
         if not shapes:
             continue
         cls_iri = ontology.cls(model).iri
@@ -172,6 +185,23 @@ def _model_shapes(model: str, subject: str, ontology: Any) -> list[tuple[str, li
             add(name, "sdm-unit", [f"sh:path ( {iri} ngsi-ld:unitCode )", f"sh:in ( {_literal(prop.unit)} )",
                 f"sh:message {_literal(f'{name} is measured in {prop.unit}')}"],
                 f" ({said})")  # fmt: skip
+    return shapes
+
+
+def _spec_shapes(model: str, ontology: Any) -> list[tuple[str, list[str]]]:
+    """The ``sdm-enum`` shapes of the enumerations :data:`SPEC_ENUMS` gives for ``model``."""
+    shapes = []
+    attributes = ontology.attributes(model)
+    for (owner, name), (values, origin) in sorted(SPEC_ENUMS.items()):
+        prop = attributes.get(name)
+        if owner != model or prop is None:
+            continue
+        listed = " ".join(_literal(v) for v in values)
+        lines = [f"sh:path ( <{prop.iri}> ngsi-ld:hasValue )", f"sh:in ( {listed} )",
+                 f"sh:message {_literal(f'{name} is one of ' + ', '.join(values))}",
+                 f"sh:name {_literal(name)}", f"city:rule {_literal('sdm-enum')}",
+                 f"dct:source {_literal(origin)}"]  # fmt: skip
+        shapes.append((f"shape:{model}-{name}-enum", lines))
     return shapes
 
 

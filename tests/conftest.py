@@ -19,6 +19,18 @@ from contextbridge import Mapping, load_mapping
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _constraint_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The compiled constraints are cached in a folder of the test session's, not the user's."""
+    previous = os.environ.get("CONTEXTBRIDGE_CACHE_DIR")
+    os.environ["CONTEXTBRIDGE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("CONTEXTBRIDGE_CACHE_DIR", None)
+    else:
+        os.environ["CONTEXTBRIDGE_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def write_mapping(tmp_path: Path) -> Callable[[str], Path]:
     """Write a mapping (dedented YAML) to a file and return its path."""

@@ -11,8 +11,9 @@ import pytest
 from broker_double import BrokerDouble
 
 from contextbridge import BrokerClient, BrokerError, DeliveryError
-from contextbridge.broker import ApiKeyHeader, BearerToken, ClientCredentials, pack
-from contextbridge.broker.client import retry_after
+from contextbridge.broker import pack
+from contextbridge.httpauth import ApiKeyHeader, BearerToken, ClientCredentials
+from contextbridge.retry import retry_after
 
 BAD_REQUEST = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 

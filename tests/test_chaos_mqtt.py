@@ -26,15 +26,15 @@ from chaos.seeds import reported, seeds
 from chaos.state import assert_broker, assert_graph
 from test_feeds import SENSOR_MAPPING
 
-from contextbridge import Mapping, load_mapping, open_outbox
-from contextbridge.sources import Backoff, MqttSource
+from contextbridge import Mapping, RetryPolicy, load_mapping, open_outbox
+from contextbridge.sources import MqttSource
 
 MESSAGES, CUTS, ROUNDS = (
     scale(400, 900),
     scale(3, 8),
     scale(1, 3),
 )  # under Mosquitto's 1,000 queued per session
-QUICK = Backoff(initial=0.05, maximum=0.5, jitter=0.05, attempts=None)
+QUICK = RetryPolicy(initial=0.05, maximum=0.5, jitter=0.05, attempts=None)
 
 
 def message(base: str, number: int) -> tuple[str, bytes, dict[str, Any]]:

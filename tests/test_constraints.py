@@ -12,9 +12,10 @@ import pytest
 from rdflib import Graph
 
 from contextbridge import Converter, Ontology, OntologyError, default_ontology, lint_mapping, load_mapping
-from contextbridge.constraints import default_constraints, shapes_graph
+from contextbridge.constraints import default_constraints
 from contextbridge.graph.shacl import shacl_violations, violation_key
 from contextbridge.ontology import BUNDLED
+from contextbridge.shapes import shapes_graph
 from contextbridge.unitcodes import unit_code_problem
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,16 +8,20 @@ records, the other as one record with ``each:``); within a record or the sample,
 ends their ids (``...:santander:7`` and ``...:7``), then, for those whose ids do not agree, in the
 order they appear. A hand-written entity left without a partner counts every attribute as missed. An attribute of a hand-written
 entity counts as matched when the draft's entity has it with the same value (numbers within
-0.1 %). Two scores are printed: over every attribute, and over the attributes the hand-written
-mapping reads from the payload (``from``, ``geo``, ``template``), leaving out those the
-integrator decides (constants, expressions, relationships, lookups in other tables), which no
-sample can tell. Run ``pytest tests/test_drafting_examples.py -s`` to see the table.
+0.1 %; a Relationship when its object names the same entity: the same type and id key, as
+entities are paired). Two scores are printed per feed and type: (a) *read*, over the attributes the
+hand-written mapping reads from the payload (``from``, ``geo``, ``template`` on the record, value
+maps and bins included), leaving out what the integrator decides (constants, literal expressions,
+computed expressions, relationships, lookups in other tables); (b) *all*, over every attribute.
+The target, 80 % of (a) on every feed, is asserted per feed: the feeds short of it are listed in
+``SHORT_OF_THE_TARGET`` with the reason. Run ``pytest tests/test_drafting_examples.py -s``.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +96,18 @@ def pairs(
     return [(e, draft[partner[n]] if n in partner else next(rest, {})) for n, e in enumerate(hand)]
 
 
+def target(entity_id: str) -> tuple[str, str]:
+    """The entity a Relationship points at, as entities are paired: its type and its id's key."""
+    parts = entity_id.split(":")
+    return (parts[2] if len(parts) > 3 else "", parts[-1].lower())
+
+
 def same(hand: Any, draft: Any) -> bool:
+    if isinstance(hand, dict) and isinstance(draft, dict) and hand.get("type") == "Relationship":
+        # the object names another entity: the same one when its type and key agree, as entities
+        # are paired (``...:Device:santander:7`` and ``...:Device:7``)
+        objects = hand.get("object"), draft.get("object")
+        return all(isinstance(o, str) for o in objects) and target(objects[0]) == target(objects[1])  # type: ignore[arg-type]
     hand = hand.get("value", hand.get("object")) if isinstance(hand, dict) else hand
     draft = draft.get("value", draft.get("object")) if isinstance(draft, dict) else draft
     numbers = (int, float)
@@ -101,8 +116,16 @@ def same(hand: Any, draft: Any) -> bool:
     return bool(hand == draft)
 
 
+_LITERAL = re.compile(r"""^\s*('[^']*'|"[^"]*"|-?\d+(\.\d+)?|\[[^\]]*\])\s*$""")
+
+
 def payload_attributes(path: Path, type_name: str) -> set[str]:
-    """The attributes of ``type_name`` the hand-written mapping reads from the payload itself."""
+    """The attributes of ``type_name`` the hand-written mapping reads from the payload itself.
+
+    Read: ``from`` (one path or a list), ``geo``, ``template`` or an ``object`` with a member on a
+    path of the record (not of a lookup table), value maps and bins included. Not read: constants, relationships, expressions, lookups, and an
+    expression that is a literal even beside a ``from`` (``{from: cloro_libre, expr: "'Cl2'"}`` is
+    the constant ``Cl2`` when the field is there)."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     lookups = set(document.get("lookups") or {})
     names = set()
@@ -110,7 +133,12 @@ def payload_attributes(path: Path, type_name: str) -> set[str]:
         if entity["type"] != type_name:
             continue
         for name, spec in entity["attributes"].items():
-            read = [spec.get("from"), spec.get("lon"), spec.get("template")]
+            read = [spec.get("lon"), spec.get("template")]
+            read += spec["from"] if isinstance(spec.get("from"), list) else [spec.get("from")]
+            members = spec.get("object") if isinstance(spec.get("object"), dict) else {}
+            read += [m if isinstance(m, str) else m.get("from") for m in members.values()]
+            if isinstance(spec.get("expr"), str) and _LITERAL.match(spec["expr"]):
+                continue
             if any(isinstance(r, str) and r.split(".")[0] not in lookups for r in read):
                 names.add(name)
     return names
@@ -143,24 +171,35 @@ def score(path: Path, type_name: str) -> tuple[int, int, int, int, dict[str, int
     return hit, total, payload_hit, payload_total, missed
 
 
+# Where a draft reads less than 80 % of what the hand-written mapping reads from the payload, and
+# why a sample cannot say it. Kept exact: a feed that reaches 80 % must leave this list.
+SHORT_OF_THE_TARGET: dict[tuple[str, str], str] = {}
+
+
 def test_drafts_match_the_hand_written_mappings() -> None:
-    rows = []
+    rows, short = [], {}
     sums = [0, 0, 0, 0]
     for path in example_mappings():
         for type_name in dict.fromkeys(rule.type for rule in load_mapping(path).entities):
             hit, total, payload_hit, payload_total, missed = score(path, type_name)
             sums = [a + b for a, b in zip(sums, (hit, total, payload_hit, payload_total), strict=True)]
+            if payload_hit < 0.8 * payload_total:
+                short[(path.stem, type_name)] = payload_hit / payload_total
             rows.append(
-                f"{path.stem:28} {type_name:22} all {hit:4}/{total:<4} {hit / max(total, 1):4.0%}   "
-                f"from payload {payload_hit:4}/{payload_total:<4} {payload_hit / max(payload_total, 1):4.0%}   "
-                f"missed {dict(sorted(missed.items()))}"
+                f"{path.stem:28} {type_name:22} read {payload_hit:4}/{payload_total:<4} {payload_hit / max(payload_total, 1):4.0%}"
+                f"{'*' if payload_hit < 0.8 * payload_total else ' '}  "
+                f"all {hit:4}/{total:<4} {hit / max(total, 1):4.0%}   missed {dict(sorted(missed.items()))}"
             )
     print("\n" + "\n".join(rows))
     hit, total, payload_hit, payload_total = sums
     print(
-        f"all attributes {hit}/{total} = {hit / total:.1%}; read from the payload {payload_hit}/{payload_total} = {payload_hit / payload_total:.1%}"
+        f"read from the payload {payload_hit}/{payload_total} = {payload_hit / payload_total:.1%}; "
+        f"all attributes {hit}/{total} = {hit / total:.1%}; "
+        f"{len(rows) - len(short)} of {len(rows)} feed types at 80 % or more of what is read (* below)"
     )
-    assert payload_hit / payload_total >= 0.8
+    assert set(short) == set(SHORT_OF_THE_TARGET), short
+    assert payload_hit / payload_total >= 0.9
+    assert hit / total >= 0.7
 
 
 def test_the_right_type_ranks_first() -> None:

@@ -82,6 +82,7 @@ PUBLIC = [
     "RecordError",
     "Rejected",
     "RemoteRefused",
+    "SinkRefused",
     "TransformError",
     "Unavailable",
 ]

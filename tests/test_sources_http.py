@@ -24,15 +24,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from test_sources_base import take_all
 
-from contextbridge import ConfigError, DeliveryError, RemoteRefused, build_source, get_format
-from contextbridge.sources import Backoff, HttpPollSource, Message, Pagination, records_with_metadata
+from contextbridge import ConfigError, DeliveryError, RemoteRefused, RetryPolicy, build_source, get_format
+from contextbridge.sources import HttpPollSource, Message, Pagination, records_with_metadata
 
 SANTANDER = Path(__file__).resolve().parent / "data" / "santander"
 RECORDS: list[dict[str, Any]] = json.loads(
     (SANTANDER / "sensores_smart_env_monitoring_2016-04-11_excerpt.json").read_bytes()
 )["resources"]
 PAGE = 30  # 80 records: pages of 30, 30, 20
-FAST = Backoff(initial=0.01, maximum=0.05, jitter=0.01, attempts=4)
+FAST = RetryPolicy(initial=0.01, maximum=0.05, jitter=0.01, attempts=4)
 T = TypeVar("T")
 
 
@@ -278,7 +278,7 @@ def test_a_timeout_is_retried_then_reported() -> None:
 
     with serve(Starlette(routes=[Route("/slow", slow)])) as url:
         source = HttpPollSource(
-            f"{url}/slow", once=True, timeout=0.1, backoff=Backoff(0.01, 0.01, 0, attempts=2)
+            f"{url}/slow", once=True, timeout=0.1, backoff=RetryPolicy(0.01, 0.01, 0, attempts=2)
         )
         started = time.monotonic()
         with pytest.raises(DeliveryError, match="Timeout"):
@@ -315,7 +315,7 @@ def test_retry_after_is_honoured() -> None:
         return answers.pop(0)
 
     with serve(Starlette(routes=[Route("/busy", busy)])) as url:
-        source = HttpPollSource(f"{url}/busy", once=True, backoff=Backoff(0.01, 5.0, 0, attempts=3))
+        source = HttpPollSource(f"{url}/busy", once=True, backoff=RetryPolicy(0.01, 5.0, 0, attempts=3))
         started = time.monotonic()
         assert len(run(take_all(source))) == 1
         assert 1.0 <= time.monotonic() - started < 2.0  # the server's 1 s, not the 0.01 s backoff

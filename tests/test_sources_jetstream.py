@@ -20,18 +20,10 @@ import pytest
 from services import mosquitto_server, nats_server
 from test_feeds import SENSOR_MAPPING
 
-from contextbridge import ConfigError, FeedRunner, Mapping, build_source, open_outbox
-from contextbridge.sources import (
-    SOURCES,
-    Backoff,
-    JetStreamSource,
-    Message,
-    MqttSource,
-    SubjectFilter,
-    source_schema,
-)
+from contextbridge import ConfigError, FeedRunner, Mapping, RetryPolicy, build_source, open_outbox
+from contextbridge.sources import SOURCES, JetStreamSource, Message, MqttSource, SubjectFilter, source_schema
 
-QUICK = Backoff(initial=0.05, maximum=0.5, jitter=0.05, attempts=None)
+QUICK = RetryPolicy(initial=0.05, maximum=0.5, jitter=0.05, attempts=None)
 
 
 def names() -> tuple[str, str]:

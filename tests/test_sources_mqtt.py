@@ -19,11 +19,11 @@ import aiomqtt
 import paho.mqtt.client as paho
 import pytest
 
-from contextbridge import ConfigError, Mapping, Translator, build_source
-from contextbridge.sources import Backoff, Message, MqttSource, records_with_metadata
+from contextbridge import ConfigError, Mapping, RetryPolicy, Translator, build_source
+from contextbridge.sources import Message, MqttSource, records_with_metadata
 
 HOST, PORT, URL = "", 0, ""  # the test session's Mosquitto, set by the `mosquitto` fixture
-FAST = Backoff(initial=0.05, maximum=0.2, jitter=0.05, attempts=None)
+FAST = RetryPolicy(initial=0.05, maximum=0.2, jitter=0.05, attempts=None)
 T = TypeVar("T")
 
 

@@ -16,8 +16,8 @@ import aiomqtt
 import pytest
 from services import ServiceUnavailable, free_port, stop, wait_for_port
 
-from contextbridge import ConfigError, build_source
-from contextbridge.sources import Backoff, MqttSource
+from contextbridge import ConfigError, RetryPolicy, build_source
+from contextbridge.sources import MqttSource
 
 T = TypeVar("T")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -123,7 +123,7 @@ def test_refused_credentials_are_a_config_error_not_a_retry(tls_broker: tuple[in
         base_dir=home,
     )
     assert isinstance(source, MqttSource)
-    source.backoff = Backoff(initial=0.01, maximum=0.01, jitter=0, attempts=None)
+    source.backoff = RetryPolicy(initial=0.01, maximum=0.01, jitter=0, attempts=None)
 
     async def scenario() -> None:
         async for _ in source.messages():
@@ -137,7 +137,7 @@ def test_refused_credentials_are_a_config_error_not_a_retry(tls_broker: tuple[in
 def test_an_unknown_certificate_authority_is_not_trusted(tls_broker: tuple[int, Path]) -> None:
     port, _ = tls_broker
     source = MqttSource(f"mqtts://127.0.0.1:{port}", ["x/#"], username="santander", password="s3cret",
-                        backoff=Backoff(initial=0.05, maximum=0.05, jitter=0, attempts=None))  # fmt: skip
+                        backoff=RetryPolicy(initial=0.05, maximum=0.05, jitter=0, attempts=None))  # fmt: skip
 
     async def scenario() -> int:
         task = asyncio.create_task(anext(source.messages(), None))

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from contextbridge.sources import (
     WebhookSource,
     records_with_metadata,
 )
+from contextbridge.sources.webhook import SIGNED_READ
 
 LORAWAN = Path(__file__).resolve().parent / "data" / "formats" / "lorawan"
 UPLINK = (LORAWAN / "tts_v3_uplink_example.json").read_bytes()
@@ -178,6 +179,62 @@ def test_a_body_over_the_limit_is_refused_413() -> None:
     statuses, stored = run(exchange(source, [{"content": UPLINK, "headers": {"X-Api-Key": "k3y"}}]))
     assert statuses == [413]
     assert stored == []
+
+
+def test_credentials_are_judged_before_the_size() -> None:
+    keyed = WebhookSource("ttn", api_key="k3y", max_body=100)
+    signed = WebhookSource("lns", secret="s3cret", max_body=100)
+    big = b"x" * 101
+    for source, wrong in ((keyed, {"X-Api-Key": "no"}), (signed, {"X-Signature-256": "00" * 32})):
+        for sent in ({}, wrong):
+            with pytest.raises(WebhookAuthError):
+                source.verify(big, sent)  # a stranger hears 401, not that the body is too large
+    with pytest.raises(PayloadTooLarge):
+        signed.verify(big, {"X-Signature-256": hex_signature(b"s3cret", big)})
+
+
+async def chunks_of(size: int, read: list[int], chunk: int = 10) -> AsyncIterator[bytes]:
+    """``size`` bytes in chunks, counting in ``read`` what was taken."""
+    while sum(read) < size:
+        piece = b"x" * min(chunk, size - sum(read))
+        read.append(len(piece))
+        yield piece
+
+
+def test_receive_reads_nothing_for_a_wrong_key_and_a_signed_body_up_to_a_bound() -> None:
+    keyed = WebhookSource("ttn", api_key="k3y", max_body=100)
+    signed = WebhookSource("lns", secret="s3cret", max_body=100)
+    bound = 100 * SIGNED_READ
+
+    async def scenario() -> None:
+        read: list[int] = []
+        with pytest.raises(WebhookAuthError):
+            await keyed.receive(chunks_of(10_000, read), {"X-Api-Key": "no"})
+        assert read == []
+        with pytest.raises(PayloadTooLarge):  # the key holds: the size is told
+            await keyed.receive(chunks_of(10_000, read), {"X-Api-Key": "k3y"})
+        assert sum(read) <= 110
+        read.clear()
+        with pytest.raises(WebhookAuthError, match="does not match"):
+            await signed.receive(chunks_of(bound, read), {"X-Signature-256": "00" * 32})
+        assert sum(read) == bound
+        read.clear()
+        with pytest.raises(WebhookAuthError, match="not verified"):  # over the bound: never verified
+            await signed.receive(chunks_of(10_000, read), {"X-Signature-256": "00" * 32})
+        assert sum(read) <= bound + 10
+        read.clear()
+        with pytest.raises(WebhookAuthError, match="not verified"):  # declared too large: nothing read
+            await signed.receive(chunks_of(10_000, read), {"X-Signature-256": "00" * 32}, length=10_000)
+        assert read == []
+        body = b"x" * 250
+        with pytest.raises(PayloadTooLarge):  # verified: the sender hears 413
+            await signed.receive(chunks_of(250, []), {"X-Signature-256": hex_signature(b"s3cret", body)})
+        small = b"x" * 100
+        got = await signed.receive(chunks_of(100, []), {"X-Signature-256": hex_signature(b"s3cret", small)})
+        assert got == small
+
+    run(scenario())
+    assert (keyed.refused, signed.refused) == (2, 4)
 
 
 def test_a_message_that_could_not_be_stored_fails_the_request() -> None:

@@ -1,28 +1,41 @@
 """Start-up stays light: a module loads when something uses it, not with the package.
 
-``import contextbridge`` and the command line's ``--help`` load none of the heavy libraries (the
-time itself is measured by ``benchmarks/startup.py``, against the interpreter's, not here).
+``import contextbridge`` and the command line's ``--help`` load none of the heavy libraries, nor
+does ``translate`` once its compiled constraints are cached (the time itself is measured by
+``benchmarks/startup.py``, against the interpreter's, not here).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
 
 HEAVY = ("psycopg", "owlrl", "aiomqtt", "pyoxigraph", "rdflib")
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def loaded_after(code: str) -> set[str]:
-    """The top-level modules a fresh interpreter holds after running ``code``."""
+def loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The top-level modules a fresh interpreter holds after running ``code`` (its last line of
+    output lists them)."""
     probe = f"{code}\nimport sys\nprint(' '.join(sorted({{name.split('.')[0] for name in sys.modules}})))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    return set(done.stdout.split())
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT, env=env
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def command_line(*args: str) -> str:
+    """Code that runs ``contextbridge ARGS`` in the interpreter, as the script does."""
+    code = f"import sys\nfrom contextbridge.cli import main\nsys.argv = ['contextbridge', *{list(args)!r}]\n"
+    return code + "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code"
 
 
 def test_importing_the_package_loads_no_heavy_library() -> None:
@@ -30,10 +43,20 @@ def test_importing_the_package_loads_no_heavy_library() -> None:
 
 
 def test_the_command_lines_help_loads_no_heavy_library() -> None:
-    code = "import sys\nfrom contextbridge.cli import main\nsys.argv = ['contextbridge', '--help']\n"
-    code += "try:\n    main()\nexcept SystemExit:\n    pass"
-    loaded = loaded_after(code)
+    loaded = loaded_after(command_line("--help"))
     assert loaded.isdisjoint({*HEAVY, "httpx", "pyld", "uvicorn", "starlette", "jsonschema"})
+
+
+def test_a_warm_translate_loads_no_heavy_library(tmp_path: Path) -> None:
+    env = {**os.environ, "CONTEXTBRIDGE_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "entities.ndjson"
+    args = ("translate", "examples/santander/parking.json", "-m", "mappings/santander-parking.yaml")
+    cold = loaded_after(command_line(*args, "-o", str(out)), env)  # compiles, and fills the cache
+    assert "rdflib" in cold and list((tmp_path / "cache").glob("constraints-*.json"))
+    first = out.read_bytes()
+    warm = loaded_after(command_line(*args, "-o", str(out)), env)
+    assert warm.isdisjoint(HEAVY) and "contextbridge" in warm
+    assert out.read_bytes() == first and first.count(b"\n") == 48  # the same entities
 
 
 def test_translating_with_a_local_mapping_loads_no_client_of_a_server() -> None:

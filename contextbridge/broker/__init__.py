@@ -1,4 +1,4 @@
-"""The Orion-LD edge: an async NGSI-LD client, its authentication, and ProblemDetails.
+"""The Orion-LD sink: an async NGSI-LD client, and how it packs batches and reads their answers.
 
 >>> async with BrokerClient("http://orion:1026", auth=BearerToken(token)) as broker:
 ...     result = await broker.upsert(entities)
@@ -9,34 +9,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..lazy import lazy_exports
-from .batches import CORE_CONTEXT, Batch, pack
-from .options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, MAX_BATCH_BYTES
-from .problems import BatchFailure, BatchResult
+from .batches import CORE_CONTEXT, BrokerBatch, batch_result, pack
+from .options import MAX_BATCH_BYTES
 from .url import BrokerUrl
 
 if TYPE_CHECKING:
-    from .auth import ApiKeyHeader, BearerToken, ClientCredentials
     from .client import BrokerClient, QueryPage
 
 # httpx loads with the client (PEP 562), not with the constants the command line shows.
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {"auth": ("ApiKeyHeader", "BearerToken", "ClientCredentials"), "client": ("BrokerClient", "QueryPage")},
-)
+__getattr__, __dir__ = lazy_exports(__name__, {"client": ("BrokerClient", "QueryPage")})
 
 __all__ = [
     "CORE_CONTEXT",
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_CONCURRENCY",
     "MAX_BATCH_BYTES",
-    "ApiKeyHeader",
-    "Batch",
-    "BatchFailure",
-    "BatchResult",
-    "BearerToken",
+    "BrokerBatch",
     "BrokerClient",
     "BrokerUrl",
-    "ClientCredentials",
     "QueryPage",
+    "batch_result",
     "pack",
 ]

@@ -1,4 +1,5 @@
-"""Packing entities into batch requests Orion-LD accepts: by count and by bytes, one version per id.
+"""Packing entities into batch requests Orion-LD accepts (by count and by bytes, one version per id),
+and reading its answers.
 
     >>> [batch.ids for batch in pack(entities, max_count=200, max_bytes=900_000)]
     [('urn:ngsi-ld:ParkingSpot:1', ...), ...]
@@ -17,21 +18,22 @@ each batch names the context of its type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
+from ..problemdetails import as_problem
+from ..sink import BatchFailure, BatchResult, Entity
+
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 LINK_REL = "http://www.w3.org/ns/json-ld#context"
 
-Entity = Mapping[str, Any]
-
 
 @dataclass(frozen=True)
-class Batch:
+class BrokerBatch:
     """One request body: the ids in it, the JSON array, and whether it carries @context (ld+json)."""
 
     ids: tuple[str, ...]
@@ -62,7 +64,7 @@ def encode(entity: Entity, *, ld: bool, context: str | None) -> bytes:
 
 def pack(
     entities: Sequence[Entity], *, max_count: int, max_bytes: int, context: str | None = None
-) -> list[Batch]:
+) -> list[BrokerBatch]:
     """Split ``entities`` into batches of at most ``max_count`` entities and ``max_bytes`` bytes.
 
     An entity bigger than ``max_bytes`` alone still gets its own batch: the broker's 413 then names
@@ -83,24 +85,51 @@ def pack(
     ]
 
 
-def _pack(unique: list[Entity], max_count: int, max_bytes: int, context: str | None) -> list[Batch]:
+def _pack(unique: list[Entity], max_count: int, max_bytes: int, context: str | None) -> list[BrokerBatch]:
     ld = any("@context" in entity for entity in unique)
-    batches: list[Batch] = []
+    batches: list[BrokerBatch] = []
     ids: list[str] = []
     parts: list[bytes] = []
     size = 2  # the brackets
     for entity in unique:
         part = encode(entity, ld=ld, context=context)
         if parts and (len(parts) >= max_count or size + len(part) + 1 > max_bytes):
-            batches.append(Batch(tuple(ids), b"[" + b",".join(parts) + b"]", ld, context))
+            batches.append(BrokerBatch(tuple(ids), b"[" + b",".join(parts) + b"]", ld, context))
             ids, parts, size = [], [], 2
         ids.append(str(entity["id"]))
         parts.append(part)
         size += len(part) + 1
     if parts:
-        batches.append(Batch(tuple(ids), b"[" + b",".join(parts) + b"]", ld, context))
+        batches.append(BrokerBatch(tuple(ids), b"[" + b",".join(parts) + b"]", ld, context))
     return batches
 
 
 def link_header(context: str) -> str:
     return f'<{context}>; rel="{LINK_REL}"; type="application/ld+json"'
+
+
+def batch_result(status: int, body: Any, sent: Sequence[str]) -> BatchResult:
+    """Read the answer to a batch create/upsert/update: 201 and 204 succeed for all, 207 per entity.
+
+    >>> failed = {"entityId": "urn:b", "error": {"type": BAD_REQUEST_DATA, "title": "Invalid entity"}}
+    >>> result = batch_result(207, {"success": ["urn:a"], "errors": [failed]}, ["urn:a", "urn:b"])
+    >>> result.success, [failure.entity_id for failure in result.errors]
+    (('urn:a',), ['urn:b'])
+    """
+    if status in (200, 201, 204):
+        return BatchResult(success=tuple(sent))
+    if not isinstance(body, dict):
+        return BatchResult(missing=tuple(sent))
+    success = [str(entity_id) for entity_id in body.get("success") or ()]
+    errors = []
+    for item in body.get("errors") or ():
+        if not isinstance(item, dict):
+            continue
+        entity_id = str(item.get("entityId", ""))
+        errors.append(BatchFailure(entity_id, as_problem(item.get("error"), status=400)))
+    named = set(success) | {failure.entity_id for failure in errors}
+    return BatchResult(
+        success=tuple(success),
+        errors=tuple(errors),
+        missing=tuple(entity_id for entity_id in sent if entity_id not in named),
+    )

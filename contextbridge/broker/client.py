@@ -14,8 +14,6 @@ entities that failed. ``transport=`` is the test seam, as in httpx.
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,18 +23,17 @@ import httpx
 import orjson
 
 from ..errors import BrokerError, DeliveryError
+from ..problemdetails import as_problem
+from ..retry import retry_after
+from ..sink import DEFAULT_BATCH_SIZE, RETRYABLE, BatchResult, Entity
 from ..updates import UpdatePolicy
-from .batches import Batch, link_header, pack
-from .options import DEFAULT_BATCH_SIZE, MAX_BATCH_BYTES
-from .problems import BatchResult, as_problem, batch_result
+from .batches import BrokerBatch, batch_result, link_header, pack
+from .options import MAX_BATCH_BYTES
 from .url import BrokerUrl
 
-RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
 API = "/ngsi-ld/v1"
 Options = Literal["update", "replace"]
 OPTIONS: dict[str, Options] = {"replace": "replace", "merge": "update"}  # an update policy → ``options``
-
-Entity = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -45,20 +42,6 @@ class QueryPage:
 
     entities: list[dict[str, Any]]
     count: int | None
-
-
-def retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
 class BrokerClient:
@@ -112,7 +95,7 @@ class BrokerClient:
 
     # --- batches -------------------------------------------------------------------------------
 
-    def batches(self, entities: Sequence[Entity]) -> list[Batch]:
+    def batches(self, entities: Sequence[Entity]) -> list[BrokerBatch]:
         """``entities`` packed in batches this client may send (by count and bytes, latest per id)."""
         return pack(
             entities, max_count=self.batch_size, max_bytes=self.max_batch_bytes, context=self.context_url
@@ -120,7 +103,7 @@ class BrokerClient:
 
     async def upsert(
         self,
-        batch: Batch | Sequence[Entity],
+        batch: BrokerBatch | Sequence[Entity],
         *,
         tenant: str | None = None,
         policy: UpdatePolicy | None = None,
@@ -130,7 +113,7 @@ class BrokerClient:
         ``policy`` says what the entities are: whole states are sent with ``options=replace``
         (the broker drops the attributes not sent), partial ones with ``options=update`` (it keeps
         them); without it, the client's ``options``."""
-        if not isinstance(batch, Batch):
+        if not isinstance(batch, BrokerBatch):
             packed = pack(batch, max_count=len(batch) or 1, max_bytes=1 << 62, context=self.context_url)
             if not packed:
                 raise ValueError("upsert needs at least one entity (Orion-LD refuses an empty batch)")

@@ -24,8 +24,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..broker.options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from ..errors import ConfigError, RecordError
+from ..sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from .app import DELIVERY, app, echo_err
 from .mappings import ConstraintsOption, OntologyOption, with_ontologies
 
@@ -67,18 +67,18 @@ def _with_outbox(state: Path, url: str | None, work: Callable[[Outbox], Awaitabl
 
 
 def _auth(token: str | None, api_key: str | None, api_key_header: str, oauth: list[str]) -> httpx.Auth | None:
-    from ..config import broker_auth
+    from ..httpauth import auth_from_config
 
     if oauth:
         if len(oauth) != 3:
             raise ConfigError("--oauth takes TOKEN_URL,CLIENT_ID,CLIENT_SECRET")
-        return broker_auth(
+        return auth_from_config(
             {"oauth2": dict(zip(("token_url", "client_id", "client_secret"), oauth, strict=True))}
         )
     if token:
-        return broker_auth({"bearer": token})
+        return auth_from_config({"bearer": token})
     if api_key:
-        return broker_auth({"api_key": {"value": api_key, "header": api_key_header}})
+        return auth_from_config({"api_key": {"value": api_key, "header": api_key_header}})
     return None
 
 
@@ -130,8 +130,9 @@ def sync(
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
     from ..broker import BrokerClient, BrokerUrl
     from ..broker.client import OPTIONS
-    from ..delivery import Drainer, DrainSettings, RetryPolicy
+    from ..delivery import Drainer, DrainSettings
     from ..mapping import load_mapping
+    from ..retry import RetryPolicy
     from ..translator import Translator
 
     BrokerUrl(broker)  # a malformed URL stops here, before anything is translated or queued

@@ -52,6 +52,6 @@ def draft(
         echo_err(f"{number}. {ranked.type} ({ranked.score:g}): {'; '.join(ranked.reasons[:3])}")
     if output:
         output.write_text(result.text, encoding="utf-8")
-        echo_err(f"{output}: draft for {result.type}, {len(result.matches)} attributes proposed")
+        echo_err(f"{output}: draft for {result.type}, {result.proposed} attributes proposed")
     else:
         typer.echo(result.text, nl=False)

@@ -87,7 +87,7 @@ def run(
                     where = {
                         "graph": f"city graph ({graph.endpoint or state / 'graph'})",
                         "broker": "Orion-LD",
-                    }[sink]
+                    }.get(sink, f"webhook {sink}")
                     console.print(
                         f"{where}: {delivered.delivered:,} entities written, "
                         f"{delivered.superseded:,} superseded, {delivered.dead_lettered:,} dead-lettered"

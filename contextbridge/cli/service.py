@@ -30,8 +30,8 @@ from .app import GRAPH, RUN, app, echo_err
 from .mappings import OntologyOption
 
 if TYPE_CHECKING:
-    from ..broker import BearerToken
     from ..config import Config
+    from ..httpauth import BearerToken
 
 FORMATS = ("normalized", "keyValues", "concise")
 
@@ -197,7 +197,8 @@ def subscribe(
     delete: Annotated[str | None, typer.Option(help="Delete this subscription instead.")] = None,
 ) -> None:
     """Create the Orion-LD subscription that notifies the service of entity changes; print its id."""
-    from ..broker import BearerToken, BrokerClient
+    from ..broker import BrokerClient
+    from ..httpauth import BearerToken
 
     token = _secret(broker_token_env, "broker-token-env") if broker_token_env else None
     auth = BearerToken(token) if token else None

@@ -46,6 +46,7 @@ STRFTIME = (
     "%H:%M",
 )
 _INDEX = re.compile(r"\[\d")
+_CODE = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_.-]{0,15}")
 # The keys that name a measurement of a list and those that hold its value, most telling first.
 _NAME_KEYS = ("type", "name", "measurementType", "measurement", "parameter", "variable", "metric", "key", "n")
 _VALUE_KEYS = ("measurementValue", "value", "v", "val", "reading")
@@ -84,6 +85,7 @@ class FieldProfile:
     time: TimeFormat | None
     unit: tuple[str, str] | None  # (common code, why)
     url: bool
+    coded: bool  # every value is a short code of letters and digits (SDR-01, A12), no words
     in_list: bool
     depth: int
 
@@ -225,6 +227,7 @@ def _profile(
         time=time,
         unit=unit or unit_hint(name_tokens),
         url=bool(strings) and all(s.startswith(("http://", "https://")) for s in strings),
+        coded=bool(strings) and all(_CODE.fullmatch(s.strip()) for s in strings),
         in_list=in_list,
         depth=depth,
     )

@@ -57,6 +57,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "ocupacion": ("occupancy",),
     "occupied": ("occupancy", "status"),
     "ocupado": ("occupancy", "status"),
+    "ocupada": ("occupancy", "status"),
     "llenado": ("filling",),
     "fill": ("filling",),
     "nivel": ("level",),
@@ -76,7 +77,23 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "turbidez": ("turbidity",),
     "oxigeno": ("oxygen", "o2"),
     "disuelto": ("dissolved",),
-    "cloro": ("chlorine",),
+    # a substance a sample is analysed for: its reading is a concentration of that component
+    "cloro": ("chlorine", "concentration", "component"),
+    "chlorine": ("concentration", "component"),
+    "nitrato": ("nitrate", "concentration", "component"),
+    "nitrate": ("concentration", "component"),
+    "nitrito": ("nitrite", "concentration", "component"),
+    "nitrite": ("concentration", "component"),
+    "amonio": ("ammonium", "concentration", "component"),
+    "ammonium": ("concentration", "component"),
+    "fluoruro": ("fluoride", "concentration", "component"),
+    "fluoride": ("concentration", "component"),
+    "sulfato": ("sulphate", "concentration", "component"),
+    "sulphate": ("concentration", "component"),
+    "fosfato": ("phosphate", "concentration", "component"),
+    "phosphate": ("concentration", "component"),
+    "hierro": ("iron", "concentration", "component"),
+    "plomo": ("lead", "concentration", "component"),
     "salinidad": ("salinity",),
     "distancia": ("distance",),
     # states and classifications
@@ -92,6 +109,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "calle": ("street",),
     "direccion_postal": ("address",),
     "circuito": ("circuit",),
+    "cuadro": ("cabinet", "panel", "board"),
+    "armario": ("cabinet",),
     "linea": ("line",),
     "vehiculo": ("vehicle", "fleet"),
     "bus": ("vehicle",),
@@ -113,6 +132,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "capacity": ("total", "slot"),
     "num": ("number",),
     "available": ("free",),
+    "disabled": ("out", "service", "broken"),
+    "broken": ("out", "service"),
+    "averiado": ("out", "service", "broken"),
+    "short": ("code",),
+    "corto": ("code",),
+    "updated": ("modified",),
+    "actualizado": ("modified",),
+    "modificado": ("modified",),
     "estacion": ("station", "name"),
     "nombre": ("name",),
     "descripcion": ("description",),
@@ -333,7 +360,15 @@ def tokens(name: str) -> tuple[str, ...]:
     spaced = _CAMEL.sub(" ", base)
     # PM2,5 and PM2.5 name the same pollutant as pm25: a digit group is not split by punctuation
     spaced = re.sub(r"(?<=\d)[,.](?=\d)", "", spaced)
-    return tuple(w for w in _WORD.findall(fold(spaced)) if w not in STOPWORDS)
+    found = [w for w in _WORD.findall(fold(spaced)) if w not in STOPWORDS]
+    # an acronym camel-cased letter by letter (uVIndex: u, v, index) is one word (uv)
+    merged: list[str] = []
+    for word in found:
+        if len(word) == 1 and word.isalpha() and merged and len(merged[-1]) == 1 and merged[-1].isalpha():
+            merged[-1] += word
+        else:
+            merged.append(word)
+    return tuple(merged)
 
 
 def words(text: str) -> frozenset[str]:

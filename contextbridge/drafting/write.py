@@ -14,6 +14,7 @@ holds double quotes, else as a JSON string), which YAML reads back as the same s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -22,11 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..units import converter, convertible, unit_name
-from .match import Match, content_words, enumeration
+from .constants import Constant
+from .entries import Entries
+from .fill import FillBins
+from .links import Link
+from .match import Match, content_words
 from .profile import FieldProfile
 from .rank import Ranked
 from .roles import Roles
 from .sample import Sample
+from .structures import Structure
+from .values import propose_map
 from .vocabulary import PLAUSIBLE
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -48,15 +55,29 @@ class Plan:
     unmatched: list[tuple[FieldProfile, list[tuple[str, Any]]]]
     tz: str
     placeholder: str = "name"  # the text attribute a draft with nothing matched carries
+    # attribute -> the values it may take for this type
+    enumerations: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    # attribute -> the other type whose states its enumeration lists (a shared core term)
+    foreign: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    entries: Entries | None = None  # one entity per reading of an object of readings
+    constants: list[Constant] = dataclasses.field(default_factory=list)  # proposed for review
+    links: list[Link] = dataclasses.field(default_factory=list)  # Relationships from fields
+    structures: list[Structure] = dataclasses.field(default_factory=list)  # objects from fields
+    required: list[str] = dataclasses.field(default_factory=list)  # by the type, not in the draft
+    bins: list[FillBins] = dataclasses.field(default_factory=list)  # counts binned to fill states
 
 
 def scalar(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(scalar(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return flow(value)
     text = str(value)
     if _PLAIN.match(text) and text.lower() not in _YAML_WORDS:
         return text
@@ -66,7 +87,7 @@ def scalar(value: Any) -> str:
 
 
 def flow(spec: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{key}: {scalar(value)}" for key, value in spec.items()) + "}"
+    return "{" + ", ".join(f"{scalar(key)}: {scalar(value)}" for key, value in spec.items()) + "}"
 
 
 def line(indent: int, text: str, why: str = "") -> str:
@@ -158,17 +179,70 @@ def attribute_lines(plan: Plan, match: Match) -> list[str]:
         why += more
     else:
         spec = {"from": field.path}
-        why += _values_note(field, prop)
+        owner = plan.foreign.get(prop.name)
+        proposed = propose_map(field, frozenset() if owner else plan.enumerations.get(prop.name, frozenset()))
+        if owner:
+            why.append(
+                f"the ontology's enumeration of {prop.name} lists {owner}'s states, not {plan.type}'s: check the type's own"
+            )
+        if proposed is not None:
+            spec["map"] = proposed.table
+            spec["on_error"] = "skip"
+            why.append(proposed.reason)
+        elif not owner:
+            why += _values_note(field, plan.enumerations.get(prop.name, frozenset()))
     return [line(4, f"{prop.name}: {flow(spec)}", "; ".join(w for w in why if w))]
 
 
-def _values_note(field: FieldProfile, prop: Any) -> list[str]:
-    allowed = enumeration(prop)
+def _values_note(field: FieldProfile, allowed: frozenset[str]) -> list[str]:
     values = sorted({str(v) for v in field.values})
     if not allowed or set(values) <= allowed:
         return []
     shown = ", ".join(values[:6]) + (", ..." if len(values) > 6 else "")
     return [f"values {shown}; the ontology lists {', '.join(sorted(allowed))}: add a map"]
+
+
+def id_placeholder(field: FieldProfile) -> tuple[str, str]:
+    """``{path}`` in an id template, ``{path|slug}`` when the values hold spaces or punctuation."""
+    if any(not re.fullmatch(r"[A-Za-z0-9._-]+", str(v)) for v in field.values):
+        return f"{{{field.path}|slug}}", "; |slug: values hold spaces or punctuation"
+    return f"{{{field.path}}}", ""
+
+
+def entries_head(entries: Entries) -> list[str]:
+    keys = [e.key for e in entries.entries if "'" not in e.key and "\\" not in e.key]
+    listed = ", ".join(f"'{k}'" for k in keys)
+    return [
+        line(2, f"each: {scalar(entries.path)}", entries.reason),
+        line(
+            2,
+            f"when: {scalar(f'key in [{listed}]')}",
+            "the keys that name a quantity; the others are no reading of one",
+        ),
+    ]
+
+
+def entries_attributes(entries: Entries, roles: Roles) -> list[str]:
+    out = [line(4, f"{entries.value.name}: {flow({'from': 'item', 'cast': 'float'})}", "the reading's value")]
+    kinds = {e.key: e.quantity for e in entries.entries}
+    why = "; ".join(e.reason for e in entries.entries[:6]) + ("; ..." if len(entries.entries) > 6 else "")
+    out.append(
+        line(4, f"{entries.kind.name}: {flow({'from': 'key', 'map': kinds, 'on_error': 'skip'})}", why)
+    )
+    units = {e.key: e.unit for e in entries.entries if e.unit}
+    if entries.unit is not None and units:
+        shown = ", ".join(f"{k} {unit_name(u)}" for k, u in list(units.items())[:6])
+        out.append(
+            line(
+                4,
+                f"{entries.unit.name}: {flow({'from': 'key', 'map': units, 'on_error': 'skip'})}",
+                f"units by the keys' names or values: {shown}",
+            )
+        )
+    if roles.id is not None:
+        template = f"{{{roles.id.field.path}}} {{key}}"
+        out.append(line(4, f"name: {flow({'template': template})}", "the thing's id and the reading's key"))
+    return out
 
 
 def write_mapping(plan: Plan) -> str:
@@ -192,11 +266,13 @@ def write_mapping(plan: Plan) -> str:
     if sample.each:
         why = f"one entity per item of {sample.each}, read as item.*; the document's own fields stay readable"
         out.append(line(2, f"each: {scalar(sample.each)}", why))
+    if plan.entries:
+        out += entries_head(plan.entries)
     if roles.id is not None:
-        field = roles.id.field
-        needs_slug = any(not re.fullmatch(r"[A-Za-z0-9._-]+", str(v)) for v in field.values)
-        placeholder = f"{{{field.path}|slug}}" if needs_slug else f"{{{field.path}}}"
-        slug_why = "; |slug: values hold spaces or punctuation" if needs_slug else ""
+        placeholder, slug_why = id_placeholder(roles.id.field)
+        if plan.entries:
+            placeholder += "-{key|slug}"
+            slug_why += "; -{key|slug}: one entity per reading"
         out.append(
             line(2, f"id: {scalar(f'urn:ngsi-ld:{plan.type}:{placeholder}')}", roles.id.reason + slug_why)
         )
@@ -216,7 +292,8 @@ def write_mapping(plan: Plan) -> str:
         spec.update({"format": roles.time.fmt} | extra)
         out.append(line(2, f"observedAt: {flow(spec)}", "; ".join(w for w in (roles.time.reason, zone) if w)))
     out.append("  attributes:")
-    if roles.point is None and not plan.matches:
+    proposed = plan.matches or plan.entries or plan.structures or plan.links or plan.constants or plan.bins
+    if roles.point is None and not proposed:
         # a mapping's entity needs one attribute: a constant that says what to do
         why = (
             f"nothing in the sample matched an attribute of {plan.type}: a placeholder, see the fields below"
@@ -229,8 +306,25 @@ def write_mapping(plan: Plan) -> str:
     if roles.point is not None:
         spec = {"geo": "point", "lon": roles.point.lon.path, "lat": roles.point.lat.path}
         out.append(line(4, f"location: {flow(spec)}", roles.point.reason))
+    if plan.entries:
+        out += entries_attributes(plan.entries, roles)
     for match in plan.matches:
         out += attribute_lines(plan, match)
+    for structure in plan.structures:
+        out.append(line(4, f"{structure.attribute}: {flow({'object': structure.members})}", structure.reason))
+    for link in plan.links:
+        placeholder, slug_why = id_placeholder(link.field)
+        spec = {"relationship": f"urn:ngsi-ld:{link.target}:{placeholder}"}
+        out.append(line(4, f"{link.attribute.name}: {flow(spec)}", link.reason + slug_why))
+    for fill in plan.bins:
+        binned: dict[str, Any] = {"from": fill.field.path, **({"cast": "int"} if fill.field.text else {})}
+        binned["bins"] = fill.bins
+        out.append(line(4, f"{fill.attribute.name}: {flow(binned)}", fill.reason))
+    for constant in plan.constants:
+        out.append(line(4, f"{constant.name}: {flow({'value': constant.value})}", constant.reason))
+    if plan.required:
+        out.append(f"    # required by {plan.type} (Smart Data Models) and not in the sample: add them")
+        out.append(f"    #   {'; '.join(plan.required)}")
     if plan.unmatched:
         out.append("    # not matched (closest attributes of the type, score 0..1):")
         for field, near in plan.unmatched[:_UNMATCHED_SHOWN]:

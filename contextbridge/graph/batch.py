@@ -23,7 +23,7 @@ from contextbridge.updates import REPLACE, UpdatePolicy, merge_entities
 
 
 @dataclass(frozen=True)
-class Batch:
+class TripleBatch:
     ids: list[str]
     texts: list[str]  # the N-Triples of each entity, in the order of ``ids``
     triples: int
@@ -38,7 +38,7 @@ class Batch:
 
 def convert_batch(
     converter: Converter, entities: Iterable[Mapping[str, Any]], policy: UpdatePolicy = REPLACE
-) -> Batch:
+) -> TripleBatch:
     latest: dict[str, Mapping[str, Any]] = {}
     refused: list[EntityError] = []
     history: list[str] = []
@@ -72,4 +72,4 @@ def convert_batch(
             continue
         ids.append(ident)
     triples = sum(text.count("\n") for text in texts)
-    return Batch(ids, texts, triples, tuple(refused), targets, "".join(history))
+    return TripleBatch(ids, texts, triples, tuple(refused), targets, "".join(history))

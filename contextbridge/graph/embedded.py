@@ -53,7 +53,7 @@ from contextbridge.graph.base import (
     query_graphs,
     tenant_graph,
 )
-from contextbridge.graph.batch import Batch, convert_batch
+from contextbridge.graph.batch import TripleBatch, convert_batch
 from contextbridge.graph.history import retention_update
 from contextbridge.graph.sparql import data_update, delete_update, insert_update, merge_update, query_form
 from contextbridge.graph.workers import QueryPool
@@ -121,7 +121,9 @@ class EmbeddedStore:
             await asyncio.to_thread(self._write_versions, tenant, batch, policy, time.time())
         return UpsertReport(len(batch.ids), batch.triples, batch.refused)
 
-    def _write_versions(self, tenant: str | None, batch: Batch, policy: UpdatePolicy, now: float) -> None:
+    def _write_versions(
+        self, tenant: str | None, batch: TripleBatch, policy: UpdatePolicy, now: float
+    ) -> None:
         graph = tenant_graph(tenant)
         if policy.merge:  # the attribute instances it carries go, the others stay: one transaction
             with self._write, _boundary(self.path):

@@ -16,10 +16,11 @@ import pyshacl
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, SH
 
-from contextbridge.constraints import Violation, shapes_graph
+from contextbridge.constraints import Violation
 from contextbridge.graph.base import GraphStore
 from contextbridge.graph.results import format_result
 from contextbridge.ontology import CITY, Ontology
+from contextbridge.shapes import shapes_graph
 
 ALL_TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 

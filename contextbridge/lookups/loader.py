@@ -62,10 +62,11 @@ def _sql(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
 
 
 def _registry(value: Any, spec: Mapping[str, Any], base: Path) -> LookupSource:
+    from ..database import is_postgres
     from .registry import RegistrySource
 
     text = str(value)
-    location: str | Path = text if text.startswith(("postgresql://", "postgres://")) else base / text
+    location: str | Path = text if is_postgres(text) else base / text
     return RegistrySource(location, interval=spec.get("interval", DEFAULT_INTERVAL))
 
 

@@ -29,10 +29,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from ..database import is_postgres
 from ..errors import RecordError
+from ..sink import Entity
 from ..updates import REPLACE, UpdatePolicy
 
-Entity = Mapping[str, Any]
 TRANSLATE = "translate"  # the dead-letter sink of records the translator rejected
 
 
@@ -254,7 +255,7 @@ def open_outbox(
         "supersede": supersede,
         "skip_unchanged": skip_unchanged,
     }
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres(text):
         from .postgres import PostgresOutbox
 
         return PostgresOutbox(text, schema=schema, **options)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 
+from ..database import connect_postgres, redacted
 from ..errors import ConfigError
 from .queue import SqlOutbox
 from .sql import Dialect, Tx
@@ -167,7 +168,7 @@ class PostgresOutbox(SqlOutbox):
             raise ConfigError(f"outbox connections: {connections} is not ≥ 1", key="connections")
         self.schema = schema
         self.url = url
-        self.location = _redacted(url)
+        self.location = redacted(url)
         # Who holds this outbox's claims: never reused (see ``PostgresDialect.reap``).
         self.owner = f"contextbridge-{uuid.uuid4().hex}"
         opened: list[psycopg.Connection[Any]] = []
@@ -183,11 +184,7 @@ class PostgresOutbox(SqlOutbox):
         super().__init__(opened, PostgresDialect(schema), owner=self.owner, **options)
 
     def _connect(self, *, create: bool = False) -> psycopg.Connection[Any]:
-        connection = psycopg.connect(self.url, autocommit=True, application_name=self.owner)
-        if create:
-            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-        connection.execute(f'SET search_path TO "{self.schema}"')
-        return connection
+        return connect_postgres(self.url, schema=self.schema, create=create, application_name=self.owner)
 
     def _reopen(self, connection: Any) -> Any:
         """A new session for a lost one, under the same owner id: the claims stay ours."""
@@ -196,12 +193,3 @@ class PostgresOutbox(SqlOutbox):
             connection.close()
         self._connections[self._connections.index(connection)] = fresh
         return fresh
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    head, at, tail = url.rpartition("@")
-    if not at or ":" not in head.split("//", 1)[-1]:
-        return url
-    scheme, _, credentials = head.partition("//")
-    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{tail}"

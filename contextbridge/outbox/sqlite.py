@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from ..database import open_sqlite
 from .queue import SqlOutbox
 from .sql import Dialect, Tx
 
@@ -133,11 +134,9 @@ class SqliteOutbox(SqlOutbox):
     """The outbox in ``state/outbox.sqlite3``."""
 
     def __init__(self, state: Path, *, synchronous: str = "FULL", **options: Any) -> None:
-        state.mkdir(parents=True, exist_ok=True)
         self.path = state / FILE
         self.location = str(self.path)
-        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        connection.execute("PRAGMA journal_mode=WAL")
+        connection = open_sqlite(state, FILE, autocommit=True)
         connection.execute(f"PRAGMA synchronous={synchronous}")
         for pragma in PRAGMAS:
             connection.execute(pragma)

@@ -66,5 +66,5 @@ async def draft_endpoint(request: Request) -> Response:
         raise HTTPProblem(400, "bad-request", "Bad Request", f"cannot draft a mapping: {error}") from None
     ranking = [{"type": r.type, "score": r.score, "reasons": list(r.reasons)} for r in draft.ranking[:3]]
     return JSONResponse(
-        {"mapping": draft.text, "type": draft.type, "ranking": ranking, "attributes": len(draft.matches)}
+        {"mapping": draft.text, "type": draft.type, "ranking": ranking, "attributes": draft.proposed}
     )

@@ -10,8 +10,10 @@ The feed's own source checks the request (its API key or body signature, its siz
 LoRaWAN network server needs only the secret of its feed; a webhook feed that declares neither
 takes the service's API keys: a key allowed to write to the feed's own tenant, whatever tenant
 the request's headers name (the records land in the feed's tenant). A request without valid
-credentials gets the same 401 whether the feed exists or not: feed names are not for strangers
-to discover. The answer is 202 once the request's
+credentials gets the same 401 whether the feed exists or not, and whatever the size of its body:
+credentials are judged first, and only a sender whose credentials hold hears that its body is too
+large (413), so that feed names are not for strangers to discover (a signed body is read and
+hashed up to a bound, see :mod:`contextbridge.sources.webhook`). The answer is 202 once the request's
 records are in the outbox (or its rejected records in the dead-letter queue): the sender holds
 the data until then, so a crash before loses nothing it does not send again. 503 with
 Retry-After when the feed's queue stays full (the outbox is slower than the senders).
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.errors import WebhookAuthError
+from contextbridge.errors import PayloadTooLarge, WebhookAuthError
 from contextbridge.graph.base import DEFAULT_TENANT
 from contextbridge.sources import WebhookRefused, WebhookSource
 
@@ -75,7 +77,18 @@ async def feed_endpoint(request: Request) -> Response:
         raise HTTPProblem(404, "not-found", "Not Found", f"no webhook feed {feed_id!r}")
     if source.api_key is None and source.secret is None:
         _service_key(service, request, runner.tenant or DEFAULT_TENANT)
-    body = await read_body(request, source.max_body)
+        body = await read_body(request, source.max_body)
+    else:  # the feed's own key or signature, judged before the size
+        declared = request.headers.get("content-length", "")
+        try:
+            body = await source.receive(
+                request.stream(), request.headers, length=int(declared) if declared.isdigit() else None
+            )
+        except WebhookAuthError:
+            raise _stranger() from None
+        except PayloadTooLarge:
+            limit = f"the body is over {source.max_body:,} bytes"
+            raise HTTPProblem(413, "payload-too-large", "Payload Too Large", limit) from None
     try:
         stored = await source.push(body, request.headers, metadata={"path": request.url.path})
         await asyncio.wait_for(stored, STORE_TIMEOUT)

@@ -16,7 +16,6 @@ See docs/sources.md for every setting, metadata key and delivery guarantee.
 from __future__ import annotations
 
 from ..errors import PayloadTooLarge, WebhookAuthError, WebhookBusy, WebhookRefused
-from .backoff import Backoff
 from .base import METADATA_FIELD, Message, Source, records_with_metadata
 from .factory import SOURCES, build_source, source_schema
 from .files import FileSource
@@ -30,7 +29,6 @@ from .webhook import WebhookSource
 __all__ = [
     "METADATA_FIELD",
     "SOURCES",
-    "Backoff",
     "FileSource",
     "HttpPollSource",
     "JetStreamSource",

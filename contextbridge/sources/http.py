@@ -30,12 +30,10 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_never
 
-from ..broker.auth import ApiKeyHeader, BearerToken
-from ..broker.client import retry_after
 from ..errors import DeliveryError, RemoteRefused
-from .backoff import Backoff
+from ..httpauth import ApiKeyHeader, BearerToken
+from ..retry import RetryPolicy, retry_after
 from .base import Ack, Message, Nack, pause, utc_now
 from .pagination import Pagination
 from .settings import Settings
@@ -105,7 +103,7 @@ class HttpPollSource:
         timeout: float = 30.0,
         pagination: Pagination | None = None,
         conditional: bool = True,
-        backoff: Backoff | None = None,
+        backoff: RetryPolicy | None = None,
         verify: bool | ssl.SSLContext = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -118,7 +116,7 @@ class HttpPollSource:
         self.timeout = timeout
         self.pagination = pagination or Pagination()
         self.conditional = conditional
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or RetryPolicy(max_retry_after=60.0, attempts=5)
         self.verify = verify
         self.transport = transport
         self.validators: tuple[str | None, str | None] = (None, None)  # ETag, Last-Modified
@@ -126,7 +124,6 @@ class HttpPollSource:
         self.not_modified = 0
         self.failures = 0
         self._closed = asyncio.Event()
-        self._backoff_wait = self.backoff.wait()
 
     async def messages(self) -> AsyncIterator[Message]:
         async with httpx.AsyncClient(
@@ -204,24 +201,10 @@ class HttpPollSource:
     async def _fetch(
         self, client: httpx.AsyncClient, url: str, params: Mapping[str, str], conditions: Mapping[str, str]
     ) -> httpx.Response:
-        backoff = self.backoff
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_transient),
-            wait=self._wait,
-            stop=stop_never if backoff.attempts is None else stop_after_attempt(backoff.attempts),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in self.backoff.retrying(retry=_transient, sleep=self._sleep):
             with attempt:
                 return await self._get(client, url, params, conditions)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        after = getattr(error, "retry_after", None)
-        base = float(self._backoff_wait(state))
-        return max(base, min(float(after), self.backoff.maximum)) if after is not None else base
 
     async def _get(
         self, client: httpx.AsyncClient, url: str, params: Mapping[str, str], conditions: Mapping[str, str]
@@ -260,7 +243,7 @@ class HttpPollSource:
             timeout=settings.number("timeout", 30.0),
             pagination=Pagination.from_settings(settings.mapping("pagination")),
             conditional=settings.flag("conditional", True),
-            backoff=Backoff.from_settings(settings.mapping("retry")),
+            backoff=RetryPolicy.from_settings(settings.mapping("retry")),
             verify=_verify(settings, base_dir),
         )
         return source

@@ -50,7 +50,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from ..errors import ConfigError
-from .backoff import Backoff
+from ..retry import RetryPolicy
 from .base import Message, pause, utc_now
 from .mqtt import tls_context
 from .settings import Settings
@@ -141,7 +141,7 @@ class JetStreamSource:
         creds: str | None = None,
         tls: ssl.SSLContext | None = None,
         reconnect_wait: float = 2.0,
-        backoff: Backoff | None = None,
+        backoff: RetryPolicy | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("nats", "tls") or not parts.hostname:
@@ -175,7 +175,7 @@ class JetStreamSource:
         self.tls = (
             tls if tls is not None else (ssl.create_default_context() if parts.scheme == "tls" else None)
         )
-        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, attempts=None)
+        self.backoff = backoff or RetryPolicy(initial=0.5, maximum=30.0, attempts=None)
         self.connections = 0
         self.bound = 0  # pull subscriptions bound to the consumer (the stream and consumer exist)
         self.received = 0
@@ -349,7 +349,7 @@ class JetStreamSource:
             "creds": None,
             "tls": tls_context(settings.mapping("tls"), base_dir),
             "reconnect_wait": settings.number("reconnect_wait", 2.0),
-            "backoff": Backoff.from_settings(settings.mapping("retry"), attempts=None),
+            "backoff": RetryPolicy.from_settings(settings.mapping("retry"), attempts=None),
         }
         creds = settings.text("creds")
         if creds is not None:

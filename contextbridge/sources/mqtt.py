@@ -43,7 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..errors import ConfigError
-from .backoff import Backoff
+from ..retry import RetryPolicy
 from .base import Message, pause, utc_now
 from .settings import Settings
 from .topics import TopicFilter
@@ -132,7 +132,7 @@ class MqttSource:
         session_expiry: int = 0,
         ack: Literal["stored", "receipt"] = "stored",
         receive_maximum: int = 100,
-        backoff: Backoff | None = None,
+        backoff: RetryPolicy | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -165,7 +165,7 @@ class MqttSource:
         self.receive_maximum = receive_maximum
         if share is not None and session_expiry:
             log.warning(SHARED_SESSION_WARNING, self.url, share, self.client_id, session_expiry)
-        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, attempts=None)
+        self.backoff = backoff or RetryPolicy(initial=0.5, maximum=30.0, attempts=None)
         self.connections = 0  # successful connections (reconnections = connections - 1)
         self.subscribed = 0  # successful subscriptions, one per connection
         self.received = 0
@@ -307,7 +307,7 @@ class MqttSource:
             "session_expiry": settings.integer("session_expiry", 0),
             "ack": settings.choice("ack", "stored"),
             "receive_maximum": settings.integer("receive_maximum", 100),
-            "backoff": Backoff.from_settings(settings.mapping("retry"), attempts=None),
+            "backoff": RetryPolicy.from_settings(settings.mapping("retry"), attempts=None),
         }
         if options["session_expiry"] and not options["client_id"]:
             settings.problem(

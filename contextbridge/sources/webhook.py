@@ -2,6 +2,7 @@
 
     >>> source = WebhookSource("ttn", api_key="s3cret", header="X-Api-Key")
     >>> # in the service's request handler:
+    >>> body = await source.receive(request.stream(), request.headers)  # credentials, then the size
     >>> source.verify(body, request.headers)              # WebhookAuthError (401), PayloadTooLarge (413)
     >>> stored = await source.push(body, request.headers, metadata={"path": request.url.path})
     >>> await stored                                       # the consumer acked: answer 202
@@ -17,6 +18,13 @@ Authentication, one or both:
   GitHub-style senders and gateways in front of network servers do.
 Secrets are compared in constant time. A refused request queues nothing.
 
+Credentials are judged before the size: a request without valid ones is refused 401 whatever its
+size, and only a sender whose credentials hold learns that its body is over ``max_body`` (413), so
+that a stranger cannot tell a feed that exists by its size limit. A key is in the headers, judged
+before anything is read; a signature needs the body, which ``receive`` reads and hashes up to
+``SIGNED_READ`` times ``max_body`` (keeping at most ``max_body`` of it): a body that does not
+verify, or is too large to be verified within that bound, is a 401.
+
 Delivery: ``push`` waits (at most ``enqueue_timeout`` seconds, else WebhookBusy, 503) for room in
 the bounded queue and returns an ``asyncio.Future`` that completes when the consumer acks the
 message, or fails with the consumer's error on ``nack``. Answering 202 only then makes the sender
@@ -31,7 +39,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +50,7 @@ from .settings import Settings
 __all__ = ["WebhookSource"]
 
 _CLOSE = object()
+SIGNED_READ = 4  # a signed body is read and hashed up to this many times max_body, then refused 401
 
 
 class WebhookSource:
@@ -93,37 +102,100 @@ class WebhookSource:
             raise
 
     def _verify(self, body: bytes, headers: Mapping[str, str]) -> None:
+        self._check_key(headers)
+        expected = self._signature(headers)
+        if expected is not None and not hmac.compare_digest(
+            expected, hmac.digest(self.secret or b"", body, hashlib.sha256)
+        ):
+            raise self._mismatch()
         if len(body) > self.max_body:
             raise PayloadTooLarge(f"body of {len(body)} bytes is over {self.max_body}", source=self.name)
-        if self.api_key is not None:
-            given = _header(headers, self.header)
-            if given is None:
-                raise WebhookAuthError(f"missing {self.header} header", source=self.name)
-            if self.scheme:
-                scheme, _, given = given.partition(" ")
-                if scheme.lower() != self.scheme.lower():
-                    raise WebhookAuthError(
-                        f"{self.header}: expected the {self.scheme} scheme", source=self.name
-                    )
-            if not hmac.compare_digest(given.strip().encode(), self.api_key):
-                raise WebhookAuthError(f"wrong key in {self.header}", source=self.name)
-        if self.secret is not None:
-            signature = _header(headers, self.signature_header)
-            if signature is None:
-                raise WebhookAuthError(f"missing {self.signature_header} header", source=self.name)
-            signature = signature.strip()
-            if self.prefix:
-                if not signature.startswith(self.prefix):
-                    raise WebhookAuthError(
-                        f"{self.signature_header}: expected {self.prefix}…", source=self.name
-                    )
-                signature = signature[len(self.prefix) :]
-            if not hmac.compare_digest(
-                self._decode(signature), hmac.digest(self.secret, body, hashlib.sha256)
-            ):
-                raise WebhookAuthError(
-                    f"{self.signature_header}: the body signature does not match", source=self.name
-                )
+
+    async def receive(
+        self, chunks: AsyncIterable[bytes], headers: Mapping[str, str], *, length: int | None = None
+    ) -> bytes:
+        """The body of a request, read once its credentials hold; WebhookAuthError (401) for a
+        request without valid credentials whatever its size, PayloadTooLarge (413) only after.
+
+        ``chunks`` is the body as it arrives, ``length`` its declared ``Content-Length`` (None:
+        unknown). A key is judged before anything is read; a signed body is hashed as it comes,
+        up to ``SIGNED_READ`` × ``max_body`` bytes, and never more than ``max_body`` is kept.
+        """
+        try:
+            return await self._receive(chunks, headers, length)
+        except WebhookRefused:
+            self.refused += 1
+            raise
+
+    async def _receive(
+        self, chunks: AsyncIterable[bytes], headers: Mapping[str, str], length: int | None
+    ) -> bytes:
+        self._check_key(headers)
+        expected = self._signature(headers)
+        limit = self.max_body
+        bound = limit if expected is None else limit * SIGNED_READ
+        if length is not None and length > bound:
+            raise self._unverifiable() if expected is not None else self._too_large()
+        mac = hmac.new(self.secret or b"", digestmod=hashlib.sha256)
+        kept: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > bound:
+                raise self._unverifiable() if expected is not None else self._too_large()
+            if expected is not None:
+                mac.update(chunk)
+            if size <= limit:
+                kept.append(chunk)
+        if expected is not None and not hmac.compare_digest(expected, mac.digest()):
+            raise self._mismatch()
+        if size > limit:
+            raise self._too_large()
+        return b"".join(kept)
+
+    def _check_key(self, headers: Mapping[str, str]) -> None:
+        """The API key of the headers, if the feed has one; else WebhookAuthError."""
+        if self.api_key is None:
+            return
+        given = _header(headers, self.header)
+        if given is None:
+            raise WebhookAuthError(f"missing {self.header} header", source=self.name)
+        if self.scheme:
+            scheme, _, given = given.partition(" ")
+            if scheme.lower() != self.scheme.lower():
+                raise WebhookAuthError(f"{self.header}: expected the {self.scheme} scheme", source=self.name)
+        if not hmac.compare_digest(given.strip().encode(), self.api_key):
+            raise WebhookAuthError(f"wrong key in {self.header}", source=self.name)
+
+    def _signature(self, headers: Mapping[str, str]) -> bytes | None:
+        """The body signature the headers give (None: the feed has no secret); WebhookAuthError if
+        it is missing or lacks its prefix (an undecodable one is compared as garbage)."""
+        if self.secret is None:
+            return None
+        signature = _header(headers, self.signature_header)
+        if signature is None:
+            raise WebhookAuthError(f"missing {self.signature_header} header", source=self.name)
+        signature = signature.strip()
+        if self.prefix:
+            if not signature.startswith(self.prefix):
+                raise WebhookAuthError(f"{self.signature_header}: expected {self.prefix}…", source=self.name)
+            signature = signature[len(self.prefix) :]
+        return self._decode(signature)
+
+    def _mismatch(self) -> WebhookAuthError:
+        return WebhookAuthError(
+            f"{self.signature_header}: the body signature does not match", source=self.name
+        )
+
+    def _unverifiable(self) -> WebhookAuthError:
+        bound = self.max_body * SIGNED_READ
+        return WebhookAuthError(
+            f"{self.signature_header}: a body over {bound} bytes ({SIGNED_READ}× the limit) is not verified",
+            source=self.name,
+        )
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"the body is over {self.max_body:,} bytes", source=self.name)
 
     def _decode(self, signature: str) -> bytes:
         try:

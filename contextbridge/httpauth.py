@@ -1,5 +1,7 @@
-"""Authentication for the broker client, as ``httpx.Auth`` classes.
+"""HTTP authentication, as ``httpx.Auth`` classes, for every client that calls out: the broker,
+the webhook sink, the HTTP poll source.
 
+    >>> client = BrokerClient(url, auth=auth_from_config({"bearer": "s3cr3t"}))
     >>> client = BrokerClient(url, auth=BearerToken("s3cr3t"))
     >>> client = BrokerClient(url, auth=ApiKeyHeader("k3y", header="X-Api-Key"))
     >>> client = BrokerClient(url, auth=ClientCredentials(
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from typing import Any
 
 import httpx
 
-from ..errors import DeliveryError
+from .errors import DeliveryError
 
 
 class BearerToken(httpx.Auth):
@@ -112,3 +115,17 @@ class ClientCredentials(httpx.Auth):
             if response.status_code != 401:
                 return
             self._token = None
+
+
+def auth_from_config(settings: Mapping[str, Any]) -> httpx.Auth | None:
+    """The authentication a configuration section names (``auth:`` of ``broker`` or of a webhook
+    sink): ``bearer``, ``api_key`` or ``oauth2``; ``None`` when it names none."""
+    if "oauth2" in settings:
+        oauth = settings["oauth2"]
+        return ClientCredentials(oauth["token_url"], oauth["client_id"], oauth["client_secret"])
+    if "bearer" in settings:
+        return BearerToken(settings["bearer"])
+    if "api_key" in settings:
+        key = settings["api_key"]
+        return ApiKeyHeader(key["value"], header=key.get("header", "X-Api-Key"))
+    return None
