@@ -90,9 +90,16 @@ class Translator:
     """A compiled mapping ready to translate records."""
 
     def __init__(
-        self, mapping: Mapping, *, constraints: Constraints | None = None, mode: str | None = None
+        self,
+        mapping: Mapping,
+        *,
+        constraints: Constraints | None = None,
+        mode: str | None = None,
+        generated: bool = True,
     ) -> None:
-        """``constraints``: those of the mapping's ontology by default; ``mode``: the mapping's."""
+        """``constraints``: those of the mapping's ontology by default; ``mode``: the mapping's;
+        ``generated``: run the mapping compiled to Python source (:mod:`contextbridge.mapping.codegen`),
+        False for the closures it is generated from (same output, slower)."""
         self.mapping = mapping
         self.stats = TranslationStats()
         mode = mode or mapping.constraints
@@ -126,9 +133,29 @@ class Translator:
             mapping.lookups.ensure_loaded()
         self._number: int | None = None  # the record being translated, to locate skipped attributes
         self._source: str | None = None
+        self._generated: Any = None
+        if generated:
+            from .mapping.codegen import generated as generate
+
+            self._generated = generate(mapping, checker).entities
+
+    def _skip(self, name: str, error: TransformError) -> None:
+        """An attribute with ``on_error: skip`` failed: counted, located, left out."""
+        self.stats.skip(name, error.located(record=self._number, source=self._source))
+
+    def _report(self, violations: list[Violation], type_name: str) -> None:
+        """The constraints an entity breaks: rejected (``reject``) or counted (``warn``)."""
+        if self.mode == "reject":
+            first = violations[0]
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+            raise ConstraintError(f"{first}{more}", field=first.attribute)
+        for violation in violations:
+            self.stats.warn(violation, type_name)
 
     def translate_record(self, record: MappingABC[str, Any]) -> list[Entity]:
         """The entities of one record; raises RecordError (without position: the caller adds it)."""
+        if self._generated is not None:
+            return self._generated(record, self._skip, self._report)  # type: ignore[no-any-return]
         if self._filter is not None and not self._filter(record):
             return []
         entities = []
@@ -182,14 +209,8 @@ class Translator:
     def _check(self, entity: Entity, check: Any, type_name: str) -> None:
         """The constraints ``entity`` breaks: rejected (``reject``) or counted (``warn``)."""
         violations = check(entity)
-        if not violations:
-            return
-        if self.mode == "reject":
-            first = violations[0]
-            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-            raise ConstraintError(f"{first}{more}", field=first.attribute)
-        for violation in violations:
-            self.stats.warn(violation, type_name)
+        if violations:
+            self._report(violations, type_name)
 
     def _entity(self, rule: Any, view: Any, render_id: Any, observed_at: Any, attributes: Any) -> Entity:
         """One entity of a rule with ``each:``, from one item's view of the record."""
