@@ -27,8 +27,8 @@ from typing import Any
 from ..constraints import Constraint, Constraints, _tester
 from ..errors import TransformError
 from ..paths import MISSING, parse_path
-from ..unitcodes import unit_codes
 from ..templates import _URI_SAFE, FILTERS, parse_template, to_text, uri_escape
+from ..unitcodes import unit_codes
 from .attributes import VALUE_SOURCES, AttributeRule, _blame, _raw_getter, checked_value, is_missing
 from .casts import float_cast, make_cast, time_parser
 from .compiler import EntityRule
@@ -559,7 +559,7 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
     # Generated from the validated mapping (strings as repr() literals, other constants bound in
     # the namespace): no record value is ever part of the source.
     code = compile(source, f"<mapping {mapping.id}>", "exec")
-    exec(code, namespace)  # noqa: S102
+    exec(code, namespace)
     return Generated(source, namespace["entities"], tuple(fallbacks))
 
 
