@@ -137,9 +137,7 @@ def main() -> None:
         {
             "hand-written Python (parking)": lambda: sum(len(handwritten_parking(r)) for r in good),
             "compiled mapping (generated code)": lambda: translate_all(Translator(parking), good),
-            "compiled mapping (closures)": lambda: translate_all(
-                Translator(parking, generated=False), good
-            ),
+            "compiled mapping (closures)": lambda: translate_all(Translator(parking, generated=False), good),
         },
         repeat=args.repeat,
     )

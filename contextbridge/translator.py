@@ -238,6 +238,7 @@ class Translator:
         """Translate a stream of parsed records (and the parser's errors) in order."""
         stats = self.stats
         number = 0
+        generated, skip, report = self._generated, self._skip, self._report
         for record in records:
             number += 1
             if isinstance(record, RecordError):
@@ -249,7 +250,10 @@ class Translator:
             stats.records += 1
             self._number, self._source = number, source
             try:
-                entities = self.translate_record(record)
+                if generated is not None:  # translate_record, inlined
+                    entities = generated(record, skip, report)
+                else:
+                    entities = self.translate_record(record)
             except RecordError as error:
                 stats.reject(error.located(record=number, source=source, data=record))
                 yield error

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..constraints import Constraint, Constraints, _tester
+from ..constraints import Constraint, Constraints, _tester, _violation
 from ..errors import TransformError
 from ..paths import MISSING, parse_path
 from ..templates import _URI_SAFE, FILTERS, parse_template, to_text, uri_escape
@@ -55,6 +55,44 @@ class _Writer:
         self.depth = 0
         self.namespace = namespace
         self.count = 0
+        self.view = "view"  # the name of the record (or item view) the code reads
+        self.observed = "observed"  # the name of the entity's observedAt
+        # Values already computed in straight-line code (no branch around them), by what they
+        # are: the entities of one record read each field, time and point once. None: no reuse.
+        self.memo: dict[tuple[Any, ...], Any] | None = None
+        self.base = 0  # the depth of straight-line code
+        self.data: Any = {}  # the mapping as written
+        self.pending: list[str] | None = None  # the entity's members not written yet (``put``)
+        self.body = 0
+
+    def start(self, entity_id: str, type_name: str) -> None:
+        """A new entity: its members are gathered into one dict display while none is conditional."""
+        self.pending = [f'"id": {entity_id}', f'"type": {type_name!r}']
+        self.body = self.depth
+
+    def put(self, name: str, value: str, *, pure: bool = True) -> None:
+        """``entity[name] = value``; ``pure``: ``value`` calls nothing that may fail, so it may wait
+        for the dict display."""
+        if self.pending is not None and pure and self.depth == self.body:
+            self.pending.append(f"{name!r}: {value}")
+            return
+        self.flush()
+        self.line(f"entity[{name!r}] = {value}")
+
+    def flush(self) -> None:
+        """Write the entity's display now (before a member that may or may not be set)."""
+        if self.pending is not None:
+            depth, self.depth = self.depth, self.body
+            self.line(f"entity = {{{', '.join(self.pending)}}}")
+            self.depth, self.pending = depth, None
+
+    def recall(self, key: tuple[Any, ...]) -> Any:
+        return None if self.memo is None else self.memo.get((self.view, *key))
+
+    def remember(self, key: tuple[Any, ...], value: Any) -> None:
+        """Keep ``value`` for reuse, if the code computing it runs whenever later code runs."""
+        if self.memo is not None and self.depth == self.base:
+            self.memo[(self.view, *key)] = value
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -71,32 +109,48 @@ class _Writer:
         return name
 
 
-def _get(w: _Writer, target: str, record: str, path: str) -> None:
-    """``target = <path of record>`` (MISSING if absent), direct subscripts for plain keys."""
+def _get(w: _Writer, path: str, stem: str = "v") -> str:
+    """The local holding ``path`` of the view (MISSING if absent): direct subscripts for plain keys,
+    read once per record in straight-line code. Callers must not assign to it."""
+    known = w.recall(("get", path))
+    if known is not None:
+        return str(known)
+    target = w.local(stem)
     steps = parse_path(path)
     if len(steps) <= 2 and all(isinstance(step, str) for step in steps):
         subscripts = "".join(f"[{step!r}]" for step in steps)
         w.line("try:")
-        w.line(f"    {target} = {record}{subscripts}")
+        w.line(f"    {target} = {w.view}{subscripts}")
         w.line("except (KeyError, TypeError, IndexError):")
         w.line(f"    {target} = MISSING")
     else:
-        w.line(f"{target} = {w.bind('path', source_getter(path)[0])}({record})")
+        w.line(f"{target} = {w.bind('path', source_getter(path)[0])}({w.view})")
+    w.remember(("get", path), target)
+    return target
 
 
-def _template(w: _Writer, target: str, record: str, source: str, *, uri: bool) -> None:
-    """``target = <template rendered>`` or MISSING, as ``templates._renderer`` gives it."""
+def _template(
+    w: _Writer, target: str, source: str, *, uri: bool
+) -> tuple[list[tuple[tuple[Any, ...], str]], bool]:
+    """``target = <template rendered>`` or MISSING, as ``templates._renderer`` gives it. Returns the
+    placeholders' texts, known present once ``target`` is (see ``_known``), and whether ``target``
+    is certain (never MISSING: every placeholder already known)."""
     parts = parse_template(source)
     w.line(f"{target} = MISSING")
     opened = 0
     pieces: list[str] = []
+    texts: list[tuple[tuple[Any, ...], str]] = []
     for part in parts:
         if isinstance(part, str):
             pieces.append(repr(part))
             continue
         path, filter_name = part
-        raw, text = w.local("v"), w.local("t")
-        _get(w, raw, record, path)
+        key = ("text", path, filter_name, uri)
+        known = w.recall(key)
+        if known is not None:
+            pieces.append(known)
+            continue
+        raw, text = _get(w, path), w.local("t")
         w.line(f"if {raw} is not MISSING and {raw} is not None:")
         w.depth += 1
         w.line(f"{text} = ({raw} if type({raw}) is str else to_text({raw})).strip()")
@@ -105,12 +159,26 @@ def _template(w: _Writer, target: str, record: str, source: str, *, uri: bool) -
         w.line(f"if {text}:")
         w.depth += 1
         opened += 2
-        if uri:
-            w.line(f"if not _URI_SAFE({text}):")
+        if uri and filter_name != "slug":  # a slug is made of a-z, 0-9 and "-": nothing to escape
+            # letters and digits only (most ids): no escape, known without the regular expression
+            w.line(f"if not ({text}.isascii() and {text}.isalnum()) and not _URI_SAFE({text}):")
             w.line(f"    {text} = uri_escape({text}, {path!r})")
         pieces.append(text)
-    w.line(f"{target} = {' + '.join(pieces) or repr('')}")
-    w.depth -= opened
+        texts.append((key, text))
+    if opened:
+        w.line(f"{target} = {' + '.join(pieces) or repr('')}")
+        w.depth -= opened
+    else:  # every part known: no branch
+        del w.lines[-1]
+        w.line(f"{target} = {' + '.join(pieces) or repr('')}")
+    return texts, not opened
+
+
+def _known(w: _Writer, texts: list[tuple[tuple[Any, ...], str]]) -> None:
+    """A template was rendered (not MISSING) in straight-line code: its placeholders' texts are
+    defined and present for the rest of the record."""
+    for key, text in texts:
+        w.remember(key, text)
 
 
 def _float(w: _Writer, target: str, raw: str, decimal: str) -> None:
@@ -217,7 +285,7 @@ def _missing(w: _Writer, value: str, name: str, spec: Mapping[str, Any], field_n
 def _observed_member(w: _Writer, observe: Any, record: str) -> list[str]:
     """The attribute's ``observedAt`` member (the entity's time, or its own getter), if any."""
     if observe is True:
-        return ['"observedAt": observed']
+        return [f'"observedAt": {w.observed}']
     if observe is not None:
         return [f'"observedAt": {w.bind("observe", observe)}({record})']
     return []
@@ -231,56 +299,88 @@ def _dataset_member(w: _Writer, spec: Mapping[str, Any], record: str) -> list[st
     return [f'"datasetId": {w.bind("dataset", _dataset(spec))}({record})']
 
 
+def _absent(value: str) -> str:
+    """The test of ``attributes.is_missing``, written out."""
+    return f"{value} is MISSING or {value} is None or (type({value}) is str and not {value}.strip())"
+
+
+def _present(value: str) -> str:
+    return f"not ({_absent(value)})"
+
+
 def _property(w: _Writer, rule: AttributeRule, decimal: str, observe: Any) -> bool:
     spec, name = rule.spec, rule.name
     if "value" in spec:  # a constant: the closure's dict(static), with the same (shared) value
         members = [f'"type": "Property", "value": {w.bind("constant", spec["value"])}']
         if "unitCode" in spec:
             members.append(f'"unitCode": {spec["unitCode"]!r}')
-        w.line(f"entity[{name!r}] = {{{', '.join(members)}}}")
+        w.put(name, f"{{{', '.join(members)}}}")
         return True
     sources = [key for key in VALUE_SOURCES if key in spec]
     source = "expr" if "expr" in sources else sources[0]
-    value, attribute = w.local("value"), w.local("a")
+    always = "default" in spec or spec.get("required")
+    steps = _has_steps(spec)
     if source == "from" and isinstance(spec["from"], str):
         field_name = spec["from"]
-        _get(w, value, "view", spec["from"])
-    elif source == "template" and "expr" not in spec:
-        raw, field_name = _raw_getter(spec, source, decimal)
-        _template(w, value, "view", spec["template"], uri=False)
+        raw = _get(w, spec["from"])
     else:
-        raw, field_name = _raw_getter(spec, source, decimal)
-        w.line(f"{value} = {w.bind('raw', raw)}(view)")
-    w.line(f"if {value} is MISSING or {value} is None or (type({value}) is str and not {value}.strip()):")
-    w.depth += 1
-    _missing(w, value, name, spec, field_name)
-    w.depth -= 1
-    if _has_steps(spec):
-        w.line("else:")
-        w.line("    try:")
-        w.depth += 2
-        _steps(w, value, spec, decimal)
-        w.depth -= 2
-        w.line("    except TransformError as error:")
-        w.line(f"        raise _blame(error, {name!r}, {field_name!r}) from None")
-    always = "default" in spec or spec.get("required")
-    if not always:
-        w.line(f"if {value} is not MISSING:")
+        field_name = _raw_getter(spec, source, decimal)[1]
+        raw = w.local("raw")
+        if source == "template":
+            _template(w, raw, spec["template"], uri=False)
+        else:
+            w.line(f"{raw} = {w.bind('raw', _raw_getter(spec, source, decimal)[0])}({w.view})")
+    if steps or "default" in spec:
+        value = w.local("value")
+        w.line(f"if {_present(raw)}:")
         w.depth += 1
+        w.line(f"{value} = {raw}")
+        if steps:
+            w.line("try:")
+            w.depth += 1
+            _steps(w, value, spec, decimal)
+            w.depth -= 1
+            w.line("except TransformError as error:")
+            w.line(f"    raise _blame(error, {name!r}, {field_name!r}) from None")
+        w.depth -= 1
+        w.line("else:")
+        w.depth += 1
+        _missing(w, value, name, spec, field_name)
+        w.depth -= 1
+        if not always:
+            w.flush()
+            w.line(f"if {value} is not MISSING:")
+            w.depth += 1
+    else:
+        value = raw
+        if always:  # required
+            w.line(f"if {_absent(raw)}:")
+            w.depth += 1
+            _missing(w, value, name, spec, field_name)
+            w.depth -= 1
+        else:
+            w.flush()
+            w.line(f"if {_present(raw)}:")
+            w.depth += 1
     members = [f'"type": "Property", "value": {value}']
     if "unitCode" in spec:
         members.append(f'"unitCode": {spec["unitCode"]!r}')
-    members += _observed_member(w, observe, "view") + _dataset_member(w, spec, "view")
-    w.line(f"{attribute} = {{{', '.join(members)}}}")
+    extra = _observed_member(w, observe, w.view) + _dataset_member(w, spec, w.view)
+    pure = all("(" not in member for member in extra)
+    members += extra
     valid = (
         bool(spec.get("cast"))
         or "map" in spec
         or any(key in spec for key in ("scale", "offset", "unit", "round", "range", "bins"))
     )
     if not valid and source != "template":
+        attribute = w.local("a")
+        w.line(f"{attribute} = {{{', '.join(members)}}}")
         w.line(f"if type({value}) not in _PLAIN:")
         w.line(f"    checked_value({name!r}, {attribute})")
-    w.line(f"entity[{name!r}] = {attribute}")
+        w.put(name, attribute)
+    else:
+        w.put(name, f"{{{', '.join(members)}}}", pure=pure)
     if not always:
         w.depth -= 1
     return True
@@ -292,18 +392,22 @@ def _relationship(w: _Writer, rule: AttributeRule) -> bool:
         return False
     target = w.local("target")
     fields = [part[0] for part in parse_template(spec["relationship"]) if not isinstance(part, str)]
-    _template(w, target, "view", spec["relationship"], uri=True)
-    if "default" in spec or spec.get("required"):
+    texts, certain = _template(w, target, spec["relationship"], uri=True)
+    always = certain or "default" in spec or spec.get("required")
+    if not certain and ("default" in spec or spec.get("required")):
         w.line(f"if {target} is MISSING:")
         w.depth += 1
         _missing(w, target, name, spec, ",".join(fields))
         w.depth -= 1
-    always = "default" in spec or spec.get("required")
+        if "default" not in spec:
+            _known(w, texts)
     if not always:
+        w.flush()
         w.line(f"if {target} is not MISSING:")
         w.depth += 1
-    members = [f'"type": "Relationship", "object": {target}', *_dataset_member(w, spec, "view")]
-    w.line(f"entity[{name!r}] = {{{', '.join(members)}}}")
+    extra = _dataset_member(w, spec, w.view)
+    members = [f'"type": "Relationship", "object": {target}', *extra]
+    w.put(name, f"{{{', '.join(members)}}}", pure=not extra)
     if not always:
         w.depth -= 1
     return True
@@ -313,39 +417,57 @@ def _geo_point(w: _Writer, rule: AttributeRule, decimal: str, observe: Any) -> b
     spec, name = rule.spec, rule.name
     if spec["geo"] != "point":
         return False
-    lon, lat, value = w.local("lon"), w.local("lat"), w.local("point")
     field_name = f"{spec['lon']},{spec['lat']}"
-    _get(w, lon, "view", spec["lon"])
-    _get(w, lat, "view", spec["lat"])
-    w.line(f"if is_missing({lon}) or is_missing({lat}):")
+    key = ("point", spec["lon"], spec["lat"], decimal)
+    known = w.recall(key)
+    if known is None:
+        lon, lat = _get(w, spec["lon"], "lon"), _get(w, spec["lat"], "lat")
+        present, x, y = w.local("present"), w.local("x"), w.local("y")
+        w.line(f"{present} = {_present(lon)} and {_present(lat)}")
+        w.line(f"if {present}:")
+        w.line("    try:")
+        w.depth += 2
+        _float(w, x, lon, decimal)
+        _float(w, y, lat, decimal)
+        w.line(f"if not (-180.0 <= {x} <= 180.0 and -90.0 <= {y} <= 90.0):")
+        w.line(f'    raise TransformError(f"coordinates ({{{x}}}, {{{y}}}) are outside WGS84 bounds")')
+        w.depth -= 2
+        w.line("    except TransformError as error:")
+        w.line(f"        raise _blame(error, {name!r}, {field_name!r}) from None")
+        w.remember(key, (present, x, y))
+    else:
+        present, x, y = known
+    value = w.local("point")
+    w.line(f"if {present}:")
+    w.line(f'    {value} = {{"type": "Point", "coordinates": [{x}, {y}]}}')
+    w.line("else:")
     w.depth += 1
     _missing(w, value, name, spec, field_name)
     w.depth -= 1
-    w.line("else:")
-    w.line("    try:")
-    w.depth += 2
-    x, y = w.local("x"), w.local("y")
-    _float(w, x, lon, decimal)
-    _float(w, y, lat, decimal)
-    w.line(f"if not (-180.0 <= {x} <= 180.0 and -90.0 <= {y} <= 90.0):")
-    w.line(f'    raise TransformError(f"coordinates ({{{x}}}, {{{y}}}) are outside WGS84 bounds")')
-    w.depth -= 2
-    w.line("    except TransformError as error:")
-    w.line(f"        raise _blame(error, {name!r}, {field_name!r}) from None")
-    w.line(f'    {value} = {{"type": "Point", "coordinates": [{x}, {y}]}}')
     always = "default" in spec or spec.get("required")
     if not always:
+        w.flush()
         w.line(f"if {value} is not MISSING:")
         w.depth += 1
-    members = [f'"type": "GeoProperty", "value": {value}', *_observed_member(w, observe, "view")]
-    w.line(f"entity[{name!r}] = {{{', '.join(members)}}}")
+    extra = _observed_member(w, observe, w.view)
+    members = [f'"type": "GeoProperty", "value": {value}', *extra]
+    w.put(name, f"{{{', '.join(members)}}}", pure=all("(" not in member for member in extra))
     if not always:
         w.depth -= 1
     return True
 
 
+def _covers(rule: AttributeRule) -> bool:
+    """Whether the generator writes ``rule`` out (the others call their closure)."""
+    if rule.kind == "Relationship":
+        return isinstance(rule.spec["relationship"], str)
+    if rule.kind == "GeoProperty":
+        return bool(rule.spec["geo"] == "point")
+    return rule.kind == "Property"
+
+
 def _attribute(w: _Writer, rule: AttributeRule, decimal: str, inherit: bool) -> bool:
-    """Write ``rule`` into the entity; False (nothing written) when the generator does not cover it."""
+    """Write ``rule`` into the entity (one that ``_covers``)."""
     from .attributes import _observed
 
     spec = rule.spec
@@ -359,53 +481,100 @@ def _attribute(w: _Writer, rule: AttributeRule, decimal: str, inherit: bool) -> 
 
 
 def _rule(w: _Writer, number: int, rule: EntityRule, decimal: str, fallbacks: list[str]) -> str:
-    """``def _rule_N(view, skip)``: the entity of ``rule`` from one view of the record."""
+    """``def _rule_N(view, skip)``: the entity of ``rule`` from one view of the record (the rules
+    with ``each:`` or lookups: the others are written into ``entities`` itself)."""
     name = f"_rule_{number}"
     w.line(f"def {name}(view, skip):")
     w.depth += 1
-    fields = ",".join(rule.id.fields)
-    if _is_template(rule):
-        _template(w, "entity_id", "view", rule.id.source, uri=True)
-    else:
-        w.line(f"entity_id = {w.bind('id', rule.id.render)}(view)")
-    w.line("if entity_id is MISSING:")
-    if rule.each is not None:
-        w.line(f"    reason = {rule.type + ' id: missing value'!r} + f\" (item {{view['index']}})\"")
-        w.line(f"    raise TransformError(reason, field={fields!r})")
-    else:
-        w.line(f"    raise TransformError({rule.type + ' id: missing value'!r}, field={fields!r})")
-    if rule.observed_at is not None:
-        w.line(f"observed = {w.bind('observed', rule.observed_at)}(view)")
-    else:
-        w.line("observed = None")
-    w.line(f'entity = {{"id": entity_id, "type": {rule.type!r}}}')
-    inherit = rule.observed_at is not None
-    for attribute in rule.attributes:
-        start = len(w.lines)
-        if attribute.skip_on_error:
-            w.line("try:")
-            w.depth += 1
-        covered = _attribute(w, attribute, decimal, inherit)
-        if not covered:
-            del w.lines[start + (1 if attribute.skip_on_error else 0) :]
-            fallbacks.append(f"{rule.type}.{attribute.name}")
-            made = w.local("made")
-            w.line(f"{made} = {w.bind('build', attribute.build)}(view, observed)")
-            w.line(f"if {made} is not None:")
-            w.line(f"    entity[{attribute.name!r}] = {made}")
-        if attribute.skip_on_error:
-            w.depth -= 1
-            w.line("except TransformError as error:")
-            w.line(f"    skip({attribute.name!r}, error)")
+    w.view, w.observed, w.memo = "view", "observed", None
+    _body(w, rule, decimal, fallbacks)
     w.line("return entity")
     w.depth -= 1
     w.line("")
     return name
 
 
+def _body(w: _Writer, rule: EntityRule, decimal: str, fallbacks: list[str]) -> None:
+    """The statements making ``entity``, the entity of ``rule`` from ``w.view``."""
+    fields = ",".join(rule.id.fields)
+    entity_id = w.local("entity_id")
+    certain = False
+    if _is_template(rule):
+        texts, certain = _template(w, entity_id, rule.id.source, uri=True)
+    else:
+        texts = []
+        w.line(f"{entity_id} = {w.bind('id', rule.id.render)}({w.view})")
+    if not certain:
+        w.line(f"if {entity_id} is MISSING:")
+        if rule.each is not None:
+            w.line(f"    reason = {rule.type + ' id: missing value'!r} + f\" (item {{view['index']}})\"")
+            w.line(f"    raise TransformError(reason, field={fields!r})")
+        else:
+            w.line(f"    raise TransformError({rule.type + ' id: missing value'!r}, field={fields!r})")
+    _known(w, texts)
+    _observed_at(w, rule)
+    w.start(entity_id, rule.type)
+    inherit = rule.observed_at is not None
+    for attribute in rule.attributes:
+        covered = _covers(attribute)
+        if attribute.skip_on_error or not covered:
+            w.flush()  # the entity exists before a member that may be skipped or is built apart
+        if attribute.skip_on_error:
+            w.line("try:")
+            w.depth += 1
+        if covered:
+            _attribute(w, attribute, decimal, inherit)
+        else:
+            fallbacks.append(f"{rule.type}.{attribute.name}")
+            made = w.local("made")
+            w.line(f"{made} = {w.bind('build', attribute.build)}({w.view}, {w.observed})")
+            w.line(f"if {made} is not None:")
+            w.line(f"    entity[{attribute.name!r}] = {made}")
+        if attribute.skip_on_error:
+            w.depth -= 1
+            w.line("except TransformError as error:")
+            w.line(f"    skip({attribute.name!r}, error)")
+    w.flush()
+
+
+def _observed_at(w: _Writer, rule: EntityRule) -> None:
+    """The entity's observedAt, once per record for every rule reading the same time the same way."""
+    if rule.observed_at is None:
+        w.observed = "None"
+        return
+    spec = _entity_spec(w.data, rule.key).get("observedAt")
+    if not isinstance(spec, Mapping) or "from" not in spec or "template" in spec:
+        w.observed = w.local("observed")
+        w.line(f"{w.observed} = {w.bind('observed', rule.observed_at)}({w.view})")
+        return
+    key = ("observed", spec["from"], spec.get("format", "iso8601"), spec.get("tz"))
+    known = w.recall(key)
+    if known is not None:
+        w.observed = known
+        return
+    # attributes.time_getter, written out
+    raw, path = _get(w, spec["from"]), spec["from"]
+    w.observed = w.local("observed")
+    w.line(f"if {raw} is MISSING or {raw} is None or (type({raw}) is str and not {raw}.strip()):")
+    w.line(f'    raise TransformError("missing time", field={path!r})')
+    w.line("try:")
+    w.line(f"    {w.observed} = {w.bind('time', time_parser(key[2], key[3]))}({raw})")
+    w.line("except TransformError as error:")
+    w.line(f"    error.field = {path!r}")
+    w.line("    raise")
+    w.remember(key, w.observed)
+
+
 def _is_template(rule: EntityRule) -> bool:
     """An id written as a URI template, not computed (``{expr: ...}``)."""
     return not rule.id.render.__qualname__.startswith("compile_uri_expression")
+
+
+def _entity_spec(data: Any, key: tuple[Any, ...]) -> Mapping[str, Any]:
+    """The entity rule as the mapping writes it, at ``key`` (``("entities", 0)``)."""
+    for part in key:
+        data = data[part]
+    return data if isinstance(data, Mapping) else {}
 
 
 # -- constraints ------------------------------------------------------------------------------
@@ -480,15 +649,17 @@ def _check(rule: EntityRule, checker: Constraints) -> Callable[[Any], Any] | Non
         return _proven(constraint, by_name.get(constraint.attribute), tester)
 
     codes = unit_codes()
-    left = [
+    if any(code is not None and code not in codes for code in units.values()):
+        return checker.for_rule(rule.type, units, proven=proven)
+    values = [
         c
         for c in checker.of(rule.type)
-        if (c.min_count or (c.member is not None and (c.attribute in units or c.iri in units)))
-        and not proven(c, _tester(c))
+        if c.member is not None and (c.attribute in units or c.iri in units) and not proven(c, _tester(c))
     ]
-    if not left and all(code is None or code in codes for code in units.values()):
-        return None
-    return checker.for_rule(rule.type, units, proven=proven)
+    if values:
+        return checker.for_rule(rule.type, units, proven=proven)
+    # only required attributes are left to check: written out (``_constraints``)
+    return tuple(c for c in checker.of(rule.type) if c.min_count and not proven(c, _tester(c))) or None
 
 
 # -- the mapping ------------------------------------------------------------------------------
@@ -510,50 +681,60 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
         "_PLAIN": _PLAIN,
         "checked_value": checked_value,
         "_item_views": _item_views,
+        "_violation": _violation,
     }
     w = _Writer(namespace)
+    w.data = mapping.document.data
     decimal = _decimal(mapping)
     fallbacks: list[str] = []
-    names = [_rule(w, number, rule, decimal, fallbacks) for number, rule in enumerate(mapping.entities)]
+    names = {
+        number: _rule(w, number, rule, decimal, fallbacks)
+        for number, rule in enumerate(mapping.entities)
+        if rule.each is not None or rule.lookups
+    }
     w.line("def entities(record, skip, report):")
     w.depth += 1
+    w.base, w.memo = w.depth, {}
     if mapping.filter is not None:
         w.line(f"if not {w.bind('filter', mapping.filter)}(record):")
         w.line("    return []")
     w.line("out = []")
     shared: dict[int, str] = {}
     last_lookups: Any = None
-    for name, rule in zip(names, mapping.entities, strict=True):
+    for number, rule in enumerate(mapping.entities):
+        where = ".".join(str(part) for part in rule.key)
+        w.line(f"# {rule.type} ({where})")
         check = _check(rule, checker) if checker is not None else None
+        w.view = "record"
         if rule.each is not None:
-            w.line(
-                f"for view in _item_views(record, {w.bind('each', rule.each)}, {w.bind('lookups', rule.lookups)}):"
-            )
+            each, lookups = w.bind("each", rule.each), w.bind("lookups", rule.lookups)
+            w.line(f"for view in _item_views(record, {each}, {lookups}):")
             w.depth += 1
+            view = "view"
         elif rule.lookups:
             if rule.lookups is not last_lookups:
                 # one shallow copy of the record per lookup set, as the closures' translator makes
-                view = w.local("enriched")
-                w.line(f"{view} = dict(record)")
+                enriched = w.local("enriched")
+                w.line(f"{enriched} = dict(record)")
                 for lookup_name, bind in rule.lookups:
-                    w.line(f"{view}[{lookup_name!r}] = {w.bind('bind', bind)}(record)")
-                shared[id(rule.lookups)] = view
+                    w.line(f"{enriched}[{lookup_name!r}] = {w.bind('bind', bind)}(record)")
+                shared[id(rule.lookups)] = enriched
                 last_lookups = rule.lookups
-            w.line(f"view = {shared[id(rule.lookups)]}")
+            view = shared[id(rule.lookups)]
         else:
-            w.line("view = record")
-        opened = 0
+            view = "record"
+        opened = 1 if rule.each is not None else 0
         if rule.when is not None:
-            w.line(f"if {w.bind('when', rule.when)}(view):")
+            w.line(f"if {w.bind('when', rule.when)}({view}):")
             w.depth += 1
-            opened = 1
-        w.line(f"entity = {name}(view, skip)")
-        if check is not None:
-            w.line(f"violations = {w.bind('check', check)}(entity)")
-            w.line("if violations:")
-            w.line(f"    report(violations, {rule.type!r})")
+            opened += 1
+        if number in names:
+            w.line(f"entity = {names[number]}({view}, skip)")
+        else:
+            _body(w, rule, decimal, fallbacks)
+        _constraints(w, rule, check)
         w.line("out.append(entity)")
-        w.depth -= opened + (1 if rule.each is not None else 0)
+        w.depth -= opened
     w.line("return out")
     source = "\n".join(w.lines) + "\n"
     # Generated from the validated mapping (strings as repr() literals, other constants bound in
@@ -578,6 +759,28 @@ def generated(mapping: Any, checker: Constraints | None = None) -> Generated:
         del _CACHE[next(iter(_CACHE))]
     _CACHE[key] = (mapping, checker, made)  # both kept alive: their ids stay theirs
     return made
+
+
+def _constraints(w: _Writer, rule: EntityRule, check: Any) -> None:
+    """The constraints of ``rule`` not proven by the mapping, on ``entity``."""
+    if check is None:
+        return
+    if not isinstance(check, tuple):
+        w.line(f"violations = {w.bind('check', check)}(entity)")
+        w.line("if violations:")
+        w.line(f"    report(violations, {rule.type!r})")
+        return
+    # Constraints.for_rule's test of required attributes, one ``in`` per attribute
+    names = [w.bind("required", constraint) for constraint in check]
+    tests = " or ".join(f"{c.attribute!r} not in entity" for c in check)
+    w.line(f"if {tests}:")
+    w.depth += 1
+    w.line("violations = []")
+    for constraint, name in zip(check, names, strict=True):
+        w.line(f"if {constraint.attribute!r} not in entity:")
+        w.line(f'    violations.append(_violation(entity["id"], {name}, "missing"))')
+    w.line(f"report(violations, {rule.type!r})")
+    w.depth -= 1
 
 
 def _decimal(mapping: Any) -> str:
