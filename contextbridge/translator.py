@@ -24,7 +24,7 @@ vary per record (names, kinds, constants, URI templates) was validated when the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -133,7 +133,7 @@ class Translator:
             mapping.lookups.ensure_loaded()
         self._number: int | None = None  # the record being translated, to locate skipped attributes
         self._source: str | None = None
-        self._generated: Any = None
+        self._generated: Callable[..., list[Entity]] | None = None
         if generated:
             from .mapping.codegen import generated as generate
 
@@ -155,7 +155,7 @@ class Translator:
     def translate_record(self, record: MappingABC[str, Any]) -> list[Entity]:
         """The entities of one record; raises RecordError (without position: the caller adds it)."""
         if self._generated is not None:
-            return self._generated(record, self._skip, self._report)  # type: ignore[no-any-return]
+            return self._generated(record, self._skip, self._report)
         if self._filter is not None and not self._filter(record):
             return []
         entities = []

@@ -338,3 +338,25 @@ def test_generated_source_holds_no_sample_value() -> None:
         first = next(iter(mapping.source_format.parse(stream)))
     assert isinstance(first, dict)
     assert first["ayto:idSensor"] not in source
+
+
+def test_check_show_code_prints_the_source_the_translator_runs() -> None:
+    from typer.testing import CliRunner
+
+    from contextbridge.cli import app
+
+    path = ROOT / "mappings/santander-parking.yaml"
+    result = CliRunner().invoke(app, ["check", "--show-code", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "# The mapping 'santander-parking' compiled to Python" in result.output
+    assert "def entities(record, skip, report):" in result.output
+    # the same source a Translator of the mapping runs (its constraints compiled in)
+    translator = Translator(load_mapping(path))
+    source = next(made.source for made in _generated_by(translator))
+    assert source in result.output
+
+
+def _generated_by(translator: Translator) -> list[Any]:
+    from contextbridge.mapping import codegen
+
+    return [made for mapping, _, made in codegen._CACHE.values() if translator._generated is made.entities]

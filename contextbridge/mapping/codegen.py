@@ -638,8 +638,9 @@ def _proven(constraint: Constraint, rule: AttributeRule | None, tester: Callable
     return False
 
 
-def _check(rule: EntityRule, checker: Constraints) -> Callable[[Any], Any] | None:
-    """The constraints of ``rule`` that the mapping does not prove, as a check (None: all proven)."""
+def _check(rule: EntityRule, checker: Constraints) -> Callable[[Any], Any] | tuple[Constraint, ...] | None:
+    """The constraints of ``rule`` that the mapping does not prove: a check, or only the required
+    attributes to test (a tuple), or None (all proven)."""
     by_name = {a.name: a for a in rule.attributes}
     units = {a.name: a.unit_code for a in rule.attributes}
 
@@ -703,7 +704,7 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
     last_lookups: Any = None
     for number, rule in enumerate(mapping.entities):
         where = ".".join(str(part) for part in rule.key)
-        w.line(f"# {rule.type} ({where})")
+        w.line(f"# {rule.type!r} ({where})")
         check = _check(rule, checker) if checker is not None else None
         w.view = "record"
         if rule.each is not None:
@@ -736,7 +737,10 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
         w.line("out.append(entity)")
         w.depth -= opened
     w.line("return out")
-    source = "\n".join(w.lines) + "\n"
+    head = [f"# The mapping {mapping.id!r} compiled to Python (contextbridge.mapping.codegen)."]
+    if fallbacks:
+        head.append(f"# Built by their closures: {', '.join(fallbacks)}.")
+    source = "\n".join([*head, "", *w.lines]) + "\n"
     # Generated from the validated mapping (strings as repr() literals, other constants bound in
     # the namespace): no record value is ever part of the source.
     code = compile(source, f"<mapping {mapping.id}>", "exec")
