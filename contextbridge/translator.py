@@ -241,7 +241,8 @@ class Translator:
         generated, skip, report = self._generated, self._skip, self._report
         for record in records:
             number += 1
-            if isinstance(record, RecordError):
+            # parsed records are mostly dicts: the exact type test spares an isinstance per record
+            if type(record) is not dict and isinstance(record, RecordError):
                 number = record.record or number
                 stats.records += 1
                 stats.reject(record.located(record=number, source=source))
@@ -258,10 +259,11 @@ class Translator:
                 stats.reject(error.located(record=number, source=source, data=record))
                 yield error
                 continue
-            if not entities:
+            if entities:
+                stats.entities += len(entities)
+                yield from entities
+            else:
                 stats.filtered += 1
-            stats.entities += len(entities)
-            yield from entities
 
     def translate_stream(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Outcome]:
         """Parse ``stream`` with the mapping's format, then translate it."""

@@ -201,8 +201,9 @@ def _float(w: _Writer, target: str, raw: str, decimal: str) -> None:
     w.line(f'    raise TransformError(f"{{{raw}!r}} is not a finite number")')
 
 
-def _steps(w: _Writer, value: str, spec: Mapping[str, Any], decimal: str) -> None:
-    """The value steps of ``attributes._steps``, in the same order, on the local ``value``."""
+def _steps(w: _Writer, value: str, spec: Mapping[str, Any], decimal: str, *, plain: bool = False) -> None:
+    """The value steps of ``attributes._steps``, in the same order, on the local ``value``
+    (``plain``: ``value`` holds the field ``from:`` names, as read)."""
     value_type = None
     if "map" in spec:
         # attributes._enumeration, written out: the table keyed by text, "*" the fallback
@@ -230,8 +231,11 @@ def _steps(w: _Writer, value: str, spec: Mapping[str, Any], decimal: str) -> Non
     elif cast:
         made = make_cast(cast, decimal=decimal, fmt=spec.get("format"), tz=spec.get("tz"))
         if cast == "datetime":
-            parse = time_parser(spec.get("format") or "iso8601", spec.get("tz"))
-            w.line(f'{value} = {{"@type": "DateTime", "@value": {w.bind("time", parse)}({value})}}')
+            fmt, tz = spec.get("format") or "iso8601", spec.get("tz")
+            # the field as read, already parsed the same way (the entity's observedAt): reused
+            parsed = w.recall(("parsed", spec["from"], fmt, tz)) if plain else None
+            parse = parsed or f"{w.bind('time', time_parser(fmt, tz))}({value})"
+            w.line(f'{value} = {{"@type": "DateTime", "@value": {parse}}}')
         else:
             w.line(f"{value} = {w.bind('cast', made)}({value})")
     if "unit" in spec:
@@ -338,7 +342,8 @@ def _property(w: _Writer, rule: AttributeRule, decimal: str, observe: Any) -> bo
         if steps:
             w.line("try:")
             w.depth += 1
-            _steps(w, value, spec, decimal)
+            plain = source == "from" and isinstance(spec["from"], str) and "map" not in spec
+            _steps(w, value, spec, decimal, plain=plain)
             w.depth -= 1
             w.line("except TransformError as error:")
             w.line(f"    raise _blame(error, {name!r}, {field_name!r}) from None")
@@ -563,6 +568,7 @@ def _observed_at(w: _Writer, rule: EntityRule) -> None:
     w.line(f"    error.field = {path!r}")
     w.line("    raise")
     w.remember(key, w.observed)
+    w.remember(("parsed", *key[1:]), w.observed)
 
 
 def _is_template(rule: EntityRule) -> bool:
@@ -699,7 +705,11 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
     if mapping.filter is not None:
         w.line(f"if not {w.bind('filter', mapping.filter)}(record):")
         w.line("    return []")
-    w.line("out = []")
+    # No rule with ``when`` or ``each``: one entity per rule, returned as one list display.
+    fixed = all(rule.when is None and rule.each is None for rule in mapping.entities)
+    made: list[str] = []
+    if not fixed:
+        w.line("out = []")
     shared: dict[int, str] = {}
     last_lookups: Any = None
     for number, rule in enumerate(mapping.entities):
@@ -734,9 +744,13 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
         else:
             _body(w, rule, decimal, fallbacks)
         _constraints(w, rule, check)
-        w.line("out.append(entity)")
+        if fixed:
+            made.append(w.local("entity"))
+            w.line(f"{made[-1]} = entity")
+        else:
+            w.line("out.append(entity)")
         w.depth -= opened
-    w.line("return out")
+    w.line(f"return [{', '.join(made)}]" if fixed else "return out")
     head = [f"# The mapping {mapping.id!r} compiled to Python (contextbridge.mapping.codegen)."]
     if fallbacks:
         head.append(f"# Built by their closures: {', '.join(fallbacks)}.")
