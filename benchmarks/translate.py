@@ -13,6 +13,7 @@ closures it is generated from (``Translator(..., generated=False)``).
 from __future__ import annotations
 
 import argparse
+import collections
 import io
 import sys
 from datetime import UTC, datetime
@@ -107,11 +108,10 @@ def scaled(records: list[Any], count: int) -> list[Any]:
 
 
 def translate_all(translator: Translator, records: list[Any]) -> int:
-    entities = 0
-    for outcome in translator.translate(records):
-        if not isinstance(outcome, RecordError):
-            entities += 1
-    return entities
+    """Every outcome taken (at C speed, as the hand-written side's ``sum``), the entities counted
+    by the translator itself."""
+    collections.deque(translator.translate(records), maxlen=0)
+    return translator.stats.entities
 
 
 def main() -> None:
