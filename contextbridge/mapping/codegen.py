@@ -63,6 +63,7 @@ class _Writer:
         self.base = 0  # the depth of straight-line code
         self.data: Any = {}  # the mapping as written
         self.pending: list[str] | None = None  # the entity's members not written yet (``put``)
+        self.bound: list[str] = []  # the names ``bind`` gave, in order
         self.body = 0
 
     def start(self, entity_id: str, type_name: str) -> None:
@@ -106,6 +107,7 @@ class _Writer:
         self.count += 1
         name = f"_{stem}{self.count}"
         self.namespace[name] = value
+        self.bound.append(name)
         return name
 
 
@@ -754,7 +756,7 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
     head = [f"# The mapping {mapping.id!r} compiled to Python (contextbridge.mapping.codegen)."]
     if fallbacks:
         head.append(f"# Built by their closures: {', '.join(fallbacks)}.")
-    source = "\n".join([*head, "", *w.lines]) + "\n"
+    source = "\n".join([*head, "", *w.lines, *_constants(w.namespace, w.bound)]) + "\n"
     # Generated from the validated mapping (strings as repr() literals, other constants bound in
     # the namespace): no record value is ever part of the source.
     code = compile(source, f"<mapping {mapping.id}>", "exec")
@@ -799,6 +801,17 @@ def _constraints(w: _Writer, rule: EntityRule, check: Any) -> None:
         w.line(f'    violations.append(_violation(entity["id"], {name}, "missing"))')
     w.line(f"report(violations, {rule.type!r})")
     w.depth -= 1
+
+
+def _constants(namespace: dict[str, Any], names: list[str]) -> list[str]:
+    """The constants the source names, shown as comments (functions are not shown)."""
+    shown = [f"# {name} = {_short(repr(namespace[name]))}" for name in names if not callable(namespace[name])]
+    return ["", "# Constants of the mapping, bound beside this source:", *shown] if shown else []
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = text.replace("\n", "\\n").replace("\r", "\\r")  # one comment line each, whatever repr gives
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _decimal(mapping: Any) -> str:
