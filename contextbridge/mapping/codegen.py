@@ -66,7 +66,7 @@ def _body(w: Writer, rule: EntityRule, decimal: str, fallbacks: list[str]) -> No
     fields = ",".join(rule.id.fields)
     entity_id = w.local("entity_id")
     certain = False
-    if _is_template(rule):
+    if isinstance(_entity_spec(w.data, rule.key).get("id"), str):  # a URI template, not {expr: ...}
         texts, certain = template(w, entity_id, rule.id.source, uri=True)
     else:
         texts = []
@@ -115,9 +115,9 @@ def _observed_at(w: Writer, rule: EntityRule) -> None:
         w.line(f"{w.observed} = {w.bind('observed', rule.observed_at)}({w.view})")
         return
     key = ("observed", spec["from"], spec.get("format", "iso8601"), spec.get("tz"))
-    known = w.recall(key)
-    if known is not None:
-        w.observed = known
+    found = w.recall(key)
+    if found is not None:
+        w.observed = found
         return
     # attributes.time_getter, written out
     raw, path = read(w, spec["from"]), spec["from"]
@@ -131,11 +131,6 @@ def _observed_at(w: Writer, rule: EntityRule) -> None:
     w.line("    raise")
     w.remember(key, w.observed)
     w.remember(("parsed", *key[1:]), w.observed)
-
-
-def _is_template(rule: EntityRule) -> bool:
-    """An id written as a URI template, not computed (``{expr: ...}``)."""
-    return not rule.id.render.__qualname__.startswith("compile_uri_expression")
 
 
 def _entity_spec(data: Any, key: tuple[Any, ...]) -> Mapping[str, Any]:
