@@ -360,3 +360,25 @@ def _generated_by(translator: Translator) -> list[Any]:
     from contextbridge.mapping import codegen
 
     return [made for mapping, _, made in codegen._CACHE.values() if translator._generated is made.entities]
+
+
+def test_a_rule_the_generator_fails_on_is_built_by_its_closures(
+    mappings: dict[str, Mapping], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault of the generator on one rule costs that rule its speed, never the translation."""
+    from contextbridge.mapping import codegen
+
+    real = codegen.attribute_code
+
+    def failing(w: Any, rule: Any, decimal: str, inherit: bool) -> bool:
+        if rule.name == "batteryLevel":
+            raise RuntimeError("not written")
+        return real(w, rule, decimal, inherit)
+
+    monkeypatch.setattr(codegen, "attribute_code", failing)
+    made = generate(mappings["wide"])
+    assert made.fallbacks[-1] == "Device (the whole rule)"
+    monkeypatch.setattr(codegen, "_CACHE", {})
+    records = [dict(VALID), {**VALID, "b": "250"}, {**VALID, "b": "x"}, {**VALID, "id": ""}]
+    same_both_ways(mappings["wide"], records)
+    assert "_rule" in made.source and "def entities" in made.source

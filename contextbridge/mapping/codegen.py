@@ -19,7 +19,9 @@ source runs in, never spelled in it.
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -166,7 +168,7 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
     decimal = _decimal(mapping)
     fallbacks: list[str] = []
     names = {
-        number: _rule(w, number, rule, decimal, fallbacks)
+        number: _guarded(w, rule, fallbacks, functools.partial(_rule, w, number, rule, decimal, fallbacks))
         for number, rule in enumerate(mapping.entities)
         if rule.each is not None or rule.lookups
     }
@@ -186,7 +188,7 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
     for number, rule in enumerate(mapping.entities):
         where = ".".join(str(part) for part in rule.key)
         w.line(f"# {rule.type!r} ({where})")
-        check = residual_check(rule, checker) if checker is not None else None
+        check = _rule_check(rule, checker) if checker is not None else None
         w.view = "record"
         if rule.each is not None:
             each, lookups = w.bind("each", rule.each), w.bind("lookups", rule.lookups)
@@ -213,7 +215,9 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
         if number in names:
             w.line(f"entity = {names[number]}({view}, skip)")
         else:
-            _body(w, rule, decimal, fallbacks)
+            function = _guarded(w, rule, fallbacks, functools.partial(_body, w, rule, decimal, fallbacks))
+            if function is not None:
+                w.line(f"entity = {function}({view}, skip)")
         check_code(w, rule, check)
         if fixed:
             made.append(w.local("entity"))
@@ -233,7 +237,58 @@ def generate(mapping: Any, checker: Constraints | None = None) -> Generated:
     return Generated(source, namespace["entities"], tuple(fallbacks))
 
 
+def _rule_check(rule: EntityRule, checker: Constraints) -> Any:
+    """The constraints left to check on the entities of ``rule`` (see ``proofs``)."""
+    try:
+        return residual_check(rule, checker)
+    except Exception:
+        return checker.for_rule(rule.type, {a.name: a.unit_code for a in rule.attributes})
+
+
+def _guarded(w: Writer, rule: EntityRule, fallbacks: list[str], write: Callable[[], Any]) -> Any:
+    """``write()``; should it fail (a shape of mapping the generator gets wrong), what it wrote is
+    taken back and the rule is built by its closures instead (``closure_rule``): the fall-back is
+    per rule, and generation never fails. Returns what ``write`` returns, or the closure's name."""
+    mark = w.mark()
+    try:
+        return write()
+    except Exception:
+        w.restore(mark)
+        fallbacks.append(f"{rule.type} (the whole rule)")
+        return w.bind("rule", closure_rule(rule))
+
+
+def closure_rule(rule: EntityRule) -> Callable[[Any, Any], dict[str, Any]]:
+    """The entity of ``rule`` from one view, by the rule's closures, as the translator's
+    closures path builds it."""
+    render_id, observed_at, type_name = rule.id.render, rule.observed_at, rule.type
+    attributes = tuple((a.name, a.build, a.skip_on_error) for a in rule.attributes)
+    fields, each = ",".join(rule.id.fields), rule.each is not None
+
+    def build(view: Any, skip: Any) -> dict[str, Any]:
+        entity_id = render_id(view)
+        if entity_id is MISSING:
+            item = f" (item {view['index']})" if each else ""
+            raise TransformError(f"{type_name} id: missing value{item}", field=fields)
+        observed = observed_at(view) if observed_at is not None else None
+        entity: dict[str, Any] = {"id": entity_id, "type": type_name}
+        for name, make, skips in attributes:
+            try:
+                value = make(view, observed)
+            except TransformError as error:
+                if not skips:
+                    raise
+                skip(name, error)
+                continue
+            if value is not None:
+                entity[name] = value
+        return entity
+
+    return build
+
+
 _CACHE: dict[tuple[int, int], tuple[Any, Any, Generated]] = {}
+_LOCK = threading.Lock()
 _CACHE_SIZE = 64
 
 
@@ -244,9 +299,10 @@ def generated(mapping: Any, checker: Constraints | None = None) -> Generated:
     if found is not None and found[0] is mapping and found[1] is checker:
         return found[2]
     made = generate(mapping, checker)
-    if len(_CACHE) >= _CACHE_SIZE:
-        del _CACHE[next(iter(_CACHE))]
-    _CACHE[key] = (mapping, checker, made)  # both kept alive: their ids stay theirs
+    with _LOCK:
+        while len(_CACHE) >= _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[key] = (mapping, checker, made)  # both kept alive: their ids stay theirs
     return made
 
 

@@ -38,6 +38,16 @@ class Writer:
         self.bound: list[str] = []  # the names ``bind`` gave, in order
         self.body = 0
 
+    def mark(self) -> tuple[Any, ...]:
+        """Where the writer stands, to ``restore`` after a failed attempt."""
+        memo = None if self.memo is None else dict(self.memo)
+        pending = None if self.pending is None else list(self.pending)
+        return len(self.lines), len(self.bound), self.depth, memo, pending, self.view, self.observed
+
+    def restore(self, mark: tuple[Any, ...]) -> None:
+        lines, bound, self.depth, self.memo, self.pending, self.view, self.observed = mark
+        del self.lines[lines:], self.bound[bound:]
+
     def start(self, entity_id: str, type_name: str) -> None:
         """A new entity: its members are gathered into one dict display while none is conditional."""
         self.pending = [f'"id": {entity_id}', f'"type": {type_name!r}']
