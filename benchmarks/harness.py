@@ -32,6 +32,20 @@ def best_of(name: str, run: Callable[[], int], *, repeat: int = 5) -> Measure:
     return Measure(name, items, best)
 
 
+def alternating(runs: dict[str, Callable[[], int]], *, repeat: int = 7) -> list[Measure]:
+    """Each of ``runs`` ``repeat`` times, taking turns (a, b, c, a, b, c...), timed in CPU time
+    (``process_time``): load on the machine then slows every side alike and steals no time from
+    any. The fastest turn of each is kept, in the order given."""
+    best = dict.fromkeys(runs, float("inf"))
+    items = dict.fromkeys(runs, 0)
+    for _ in range(repeat):
+        for name, run in runs.items():
+            started = time.process_time()
+            items[name] = run()
+            best[name] = min(best[name], time.process_time() - started)
+    return [Measure(name, items[name], best[name]) for name in runs]
+
+
 def table(title: str, rows: list[Measure], *, baseline: Measure, unit: str = "items/s") -> str:
     lines = [title, f"  {'':40} {unit:>14} {'vs baseline':>12}"]
     for row in [baseline, *rows]:

@@ -156,18 +156,26 @@ class Constraints:
         return found
 
     def for_rule(
-        self, type_name: str, units: Mapping[str, str | None]
+        self,
+        type_name: str,
+        units: Mapping[str, str | None],
+        *,
+        proven: Callable[[Constraint, Callable[[Any], bool]], bool] | None = None,
     ) -> Callable[[Mapping[str, Any]], list[Violation]]:
         """``check`` specialised to the entities of one mapping rule, for the translator's hot path:
         ``units`` names every attribute the rule can give, with the ``unitCode`` it always sends
-        (None: none). Unit codes are judged once, here; only the rule's attributes are looked at."""
+        (None: none). Unit codes are judged once, here; only the rule's attributes are looked at.
+        ``proven(constraint, test)``: True for the constraints the mapping itself guarantees (its
+        casts, maps and constants), left out of the check."""
+        keep = (lambda c: not proven(c, _tester(c))) if proven is not None else (lambda c: True)
         by_name = self._by_name.get(type_name, {})
         values = tuple(
-            (name, tuple((c.member, _tester(c), c) for c in by_name[name]))
+            (name, tests)
             for name in units
             if name in by_name
+            and (tests := tuple((c.member, _tester(c), c) for c in by_name[name] if keep(c)))
         )
-        required = self._required.get(type_name, ())
+        required = tuple(c for c in self._required.get(type_name, ()) if keep(c))
         bad_units = tuple(
             (name, unit_code_problem(code) or f"unit code {code!r}")
             for name, code in units.items()

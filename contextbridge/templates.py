@@ -75,12 +75,12 @@ class Template:
         return self.render(record)
 
 
-def compile_template(source: str, *, uri: bool = False) -> Template:
-    """Compile ``source``; raise ConfigError naming the column of a malformed placeholder."""
+def parse_template(source: str) -> tuple[str | tuple[str, str], ...]:
+    """The parts of ``source``: literal texts and ``(path, filter name)`` placeholders (filter ``""``:
+    none); raise ConfigError naming the column of a malformed placeholder."""
     if not isinstance(source, str):
         raise ConfigError(f"a template must be a string, not {type(source).__name__}")
-    parts: list[str | Callable[[Any], Any]] = []
-    fields: list[str] = []
+    parts: list[str | tuple[str, str]] = []
     text: list[str] = []
     position = 0
     for match in _PLACEHOLDER.finditer(source):
@@ -100,16 +100,37 @@ def compile_template(source: str, *, uri: bool = False) -> Template:
         if filter_name and filter_name not in FILTERS:
             known = ", ".join(sorted(FILTERS))
             raise ConfigError(f"unknown template filter {filter_name!r} in {source!r}; known: {known}")
+        parts.append((path, filter_name))
+    text.append(source[position:])
+    if "".join(text):
+        parts.append("".join(text))
+    return tuple(parts)
+
+
+def compile_template(source: str, *, uri: bool = False) -> Template:
+    """Compile ``source``; raise ConfigError naming the column of a malformed placeholder."""
+    parts: list[str | Callable[[Any], Any]] = []
+    fields: list[str] = []
+    for part in parse_template(source):
+        if isinstance(part, str):
+            parts.append(part)
+            continue
+        path, filter_name = part
         try:
             getter = compile_path(path)
         except ConfigError as error:
             raise ConfigError(f"in template {source!r}: {error}") from None
         fields.append(path)
         parts.append(_placeholder(path, getter, FILTERS.get(filter_name), uri))
-    text.append(source[position:])
-    if "".join(text):
-        parts.append("".join(text))
     return Template(source, tuple(fields), _renderer(tuple(parts)))
+
+
+def uri_escape(text: str, path: str) -> str:
+    """``text`` percent-escaped for a URI (see ``_URI_KEEP``); TransformError on a lone surrogate."""
+    try:
+        return quote(text, safe=_URI_KEEP)
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8, so no URI, can spell it
+        raise TransformError(f"not valid Unicode: {text!r}", field=path) from None
 
 
 def _placeholder(
@@ -125,10 +146,7 @@ def _placeholder(
         if not text:
             return MISSING
         if uri and not _URI_SAFE(text):
-            try:
-                return quote(text, safe=_URI_KEEP)
-            except UnicodeEncodeError:  # a lone surrogate: no UTF-8, so no URI, can spell it
-                raise TransformError(f"not valid Unicode: {text!r}", field=path) from None
+            return uri_escape(text, path)
         return text
 
     return render

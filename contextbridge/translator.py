@@ -24,7 +24,7 @@ vary per record (names, kinds, constants, URI templates) was validated when the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -90,9 +90,16 @@ class Translator:
     """A compiled mapping ready to translate records."""
 
     def __init__(
-        self, mapping: Mapping, *, constraints: Constraints | None = None, mode: str | None = None
+        self,
+        mapping: Mapping,
+        *,
+        constraints: Constraints | None = None,
+        mode: str | None = None,
+        generated: bool = True,
     ) -> None:
-        """``constraints``: those of the mapping's ontology by default; ``mode``: the mapping's."""
+        """``constraints``: those of the mapping's ontology by default; ``mode``: the mapping's;
+        ``generated``: run the mapping compiled to Python source (:mod:`contextbridge.mapping.codegen`),
+        False for the closures it is generated from (same output, slower)."""
         self.mapping = mapping
         self.stats = TranslationStats()
         mode = mode or mapping.constraints
@@ -126,9 +133,29 @@ class Translator:
             mapping.lookups.ensure_loaded()
         self._number: int | None = None  # the record being translated, to locate skipped attributes
         self._source: str | None = None
+        self._generated: Callable[..., list[Entity]] | None = None
+        if generated:
+            from .mapping.codegen import generated as generate
+
+            self._generated = generate(mapping, checker).entities
+
+    def _skip(self, name: str, error: TransformError) -> None:
+        """An attribute with ``on_error: skip`` failed: counted, located, left out."""
+        self.stats.skip(name, error.located(record=self._number, source=self._source))
+
+    def _report(self, violations: list[Violation], type_name: str) -> None:
+        """The constraints an entity breaks: rejected (``reject``) or counted (``warn``)."""
+        if self.mode == "reject":
+            first = violations[0]
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+            raise ConstraintError(f"{first}{more}", field=first.attribute)
+        for violation in violations:
+            self.stats.warn(violation, type_name)
 
     def translate_record(self, record: MappingABC[str, Any]) -> list[Entity]:
         """The entities of one record; raises RecordError (without position: the caller adds it)."""
+        if self._generated is not None:
+            return self._generated(record, self._skip, self._report)
         if self._filter is not None and not self._filter(record):
             return []
         entities = []
@@ -182,14 +209,8 @@ class Translator:
     def _check(self, entity: Entity, check: Any, type_name: str) -> None:
         """The constraints ``entity`` breaks: rejected (``reject``) or counted (``warn``)."""
         violations = check(entity)
-        if not violations:
-            return
-        if self.mode == "reject":
-            first = violations[0]
-            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-            raise ConstraintError(f"{first}{more}", field=first.attribute)
-        for violation in violations:
-            self.stats.warn(violation, type_name)
+        if violations:
+            self._report(violations, type_name)
 
     def _entity(self, rule: Any, view: Any, render_id: Any, observed_at: Any, attributes: Any) -> Entity:
         """One entity of a rule with ``each:``, from one item's view of the record."""
@@ -217,9 +238,11 @@ class Translator:
         """Translate a stream of parsed records (and the parser's errors) in order."""
         stats = self.stats
         number = 0
+        generated, skip, report = self._generated, self._skip, self._report
         for record in records:
             number += 1
-            if isinstance(record, RecordError):
+            # parsed records are mostly dicts: the exact type test spares an isinstance per record
+            if type(record) is not dict and isinstance(record, RecordError):
                 number = record.record or number
                 stats.records += 1
                 stats.reject(record.located(record=number, source=source))
@@ -228,15 +251,19 @@ class Translator:
             stats.records += 1
             self._number, self._source = number, source
             try:
-                entities = self.translate_record(record)
+                if generated is not None:  # translate_record, inlined
+                    entities = generated(record, skip, report)
+                else:
+                    entities = self.translate_record(record)
             except RecordError as error:
                 stats.reject(error.located(record=number, source=source, data=record))
                 yield error
                 continue
-            if not entities:
+            if entities:
+                stats.entities += len(entities)
+                yield from entities
+            else:
                 stats.filtered += 1
-            stats.entities += len(entities)
-            yield from entities
 
     def translate_stream(self, stream: BinaryIO, *, source: str | None = None) -> Iterator[Outcome]:
         """Parse ``stream`` with the mapping's format, then translate it."""

@@ -165,6 +165,13 @@ def load_ontology(extra: list[Path] | None) -> Ontology:
 def check(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files or directories of mappings.")],
     ontology_paths: OntologyOption = None,
+    show_code: Annotated[
+        bool,
+        typer.Option(
+            "--show-code",
+            help="Print the Python source each mapping is compiled to (what translates its records).",
+        ),
+    ] = False,
 ) -> None:
     """Lint mappings: schema, expressions, templates, units, times, against the ontology and the
     Smart Data Models constraints."""
@@ -178,6 +185,8 @@ def check(
         count += 1
         try:
             mapping = with_ontologies(load_mapping(path), ontology_paths)
+            if show_code:
+                typer.echo(generated_source(mapping))
             found = lint_mapping(mapping, union_ontology(mapping.ontologies)) + sample_problems(mapping)
         except MappingError as error:
             found = error.problems
@@ -187,6 +196,15 @@ def check(
     echo_err(f"{count} mappings checked, {problems} problems")
     if problems or not count:
         raise typer.Exit(1)
+
+
+def generated_source(mapping: Mapping) -> str:
+    """The source the translator runs for ``mapping``, its constraints (unless off) compiled in."""
+    from ..constraints import load_constraints
+    from ..mapping.codegen import generated
+
+    checker = None if mapping.constraints == "off" else load_constraints(mapping.ontologies)
+    return generated(mapping, checker).source
 
 
 @app.command(rich_help_panel=MAPPINGS)
