@@ -209,6 +209,7 @@ class Config:
     service: ServiceConfig = ServiceConfig()
     broker: BrokerConfig | None = None
     outbox: str | None = None  # a postgresql:// URL; None: SQLite in the state directory
+    outbox_liveness: float | None = None  # seconds claims outlive their worker's heartbeat (None: 10)
     ontologies: tuple[Path, ...] = ()  # vendors' Turtle files added to the bundled ontology
 
 
@@ -268,6 +269,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         service=service,
         broker=_broker(data["broker"]) if "broker" in data else None,
         outbox=data.get("outbox", {}).get("url"),
+        outbox_liveness=data.get("outbox", {}).get("liveness"),
         ontologies=ontologies,
     )
 

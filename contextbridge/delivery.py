@@ -371,11 +371,12 @@ class Drainer:
         )
         async for attempt in retrying:
             with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    kept = await self.outbox.renew(sink, entries, lease=self.settings.lease)
-                    for seq in {entry.seq for entry in entries} - {entry.seq for entry in kept}:
-                        held.pop(seq, None)  # the claim was lost (lease ran out): another worker has it
-                    entries = kept
+                # Fencing: only what this worker still holds is sent (one frozen past its lease and
+                # thawed may have lost its claims to another worker; the outbox's ack is fenced too).
+                kept = await self.outbox.fence(sink, entries)
+                for seq in {entry.seq for entry in entries} - {entry.seq for entry in kept}:
+                    held.pop(seq, None)  # the claim was lost (lease ran out): another worker has it
+                entries = kept
                 self._tries.update((entry.seq, self._tries.get(entry.seq, 0) + 1) for entry in entries)
                 for batch in self.sink.batches([entry.entity for entry in entries]):
                     by_id = {entry.entity_id: entry for entry in entries}

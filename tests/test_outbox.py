@@ -578,7 +578,9 @@ class TestOutbox:
                                   ("dead_letters", "ordering")):  # fmt: skip
                 tx.run(f"ALTER TABLE {table} DROP COLUMN {column}")
             tx.run("DROP TABLE tops")
-            tx.run("CREATE TABLE counters_4 AS SELECT sink, name, SUM(value) AS value FROM counters GROUP BY sink, name")
+            tx.run(
+                "CREATE TABLE counters_4 AS SELECT sink, name, SUM(value) AS value FROM counters GROUP BY sink, name"
+            )
             tx.run("DROP TABLE counters")
             tx.run("CREATE TABLE counters (sink TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL,"
                    " PRIMARY KEY (sink, name))")  # fmt: skip

@@ -107,17 +107,19 @@ class Leases(DeadLetterQueue):
         dead = set(tx.dialect.gone(tx, others)) if others else set()
         if not expired and not dead:
             return
-        chosen = (
-            "SELECT seq FROM deliveries WHERE sink = ? AND owner IS NOT NULL "
-            f"AND (lease_until < ? OR {tx.dialect.among('owner')}) {tx.dialect.skip_locked}"
-        )
-        freed = tx.rows(
-            "UPDATE deliveries SET owner = NULL, lease_until = NULL, token = NULL "
-            f"WHERE {tx.dialect.within('seq', chosen)} RETURNING owner",
+        chosen = tx.rows(
+            "SELECT seq, owner FROM deliveries WHERE sink = ? AND owner IS NOT NULL "
+            f"AND (lease_until < ? OR {tx.dialect.among('owner')}) {tx.dialect.skip_locked}",
             (sink, now, tx.dialect.array(sorted(dead))),
         )
+        freed = [owner for _, owner in chosen]
+        tx.run(
+            "UPDATE deliveries SET owner = NULL, lease_until = NULL, token = NULL "
+            f"WHERE {tx.dialect.among('seq', 'bigint')}",
+            (tx.dialect.array([seq for seq, _ in chosen]),),
+        )
         counts: dict[str, int] = {}
-        for (owner,) in freed:
+        for owner in freed:
             counts[owner] = counts.get(owner, 0) + 1
         for owner, count in sorted(counts.items()):
             if owner in dead:
