@@ -7,7 +7,9 @@ lost (the consumer has no message pending or unacked) and Orion-LD holds exactly
 version of every device.
 
 A second scenario freezes one worker with SIGSTOP (a VM pause, a hung disk) while readings flow,
-and checks that the other goes on storing and delivering once ``ack_wait`` has passed."""
+and checks that the other goes on storing and delivering all along, takes the frozen worker's
+claims over once their lease ran out (``outbox.liveness``), and that the thawed worker sends
+nothing back in time: in the end every device is on its latest version and no write went back."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from contextbridge.mapping import load_mapping
 
 WORKERS, DEVICES, VERSIONS, KILLS = scale(3, 4), scale(100, 400), scale(4, 10), scale(4, 16)
 ACK_WAIT = 2.0  # seconds: a dead worker's messages go to the others this long after it took them
+LIVENESS = 2.0  # seconds: a frozen worker's outbox claims go to the others this long after its last beat
 
 
 @pytest.fixture
@@ -77,6 +80,7 @@ broker:
   url: {broker}
 outbox:
   url: {outbox}
+  liveness: {LIVENESS}
 """)
         self.nats_url = nats_url
         self.states = [tmp_path / f"worker-{n}" for n in range(count)]
@@ -142,15 +146,13 @@ def payload(device: int, version: int) -> bytes:
     return orjson.dumps({"t": version + device / 1000, "time": time})
 
 
-def advisory(outbox: str) -> str:
-    """The outbox database's advisory locks: how many are held, and how many sessions wait for one."""
+def reclaimed(outbox: str) -> int:
+    """How many claims the outbox's watchdogs took back from workers so far (all sinks)."""
     with psycopg.connect(outbox, autocommit=True) as connection:
         row = connection.execute(
-            "SELECT count(*) FILTER (WHERE granted), count(*) FILTER (WHERE NOT granted) FROM pg_locks "
-            "WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            "SELECT COALESCE(SUM(value), 0) FROM contextbridge.counters WHERE name = 'reclaimed'"
         ).fetchone()
-    held, waiting = row if row is not None else (0, 0)
-    return f"advisory locks held {held}, waited for {waiting}"
+    return int(row[0]) if row is not None else 0
 
 
 def inversions(double: BrokerDouble) -> int:
@@ -215,16 +217,6 @@ def killed(tmp_path: Path, nats_url: str, outbox: str, rng: random.Random) -> No
 FREEZES, FREEZE = scale(2, 6), ACK_WAIT * 4  # how often, and for how long (s), a worker is frozen
 
 
-@pytest.mark.xfail(
-    reason="the PostgreSQL outbox takes one advisory lock for the whole transaction of every put and "
-    "claim: a worker frozen inside one stops every other worker (measured, 2 runs of 4: 0 writes in the "
-    "5 s after ack_wait in both freezes, the lock held once and 4 sessions waiting for it); and a "
-    "redelivered or thawed older version stored after a newer one overwrites it (measured: 3 to 170 "
-    "versions sent back in time per run, 1 device left stale). Both are the outbox's part of issue 24 "
-    "(row-level claims, versions ordered by observedAt)",
-    raises=AssertionError,
-    strict=False,
-)
 def test_a_frozen_worker_does_not_stop_the_others(
     tmp_path: Path, nats_broker: tuple[str, int], database: str
 ) -> None:
@@ -235,11 +227,14 @@ def test_a_frozen_worker_does_not_stop_the_others(
 
 def frozen(tmp_path: Path, nats_url: str, outbox: str, rng: random.Random) -> None:
     """Readings flow all along (a round of every device every 0.2 s); worker 0 is frozen now and
-    then for ``FREEZE`` seconds. Once ``ack_wait`` has passed in a freeze, JetStream has handed the
-    frozen worker's messages to the other, which must be storing and delivering all along."""
+    then for ``FREEZE`` seconds. The other worker must store and deliver all along, and take the
+    frozen worker's claims over once their lease ran out; the thawed worker must not send older
+    versions over newer ones."""
     double = BrokerDouble()
     rounds = [0]
-    windows: list[tuple[int, float, str]] = []  # per freeze: writes by the other worker, seconds, locks
+    # per freeze: writes by the other worker after ack_wait, seconds, and when (s after SIGSTOP)
+    # the frozen worker's outbox claims were taken over (None: it held none)
+    windows: list[tuple[int, float, float | None]] = []
     with serve(double) as broker:
         cluster = Cluster(tmp_path, nats_url, outbox, broker, 2)
         stop = threading.Event()
@@ -256,17 +251,28 @@ def frozen(tmp_path: Path, nats_url: str, outbox: str, rng: random.Random) -> No
             worker = cluster.workers[0].process
             for _ in range(FREEZES):
                 time.sleep(rng.uniform(0.5, 2.0))
+                before_claims = reclaimed(outbox)
                 worker.send_signal(signal.SIGSTOP)
-                time.sleep(ACK_WAIT + 1)  # the frozen worker's messages are the other's by now
+                frozen_at, taken_over = time.monotonic(), None
+                while (
+                    time.monotonic() - frozen_at < ACK_WAIT + 1
+                ):  # the frozen worker's messages are the other's by now
+                    if taken_over is None and reclaimed(outbox) > before_claims:
+                        taken_over = time.monotonic() - frozen_at
+                    time.sleep(0.1)
                 before, started = len(double.writes), time.monotonic()
-                time.sleep(FREEZE - ACK_WAIT - 1)
-                windows.append((len(double.writes) - before, time.monotonic() - started, advisory(outbox)))
+                while time.monotonic() - frozen_at < FREEZE:
+                    if taken_over is None and reclaimed(outbox) > before_claims:
+                        taken_over = time.monotonic() - frozen_at
+                    time.sleep(0.1)
+                windows.append((len(double.writes) - before, time.monotonic() - started, taken_over))
                 worker.send_signal(signal.SIGCONT)
             stop.set()
             thread.join()
             print(
-                f"freezes of {FREEZE:.0f} s: writes by the other worker after ack_wait, per freeze: "
-                f"{[(writes, round(seconds, 1), locks) for writes, seconds, locks in windows]}; "
+                f"freezes of {FREEZE:.0f} s (liveness {LIVENESS:.0f} s): per freeze, writes by the other worker "
+                f"after ack_wait, in seconds, and seconds from SIGSTOP to the frozen worker's claims taken over: "
+                f"{[(writes, round(seconds, 1), None if t is None else round(t, 1)) for writes, seconds, t in windows]}; "
                 f"rounds published: {rounds[0]}"
             )
             expected = cluster.expected(rounds[0])
@@ -276,8 +282,12 @@ def frozen(tmp_path: Path, nats_url: str, outbox: str, rng: random.Random) -> No
             stop.set()
             cluster.stop()
     stale = sum(double.entities().get(key) != value for key, value in expected.items())
-    print(f"versions sent back in time: {inversions(double)}, devices not on their latest version: {stale}")
+    back = inversions(double)
+    print(f"versions sent back in time: {back}, devices not on their latest version: {stale}")
     assert all(writes > 0 for writes, _, _ in windows), (
         f"the cluster stood still while a worker was frozen: {windows}"
     )
+    bound = LIVENESS + 1.5  # the lease, the watchdog's look (every second) and a poll
+    assert all(t is None or t <= bound for _, _, t in windows), f"claims held past {bound} s: {windows}"
+    assert back == 0
     assert_broker(double, expected)
