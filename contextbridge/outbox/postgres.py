@@ -227,7 +227,9 @@ class PostgresOutbox(SqlOutbox):
     def _connect(self, *, create: bool = False) -> psycopg.Connection[Any]:
         connection = psycopg.connect(self.url, autocommit=True, application_name=self.owner)
         if create:
-            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            # Two workers starting at once both may try: the loser's duplicate is harmless.
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         connection.execute(f'SET search_path TO "{self.schema}"')
         # A transaction this worker leaves open while frozen ends after ``liveness``, with its locks.
         connection.execute(f"SET idle_in_transaction_session_timeout = {max(1, int(self._liveness * 1000))}")
