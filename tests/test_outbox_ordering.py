@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -295,3 +296,28 @@ def test_every_version_has_one_fate_and_none_is_delivered_out_of_order(
     run(scenario())
     for worker in workers:
         run(worker.close())
+
+
+def test_the_dlq_command_lists_the_stale_versions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from contextbridge.cli import app
+
+    async def scenario() -> None:
+        outbox = open_outbox(tmp_path)
+        try:
+            await outbox.put([reading(1, 10)])
+            await drain(outbox)
+            await outbox.put([reading(1, 4), reading(2, 1)])
+        finally:
+            await outbox.close()
+
+    run(scenario())
+    listed = CliRunner().invoke(
+        app, ["dlq", "list", "--type", "stale", "--state", str(tmp_path), "--format", "json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    (letter,) = orjson.loads(listed.stdout)
+    assert (letter["entity_id"], letter["reason"]["type"]) == ("urn:ngsi-ld:Sensor:1", STALE)
+    replayed = CliRunner().invoke(app, ["dlq", "replay", "--sink", "broker", "--state", str(tmp_path)])
+    assert replayed.exit_code == 0 and "stale 1" in replayed.output

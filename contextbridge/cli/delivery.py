@@ -255,13 +255,25 @@ def dlq_list(
     sink: Annotated[str | None, typer.Option(help="Only this sink (broker, translate, ...).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="Only this reason type (a ProblemDetails type URI; 'stale': stale versions)."
+        ),
+    ] = None,
     state: State = Path(".contextbridge"),
     outbox_url: OutboxUrl = None,
     output_format: Format = "table",
 ) -> None:
     """Dead letters, oldest first: id, sink, entity (or record), reason."""
+    from ..outbox import DeadLetterFilter
+    from ..outbox.ordering import STALE
+
+    where = DeadLetterFilter(type=STALE if kind == "stale" else kind) if kind else None
     letters = _with_outbox(
-        state, outbox_url, lambda outbox: outbox.dead_letters(sink=sink, limit=limit, offset=offset)
+        state,
+        outbox_url,
+        lambda outbox: outbox.dead_letters(sink=sink, limit=limit, offset=offset, where=where),
     )
     if output_format == "json":
         typer.echo(
