@@ -233,20 +233,20 @@ def sync(
 def outbox_status(
     state: State = Path(".contextbridge"), outbox_url: OutboxUrl = None, output_format: Format = "table"
 ) -> None:
-    """Per sink: waiting, in flight, delivered, superseded, merged, dead letters, age of the oldest entry."""
+    """Per sink: waiting, in flight, delivered, superseded, merged, stale, dead letters, age of the oldest entry."""
     rows = _with_outbox(state, outbox_url, lambda outbox: outbox.status())
     if output_format == "json":
         typer.echo(orjson.dumps([row.__dict__ for row in rows]).decode())
         return
     typer.echo(
-        f"{'sink':<12}{'pending':>9}{'in flight':>11}{'delivered':>11}{'superseded':>12}{'merged':>8}{'dead':>7}"
-        "  oldest"
+        f"{'sink':<12}{'pending':>9}{'in flight':>11}{'delivered':>11}{'superseded':>12}{'merged':>8}{'stale':>7}"
+        f"{'dead':>7}  oldest"
     )
     for row in rows:
         oldest = _time(row.oldest_pending) if row.oldest_pending else "-"
         typer.echo(
             f"{row.sink:<12}{row.pending:>9}{row.in_flight:>11}{row.delivered:>11}{row.superseded:>12}"
-            f"{row.merged:>8}{row.dead_letters:>7}  {oldest}"
+            f"{row.merged:>8}{row.stale:>7}{row.dead_letters:>7}  {oldest}"
         )
 
 

@@ -1,17 +1,21 @@
-"""The outbox queue in SQL: put, claim, renew, ack, release — the same statements on every backend.
+"""The outbox queue in SQL: put, claim, renew, fence, ack, release — the same statements on every backend.
 
     >>> entries = await outbox.claim("broker", limit=200, lease=60)
+    >>> entries = await outbox.fence("broker", entries)     # still ours? (before sending)
     >>> await outbox.ack("broker", entries)
 
-Order per entity id: a claim never takes an entry whose (tenant, id) has another entry claimed
-(by anyone, any process), so versions of one entity reach a sink one claim after the other, in
-the order they were put; entry numbers come from a counter taken under the lock that orders puts
-and claims, so their order is the commit order even with several writers.
+Order per entity id: a put or a claim of a key first locks the key's row in ``tops`` (a claim
+skips the keys another transaction holds, never waits for them), and a claim never takes an entry
+whose (tenant, id) has another entry claimed, so versions of one entity reach a sink one claim
+after the other, in the order they were put (entry numbers increase per key: its puts are
+serialised by that row). And never backwards: ``tops`` keeps the highest ordering key stored per
+sink and key (``ordering``), and a version below it is stale.
 
 Cost: each call is one transaction of a fixed number of statements whatever the number of
-entities (put: two look-ups, one delete, one insert; claim: one update returning the rows; ack:
-one upsert of the heads, one delete). An entity is encoded once, at put; the stored bytes come
-back with the claim (``Entry.body``), decoded when a sink reads ``Entry.entity``.
+entities (put: the keys' rows, two look-ups, one delete, one insert, a few counters; claim: four
+statements; ack: one upsert of the heads, one delete, one counter upsert). An entity is encoded
+once, at put; the stored bytes come back with the claim (``Entry.body``), decoded when a sink
+reads ``Entry.entity``.
 """
 
 from __future__ import annotations
