@@ -107,3 +107,25 @@ def test_a_forced_replay_of_an_older_version_is_kept_stale_by_the_graph(tmp_path
             await store.close()
 
     asyncio.run(main())
+
+
+def test_a_late_history_version_reaches_the_graphs_history_and_not_the_broker(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = EmbeddedStore()
+        outbox = open_outbox(tmp_path / "state", sinks=("broker", "graph"))
+        drain = Drainer(outbox, GraphSink(store), DrainSettings(sink="graph", retry=FAST))
+        try:
+            await outbox.put([sensor(1, 10)], policy=HISTORY)
+            await drain.run()
+            await outbox.ack("broker", await outbox.claim("broker", limit=10, lease=60))
+            result = await outbox.put([sensor(1, 5)], policy=HISTORY)  # came late
+            assert (result.queued, result.unchanged) == (1, 1)  # for the graph; the broker has newer
+            assert await outbox.pending("broker") == 0
+            await drain.run()
+            assert await state(store) == {"urn:ngsi-ld:Sensor:1": 10}
+            assert await history(store) == [5, 10]
+        finally:
+            await outbox.close()
+            await store.close()
+
+    asyncio.run(main())

@@ -79,8 +79,15 @@ class Leases(DeadLetterQueue):
 
         def work(tx: Tx) -> None:
             # An expired lease stays expired: another worker may have taken its entries already.
+            # Rows another transaction holds are skipped: this worker's ack deleting them, or a
+            # watchdog taking them back; waiting for either could only deadlock.
             tx.run(
-                "UPDATE deliveries SET lease_until = ? WHERE owner = ? AND lease_until >= ?",
+                "UPDATE deliveries SET lease_until = ? WHERE "
+                + tx.dialect.within(
+                    "seq",
+                    "SELECT seq FROM deliveries WHERE owner = ? AND lease_until >= ? "
+                    + tx.dialect.skip_locked,
+                ),
                 (until, self._owner, started),
             )
             for sink in sorted(self._watched):

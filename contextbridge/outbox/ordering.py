@@ -10,6 +10,11 @@ either, the time the outbox stored it. The outbox never delivers a version whose
 that of a version of the same entity it already stored or delivered for the same sink: such a
 version is ``stale``, kept beside the dead letters (reason type ``STALE``) for inspection, and
 replayed only when forced. Equal keys keep the order the versions were stored in.
+
+With ``history``, versions are not superseded and an older one is not stale: one not newer than
+the last queued or delivered counts as sent already (a feed read again after a crash), except for
+the city graph (``PAST_SINKS``), which records it in its history (in time order, each observation
+at its own time) and keeps its newer state.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from typing import Any
 
 from ..updates import version_time
 
+# The sinks that record an older version of a history feed as history, leaving the state alone
+# (the city graph); to the others (Orion-LD) such a version is one sent already, or stale.
+PAST_SINKS = frozenset({"graph"})
 # The dead-letter reason type of a version older than one already stored or delivered.
 STALE = "https://contextbridge.dev/errors/StaleVersion"
 

@@ -32,7 +32,7 @@ from ..updates import REPLACE, UpdatePolicy, merge_entities, version_time
 from .base import Entity, Entry, PutResult
 from .deadletters import FIELDS as LETTER_FIELDS
 from .liveness import Leases
-from .ordering import ordering_key, stale_reason
+from .ordering import PAST_SINKS, ordering_key, stale_reason
 from .sql import Tx, digest, marks
 
 COLUMNS = (
@@ -173,7 +173,7 @@ class SqlOutbox(Leases):
                 if (
                     skip
                     and moment is not None
-                    and _sent(moment, digests[index], seen.get(key), last.get(key))
+                    and _sent(moment, digests[index], seen.get(key), last.get(key), past=sink in PAST_SINKS)
                 ):
                     unchanged += 1
                     continue
@@ -569,10 +569,15 @@ def _fold(
     return versions, count, late
 
 
-def _sent(moment: float, found: bytes, seen: float | None, last: bytes | None) -> bool:
-    """Whether a version observed at ``moment`` was queued or delivered already: it is older than
-    the last one, or that very one."""
-    return seen is not None and (moment < seen or (moment == seen and found == last))
+def _sent(moment: float, found: bytes, seen: float | None, last: bytes | None, *, past: bool = False) -> bool:
+    """Whether a history version observed at ``moment`` was queued or delivered already: it is
+    older than the last one (a feed read again), or that very one. For a sink that records an
+    older version as history without touching the state (``past``: the graph), only that very
+    one: an older version may have come late, and its values still belong in the history (a
+    version recorded already is recorded again as the same triples)."""
+    if seen is None:
+        return False
+    return (moment == seen and found == last) or (moment < seen and not past)
 
 
 def _tokens(entries: Iterable[Entry]) -> list[str]:

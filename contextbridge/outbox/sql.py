@@ -242,11 +242,28 @@ class SqlStore:
                     step(tx)
             found = str(int(found) + 1)
             tx.run("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
+        if int(found) == VERSION and not fresh:
+            self._fold_counters(tx)
         if int(found) != VERSION:
             raise ConfigError(
                 f"outbox: the store has schema {found}, this version of contextbridge needs {VERSION}",
                 key="outbox",
             )
+
+    def _fold_counters(self, tx: Tx) -> None:
+        """Fold the counters of writers that are gone into the shared row (``owner`` ''), so that
+        their rows do not pile up over restarts."""
+        owners = [str(owner) for (owner,) in tx.rows("SELECT DISTINCT owner FROM counters WHERE owner <> ''")]
+        gone = tx.dialect.gone(tx, owners) if owners else []
+        if gone:
+            among, array = tx.dialect.among, tx.dialect.array
+            tx.run(
+                "INSERT INTO counters (sink, name, owner, value) SELECT sink, name, '', SUM(value) FROM counters "
+                f"WHERE {among('owner')} GROUP BY sink, name ON CONFLICT (sink, name, owner) "
+                "DO UPDATE SET value = counters.value + excluded.value",
+                (array(gone),),
+            )
+            tx.run(f"DELETE FROM counters WHERE {among('owner')}", (array(gone),))
 
     # --- plumbing ------------------------------------------------------------------------------
 
