@@ -112,6 +112,10 @@ class TestOrdering:
             assert (await outbox.dead_letter_counts(DeadLetterFilter(type=STALE))).count == 1
             (status,) = await outbox.status()
             assert (status.delivered, status.stale, status.dead_letters) == (3, 1, 1)
+            # offered again (a feed read again, a message redelivered): kept once, a duplicate
+            again = await outbox.put([reading(1, 5)], feed="f")
+            assert (again.stale, again.unchanged) == (0, 1)
+            assert len(await outbox.dead_letters()) == 1
             # replayed without force it stays; forced, it goes (an operator's explicit choice)
             assert (await outbox.replay()).stale == 1
             assert await outbox.pending("broker") == 0

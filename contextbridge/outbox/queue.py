@@ -225,8 +225,8 @@ class SqlOutbox(Leases):
         if folded:  # versions of one put folded into a later one of the same put: counted too
             for sink in sinks:
                 tx.count(sink, "merged" if policy.merge else "superseded", folded)
-        if stale:
-            self._stale(tx, stale, tenant, feed, policy, now)
+        kept = self._stale(tx, stale, tenant, feed, policy, now) if stale else 0
+        unchanged += len(stale) - kept  # kept as stale already: a duplicate
         raised = [
             (found, sink, tenant, entity_id, found)
             for (sink, entity_id), found in top.items()
@@ -242,7 +242,7 @@ class SqlOutbox(Leases):
             superseded + (0 if policy.merge else gone),
             unchanged,
             sum(merges.values()) + (gone if policy.merge else 0),
-            len(stale),
+            kept,
         )
         if not rows:
             return result
@@ -279,33 +279,40 @@ class SqlOutbox(Leases):
         feed: str | None,
         policy: UpdatePolicy,
         now: float,
-    ) -> None:
-        """Keep versions older than one stored already beside the dead letters (reason ``STALE``)."""
-        tx.many(
-            f"INSERT INTO dead_letters ({LETTER_FIELDS}, policy, ordering) VALUES ({marks(12)})",
-            [
+    ) -> int:
+        """Keep versions older than one stored already beside the dead letters (reason ``STALE``);
+        how many. One kept so already (a feed read again, a message redelivered) is not kept twice."""
+        marked = [
+            (digest(f"{tenant}\n".encode() + version[1]).hex(), version, sink, newer)
+            for version, sink, newer in found
+        ]
+        among, array = tx.dialect.among, tx.dialect.array
+        known = {
+            (sink, mark)
+            for sink, mark in tx.rows(
+                f"SELECT sink, digest FROM dead_letters WHERE {among('sink')} AND {among('digest')}",
                 (
-                    sink,
-                    tenant,
-                    entity_id,
-                    feed,
-                    body.decode(),
-                    orjson.dumps(stale_reason(ordering, newer)).decode(),
-                    0,
-                    None,
-                    None,
-                    now,
-                    policy.code,
-                    ordering,
-                )
-                for (entity_id, body, _, ordering), sink, newer in found
-            ],
+                    array(sorted({sink for _, _, sink, _ in marked})),
+                    array(sorted({m for m, _, _, _ in marked})),
+                ),
+            )
+        }
+        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for mark, (entity_id, body, _, ordering), sink, newer in marked:
+            if (sink, mark) not in known:
+                rows[(sink, mark)] = (sink, tenant, entity_id, feed, body.decode(),
+                                      orjson.dumps(stale_reason(ordering, newer)).decode(), 0, None, None, now,
+                                      policy.code, ordering, mark)  # fmt: skip
+        tx.many(
+            f"INSERT INTO dead_letters ({LETTER_FIELDS}, policy, ordering, digest) VALUES ({marks(13)})",
+            rows.values(),
         )
         counts: dict[str, int] = {}
-        for _, sink, _ in found:
+        for sink, _ in rows:
             counts[sink] = counts.get(sink, 0) + 1
         for sink, count in counts.items():
             tx.count(sink, "stale", count)
+        return len(rows)
 
     def _requeue(
         self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes, policy: int
