@@ -181,6 +181,15 @@ def reclaimed(outbox: str) -> int:
     return int(row[0]) if row is not None else 0
 
 
+def activity(outbox: str) -> list[tuple[Any, ...]]:
+    """What the outbox database's sessions are doing: state, what they wait for, their statement."""
+    with psycopg.connect(outbox, autocommit=True) as connection:
+        return connection.execute(
+            "SELECT application_name, state, wait_event_type, wait_event, left(query, 120), "
+            "pg_blocking_pids(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+
+
 def inversions(double: BrokerDouble) -> int:
     """Writes that sent an entity back to an older version than one it was sent before."""
     seen: dict[str, str] = {}
@@ -292,6 +301,8 @@ def frozen(tmp_path: Path, nats_url: str, outbox: str, rng: random.Random) -> No
                         taken_over = time.monotonic() - frozen_at
                     time.sleep(0.1)
                 windows.append((len(double.writes) - before, time.monotonic() - started, taken_over))
+                if windows[-1][0] == 0:
+                    print("stood still:", activity(outbox))
                 worker.send_signal(signal.SIGCONT)
             stop.set()
             thread.join()

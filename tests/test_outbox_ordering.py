@@ -4,12 +4,13 @@ stale versions, leases, watchdog and fencing, on SQLite and on a real PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import psycopg
@@ -17,9 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contextbridge.errors import OutboxError
 from contextbridge.outbox import DeadLetterFilter, Outbox, open_outbox
 from contextbridge.outbox.ordering import STALE, ordering_key
 from contextbridge.updates import UpdatePolicy
+
+T = TypeVar("T")
 
 
 def reading(number: int, minute: int, value: Any = None) -> dict[str, Any]:
@@ -61,6 +65,16 @@ def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
 
 def run(coroutine: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coroutine, 60))
+
+
+async def retried(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, again after each ``OutboxError`` (a connection the server ended), a few times."""
+    for _ in range(6):
+        try:
+            return await call()
+        except OutboxError:
+            await asyncio.sleep(0.05)
+    return await call()
 
 
 async def drain(outbox: Outbox, sink: str = "broker") -> list[tuple[str, int]]:
@@ -190,9 +204,11 @@ class TestOrdering:
                 owner in r.getMessage() and "stopped renewing" in r.getMessage() for r in caplog.records
             )
             await other.put([reading(1, 11)])
-            # thawed: it holds nothing any more, sends nothing, and its ack changes nothing
-            assert await frozen.fence("broker", held) == []
-            await frozen.ack("broker", held)
+            # thawed: it holds nothing any more, sends nothing, and its ack changes nothing (on
+            # PostgreSQL the watchdog ended its sessions: a call fails once per lost connection,
+            # and the next opens it again, as the drainer's retry does)
+            assert await retried(lambda: frozen.fence("broker", held)) == []
+            await retried(lambda: frozen.ack("broker", held))
             assert await other.pending("broker") == 3
             await other.ack("broker", taken)
             assert await drain(other) == [("urn:ngsi-ld:Sensor:1", 11)]
@@ -325,3 +341,45 @@ def test_the_dlq_command_lists_the_stale_versions(tmp_path: Path) -> None:
     assert (letter["entity_id"], letter["reason"]["type"]) == ("urn:ngsi-ld:Sensor:1", STALE)
     replayed = CliRunner().invoke(app, ["dlq", "replay", "--sink", "broker", "--state", str(tmp_path)])
     assert replayed.exit_code == 0 and "stale 1" in replayed.output
+
+
+def test_the_watchdog_ends_the_sessions_of_a_silent_worker(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker frozen inside a pipelined transaction is not idle to the server, which would keep
+    its row locks for the whole freeze: once its heartbeat is ``liveness`` late, another worker's
+    watchdog ends its sessions, and the locks go with them."""
+    schema = f"cb_test_{uuid.uuid4().hex[:12]}"
+
+    def sessions(owner: str) -> int:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            row = connection.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = %s", (owner,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    async def scenario() -> None:
+        silent = open_outbox(postgres_url, schema=schema, liveness=0.6)
+        other = open_outbox(postgres_url, schema=schema, liveness=0.6)
+        try:
+            await silent.put([reading(1, 10)])
+            await other.put([reading(2, 10)])
+            owner = silent._owner  # type: ignore[attr-defined]
+            assert sessions(owner) >= 4
+            silent._stopping.set()  # type: ignore[attr-defined]  # it stops beating, as when frozen
+            with caplog.at_level(logging.WARNING, logger="contextbridge.outbox"):
+                deadline = time.monotonic() + 5
+                while sessions(owner) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+            assert sessions(owner) == 0
+            assert any(
+                owner in r.getMessage() and "stopped beating" in r.getMessage() for r in caplog.records
+            )
+        finally:
+            for outbox in (silent, other):
+                with contextlib.suppress(OutboxError):
+                    await outbox.close()
+            with psycopg.connect(postgres_url, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    run(scenario())

@@ -9,9 +9,10 @@ on by a heartbeat thread every third of ``liveness`` while the worker runs. A wo
 (SIGSTOP, a VM pause, a hung disk) or cut off stops beating: once its leases ran out, the
 watchdog of any other worker (run at their claims, and at each of their heartbeats) takes its
 claims back, counts them (``reclaimed``) and logs a warning naming the worker. Nothing else waits
-for a frozen worker: claims skip the keys another transaction holds, and PostgreSQL ends a
-transaction left idle longer than ``liveness`` (``idle_in_transaction_session_timeout``), so the
-locks of one frozen in the middle of a transaction go with it.
+for a frozen worker: claims skip the keys another transaction holds; and every worker beats in the
+``workers`` table too, so that the watchdog ends the database sessions of one silent for
+``liveness`` (PostgreSQL), and with them any transaction it was frozen in and the row locks it held
+(the puts of the entities it was storing wait for that, no longer).
 
 Fencing: each claim carries a token. A thawed worker must not deliver what another worker took
 over meanwhile: ``fence`` keeps only the entries it still holds (by owner and token), checked in
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .base import Entry
 from .deadletters import DeadLetterQueue
@@ -43,17 +44,23 @@ class Leases(DeadLetterQueue):
     _reap_at = 0.0  # when claims next look for expired or orphaned claims
     _beating: threading.Thread | None = None
 
-    def _start_heartbeat(self, sink: str) -> None:
-        """Beat for this outbox's claims (from its first claim on), and watch ``sink``'s."""
+    def _start_heartbeat(self, sink: str | None = None) -> None:
+        """Beat for this worker (from its first put or claim on), and watch ``sink``'s claims."""
         if not hasattr(self, "_held"):
             self._held: dict[str, float] = {}  # claim token → until when its lease surely holds
             self._watched: set[str] = set()
             self._guard = threading.Lock()
             self._stopping = threading.Event()
-        self._watched.add(sink)
+        if sink is not None:
+            self._watched.add(sink)
         if self._beating is None:
             self._beating = threading.Thread(target=self._heartbeat, name="outbox-heartbeat", daemon=True)
             self._beating.start()
+
+    def _beat_transaction(self, work: Callable[[Tx], None]) -> None:
+        """Run a heartbeat's transaction (a backend may give it a connection of its own, so that it
+        never waits behind the worker's own busy connections)."""
+        self._transaction(True, work, durable=False)
 
     def _hold(self, token: str | None, until: float) -> None:
         if token is not None:
@@ -67,17 +74,23 @@ class Leases(DeadLetterQueue):
         return all(entry.token is not None and held.get(entry.token, 0.0) > now for entry in entries)
 
     def _heartbeat(self) -> None:
-        while not self._stopping.wait(self.liveness / 3):
+        while True:
             try:
                 self._beat()
             except Exception as error:  # the database is away: the claims lapse, the next beat tries again
                 log.warning("outbox heartbeat failed (%s); claims held may lapse", error)
+            if self._stopping.wait(self.liveness / 3):
+                return
 
     def _beat(self) -> None:
         started = time.time()
         until = started + self.liveness
 
         def work(tx: Tx) -> None:
+            tx.run(
+                "INSERT INTO workers (owner, beat) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET beat = excluded.beat",
+                (self._owner, started),
+            )
             # An expired lease stays expired: another worker may have taken its entries already.
             # Rows another transaction holds are skipped: this worker's ack deleting them, or a
             # watchdog taking them back; waiting for either could only deadlock.
@@ -90,16 +103,45 @@ class Leases(DeadLetterQueue):
                 ),
                 (until, self._owner, started),
             )
+            self._silenced(tx, started)
             for sink in sorted(self._watched):
                 self._reap(tx, sink, started)
 
-        self._transaction(True, work, durable=False)
+        self._beat_transaction(work)
         with self._guard:
             for token, held in list(self._held.items()):
                 if held >= started:
                     self._held[token] = until
                 else:  # lapsed: the fence asks the outbox
                     del self._held[token]
+
+    def _silenced(self, tx: Tx, now: float) -> None:
+        """The watchdog, for workers: one whose heartbeat stopped ``liveness`` ago (frozen, cut off)
+        has its sessions ended, and with them the transactions and row locks it holds (a session
+        frozen in the middle of a pipelined transaction is not idle to the server, and would keep
+        them for as long as the freeze lasts)."""
+        silent = [
+            (str(owner), float(beat))
+            for owner, beat in tx.rows(
+                "SELECT owner, beat FROM workers WHERE owner <> ? AND beat < ?",
+                (self._owner, now - self.liveness),
+            )
+        ]
+        if not silent:
+            return
+        ended = tx.dialect.end_sessions(tx, [owner for owner, _ in silent])
+        tx.run(
+            f"DELETE FROM workers WHERE {tx.dialect.among('owner')}",
+            (tx.dialect.array([o for o, _ in silent]),),
+        )
+        for owner, beat in silent:
+            if ended.get(owner):
+                log.warning(
+                    "outbox: worker %s stopped beating %.1f s ago: its %d database sessions ended, its locks freed",
+                    owner,
+                    now - beat,
+                    ended[owner],
+                )
 
     def _reap(self, tx: Tx, sink: str, now: float) -> None:
         """The watchdog: free the claims on ``sink`` whose lease ran out or whose owner is gone,

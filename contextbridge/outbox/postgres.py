@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutboxError
 from .queue import SqlOutbox
 from .sql import LIVENESS, Dialect, Tx
 
@@ -63,6 +63,7 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS tops (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
     " ordering DOUBLE PRECISION NOT NULL, PRIMARY KEY (sink, tenant, entity_id))",
     COUNTERS,
+    "CREATE TABLE IF NOT EXISTS workers (owner TEXT PRIMARY KEY, beat DOUBLE PRECISION NOT NULL)",
     "CREATE SEQUENCE IF NOT EXISTS entry_seq",
     "CREATE TABLE IF NOT EXISTS dead_letters (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT, seq BIGINT, feed TEXT, data TEXT NOT NULL,"
@@ -170,6 +171,16 @@ class PostgresDialect(Dialect):
             (orjson.dumps(rows).decode(),),
         )
 
+    def end_sessions(self, tx: Tx, owners: Sequence[str]) -> dict[str, int]:
+        ended: dict[str, int] = {}
+        for (owner,) in tx.rows(
+            "SELECT application_name FROM pg_stat_activity WHERE application_name = ANY(?::text[]) "
+            "AND pg_terminate_backend(pid)",
+            (list(owners),),
+        ):
+            ended[owner] = ended.get(owner, 0) + 1
+        return ended
+
     def gone(self, tx: Tx, owners: Sequence[str]) -> list[str]:
         # An owner is an outbox's random id, the ``application_name`` of each of its sessions: with
         # none of them left in pg_stat_activity, the worker is gone. Not a backend pid: a dead
@@ -234,6 +245,25 @@ class PostgresOutbox(SqlOutbox):
         # A transaction this worker leaves open while frozen ends after ``liveness``, with its locks.
         connection.execute(f"SET idle_in_transaction_session_timeout = {max(1, int(self._liveness * 1000))}")
         return connection
+
+    _beater: psycopg.Connection[Any] | None = None
+
+    def _beat_transaction(self, work: Callable[[Tx], None]) -> None:
+        # A connection of its own: the beat never waits behind the worker's busy connections.
+        if self._beater is None or self._dialect.broken(self._beater):
+            self._beater = self._connect()
+        try:
+            self._dialect.transaction(
+                self._beater, self._as_owner(work), write=True, locked=False, durable=False
+            )
+        except self._dialect.failures as error:
+            raise OutboxError(str(error).strip(), outbox=self.location) from error
+
+    async def close(self) -> None:
+        await super().close()
+        if self._beater is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._beater.close()
 
     def _reopen(self, connection: Any) -> Any:
         """A new session for a lost one, under the same owner id: the claims stay ours."""

@@ -78,6 +78,7 @@ class SqlOutbox(Leases):
         versions, folded, late = _fold(entities, policy if self.supersede else HISTORY, now)
         if not versions:
             return PutResult()
+        self._start_heartbeat()
         return await self._run(
             True,
             lambda tx: self._put(

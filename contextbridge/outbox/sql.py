@@ -120,6 +120,10 @@ class Dialect:
         """Insert ``rows`` (tuples in ``columns`` order) in as few statements as the backend allows."""
         tx.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})", rows)
 
+    def end_sessions(self, tx: Tx, owners: Sequence[str]) -> dict[str, int]:
+        """End the database sessions of ``owners`` (workers gone silent); how many per owner."""
+        return {}
+
     def gone(self, tx: Tx, owners: Sequence[str]) -> list[str]:
         """Which of ``owners`` (holders of claims) are gone: their process or session ended."""
         raise NotImplementedError
@@ -274,17 +278,23 @@ class SqlStore:
         try:
             if self._dialect.broken(connection):
                 connection = self._reopen(connection)
-            owner = self._owner
-
-            def owned(tx: Tx) -> T:
-                tx.owner = owner
-                return work(tx)
-
-            return self._dialect.transaction(connection, owned, write=write, locked=locked, durable=durable)
+            return self._dialect.transaction(
+                connection, self._as_owner(work), write=write, locked=locked, durable=durable
+            )
         except self._dialect.failures as error:
             raise OutboxError(str(error).strip(), outbox=self.location) from error
         finally:
             self._free.put(connection)
+
+    def _as_owner(self, work: Callable[[Tx], T]) -> Callable[[Tx], T]:
+        """``work`` with the transaction's counters this writer's."""
+        owner = self._owner
+
+        def owned(tx: Tx) -> T:
+            tx.owner = owner
+            return work(tx)
+
+        return owned
 
     location = ""  # where the outbox is, for messages (no password)
 

@@ -66,6 +66,7 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS tops (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
     " ordering REAL NOT NULL, PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
     COUNTERS,
+    "CREATE TABLE IF NOT EXISTS workers (owner TEXT PRIMARY KEY, beat REAL NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL,"
     " tenant TEXT NOT NULL, entity_id TEXT, seq INTEGER, feed TEXT, data TEXT NOT NULL, reason TEXT NOT NULL,"
     " digest TEXT, attempts INTEGER NOT NULL, first_attempt REAL, last_attempt REAL, created REAL NOT NULL,"
