@@ -161,7 +161,8 @@ def sync(
             result = await outbox.put(chunk, tenant=tenant, feed=mapping.id, policy=policy)
             await outbox.reject(rejects, feed=mapping.id, tenant=tenant)
             for key, value in (("queued", result.queued), ("superseded", result.superseded),
-                               ("unchanged", result.unchanged), ("merged", result.merged)):  # fmt: skip
+                               ("unchanged", result.unchanged), ("merged", result.merged),
+                               ("stale", result.stale)):  # fmt: skip
                 totals[key] = totals.get(key, 0) + value
             chunk.clear()
             rejects.clear()
@@ -205,6 +206,7 @@ def sync(
         "delivered": stats.delivered,
         "superseded": totals.get("superseded", 0) + stats.superseded,
         "merged": totals.get("merged", 0),
+        "stale": totals.get("stale", 0),
         "dead_lettered": stats.dead_lettered,
         "retries": stats.retries,
         "pending": totals.get("pending", 0),
@@ -220,7 +222,7 @@ def sync(
         )
         echo_err(
             f"delivered {summary['delivered']}, superseded {summary['superseded']}, merged {summary['merged']}, "
-            f"dead-lettered {summary['dead_lettered']}, still pending {summary['pending']}"
+            f"stale {summary['stale']} (older than one stored: dlq list --type stale), dead-lettered {summary['dead_lettered']}, still pending {summary['pending']}"
             f" (outbox: {location})"
         )
         for reason, count in broken.most_common():
