@@ -24,11 +24,13 @@ one else.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 
+from ..errors import OutboxError
 from .base import Entry
 from .deadletters import DeadLetterQueue
 from .sql import Tx
@@ -190,4 +192,10 @@ class Leases(DeadLetterQueue):
             self._stopping.set()
             self._beating.join(self.liveness)
             self._beating = None
+            with contextlib.suppress(OutboxError):  # a worker that leaves says so (else the watchdog will)
+                await self._run(
+                    True,
+                    lambda tx: tx.run("DELETE FROM workers WHERE owner = ?", (self._owner,)),
+                    durable=False,
+                )
         await super().close()

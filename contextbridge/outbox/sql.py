@@ -14,8 +14,8 @@ time; ``owner``, ``token`` and ``lease_until`` set while claimed), ``tops`` (per
 highest ordering key stored: an older version is stale; its row is also the key's lock, taken by
 puts and skipped by claims), ``heads`` (per sink and key, the last version acked: replays of older
 versions are stale, equal re-puts unchanged), ``counters`` (per sink, name and writer, so that no
-two workers ever wait for one row), ``dead_letters`` (stale versions too), ``meta`` (the schema
-version).
+two workers ever wait for one row), ``dead_letters`` (stale versions too), ``workers`` (each
+worker's last heartbeat, see ``liveness``), ``meta`` (the schema version).
 
 Every operation is one transaction whatever the number of entities, with a fixed number of
 statements: lists of ids or numbers go as one parameter (a JSON array for SQLite, an array for
