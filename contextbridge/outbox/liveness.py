@@ -18,8 +18,8 @@ Fencing: each claim carries a token. A thawed worker must not deliver what anoth
 over meanwhile: ``fence`` keeps only the entries it still holds (by owner and token), checked in
 the outbox whenever the lease the heartbeat last renewed may have run out; ``ack``, ``release``
 and ``dead_letter`` only settle the entries still held. The bound: a frozen worker delays its own
-claims by ``liveness`` seconds (plus up to one second until the watchdog looks), and those of no
-one else.
+claims, and the puts of the entities it was storing, by ``liveness`` seconds plus a third of it
+(the watchdog looks at every heartbeat, and at claims every second), and nothing of anyone else.
 """
 
 from __future__ import annotations
