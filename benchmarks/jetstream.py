@@ -148,20 +148,21 @@ outbox:
   url: {outbox_url}
 """)
     asyncio.run(add_stream(url, stream, prefix))
-    processes = []
-    for n in range(count):
-        port = free_port()
-        command = [sys.executable, "-m", "contextbridge", "serve", str(config), "--state", str(home / f"s{count}-{n}"),
-                   "--port", str(port), "--log-level", "warning"]  # fmt: skip
-        processes.append((subprocess.Popen(command, stdout=subprocess.DEVNULL), port))
+    processes: list[tuple[subprocess.Popen[bytes], int]] = []
     try:
-        for _, port in processes:
+        for n in range(count):  # one after the other: the first creates the database's schemas
+            port = free_port()
+            command = [sys.executable, "-m", "contextbridge", "serve", str(config), "--state",
+                       str(home / f"s{count}-{n}"), "--port", str(port), "--log-level", "warning"]  # fmt: skip
+            processes.append((subprocess.Popen(command, stdout=subprocess.DEVNULL), port))
             for _ in range(600):
                 try:
                     httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
+        if dead := [process.args for process, _ in processes if process.poll() is not None]:
+            raise SystemExit(f"a worker did not start: {dead}")
         time.sleep(3)  # the feeds bind to the consumer
         started = time.perf_counter()
         asyncio.run(publish(url, prefix, messages))

@@ -130,7 +130,7 @@ async def open_adapter(
     constraints = constraints_for(ontology or config_ontology(config))
     for feed, mapping in feeds:  # a mapping reads its feed's tenant's devices
         mapping.lookups.use_tenant(feed.tenant or DEFAULT_TENANT)
-    outbox = open_outbox(config.outbox or state_dir, sinks=sinks)
+    outbox = open_outbox(config.outbox or state_dir, sinks=sinks, liveness=config.outbox_liveness)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(outbox.close)
         for _, mapping in feeds:  # remote lookup tables (HTTP, SQL) refresh in the background

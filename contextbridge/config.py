@@ -238,6 +238,7 @@ class Config:
     broker: BrokerConfig | None = None
     webhooks: tuple[WebhookConfig, ...] = ()
     outbox: str | None = None  # a postgresql:// URL; None: SQLite in the state directory
+    outbox_liveness: float | None = None  # seconds claims outlive their worker's heartbeat (None: 10)
     ontologies: tuple[Path, ...] = ()  # vendors' Turtle files added to the bundled ontology
 
 
@@ -311,6 +312,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         broker=_broker(data["broker"]) if "broker" in data else None,
         webhooks=webhooks,
         outbox=data.get("outbox", {}).get("url"),
+        outbox_liveness=data.get("outbox", {}).get("liveness"),
         ontologies=ontologies,
     )
 

@@ -160,7 +160,9 @@ def connect_postgres(
     connection = psycopg.connect(url, **options)
     if schema is not None:
         if create:
-            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            # Two workers starting at once may both try: the loser's duplicate is harmless.
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         connection.execute(f'SET search_path TO "{schema}"')
     return connection
 

@@ -127,6 +127,16 @@ class AdapterCollector(Collector):
             "Partial versions the outbox merged into a waiting one before delivery.",
             ["sink"],
         )
+        stale = counter(
+            "outbox_stale",
+            "Versions older than one stored already for their entity, kept as stale instead of delivered.",
+            ["sink"],
+        )
+        reclaimed = counter(
+            "outbox_reclaimed",
+            "Claims taken back from a worker that stopped renewing them (frozen, cut off) or is gone.",
+            ["sink"],
+        )
         oldest = gauge(
             "outbox_oldest_pending_timestamp_seconds", "Creation time of the oldest waiting entry.", ["sink"]
         )
@@ -137,9 +147,11 @@ class AdapterCollector(Collector):
             settled.add_metric([status.sink], status.delivered)
             replaced.add_metric([status.sink], status.superseded)
             merged.add_metric([status.sink], status.merged)
+            stale.add_metric([status.sink], status.stale)
+            reclaimed.add_metric([status.sink], status.reclaimed)
             if status.oldest_pending is not None:
                 oldest.add_metric([status.sink], status.oldest_pending)
-        yield from (depth, in_flight, letters, settled, replaced, merged, oldest)
+        yield from (depth, in_flight, letters, settled, replaced, merged, stale, reclaimed, oldest)
 
 
 def adapter_registry(adapter: Adapter, *, feeds: bool = False) -> CollectorRegistry:

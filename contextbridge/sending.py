@@ -10,7 +10,7 @@ requests of one update policy (Orion-LD's ``options`` is per request).
 
 Transient failures (``DeliveryError``: connection refused or dropped, timeouts, 429, 5xx) are
 retried with the ``RetryPolicy``, for as long as it allows: the entries stay claimed meanwhile
-(their lease renewed before each retry). A batch refused as a whole (``SinkRefused``) is split
+(their claims checked, and renewed when in doubt, before each try). A batch refused as a whole (``SinkRefused``) is split
 (``sink.bisect``) until the refused entities stand alone, and those are dead-lettered. Stopping
 (``Stopped`` out of ``sleep``), running out of attempts or a cancellation gives back whatever was
 not settled, for the next run.
@@ -165,8 +165,9 @@ class Delivery:
         refused: list[tuple[list[Entry], SinkRefused]] = []
         async for attempt in sender.retry.retrying(sleep=sender.sleep, before_sleep=sender.failed):
             with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    pending, refused = await self._renew(pending, refused)
+                # Fencing, before every try: only what this worker still holds is sent (one frozen
+                # past its lease and thawed may have lost its claims to another worker).
+                pending, refused = await self._fence(pending, refused)
                 sender.tries.update((entry.seq, sender.tries.get(entry.seq, 0) + 1) for entry in pending)
                 done = await self.attempt(pending, tenant, policy)
                 pending, refused = done.pending, refused + done.refused
@@ -218,13 +219,13 @@ class Delivery:
         await self.sender.dead_letters.put([(self.sender.counted([entry])[0], refusal.problem)])
         self._settled([entry])
 
-    async def _renew(
+    async def _fence(
         self, pending: list[Entry], refused: list[tuple[list[Entry], SinkRefused]]
     ) -> tuple[list[Entry], list[tuple[list[Entry], SinkRefused]]]:
-        """Before a retry: the claims renewed; those lost (the lease ran out: another worker has
-        them) are no longer this batch's to settle."""
+        """Before a try: the claims still held (renewed when in doubt); those lost (the lease ran
+        out: another worker has them) are no longer this batch's to settle."""
         waiting = [*pending, *(entry for sent, _ in refused for entry in sent)]
-        renewed = await self.sender.outbox.renew(self.sender.name, waiting, lease=self.sender.lease)
+        renewed = await self.sender.outbox.fence(self.sender.name, waiting)
         kept = {entry.seq: entry for entry in renewed}
         self._settled(entry for entry in waiting if entry.seq not in kept)
         still = [

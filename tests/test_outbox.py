@@ -573,22 +573,51 @@ class TestOutbox:
         assert double.upsert_options.count("replace") == 5  # one request per history version
         assert double.duplicate_ids == 0
 
-    def test_a_store_of_schema_2_is_migrated_with_its_entries(
-        self, make_outbox: Callable[..., Outbox]
+    @pytest.mark.parametrize("version", [2, 3])
+    def test_a_store_of_an_earlier_schema_is_migrated_with_its_entries(
+        self, make_outbox: Callable[..., Outbox], version: int
     ) -> None:
         outbox = make_outbox()
+        postgres = outbox.__class__.__name__.startswith("Postgres")
 
         def downgrade(tx: Tx) -> None:
-            for table, column in (("deliveries", "policy"), ("dead_letters", "policy"),
-                                  ("deliveries", "observed"), ("heads", "observed")):  # fmt: skip
+            # Schema 3: no ordering keys, tokens, tops, nor counters per writer.
+            for table, column in (("deliveries", "ordering"), ("deliveries", "token"), ("heads", "ordering"),
+                                  ("dead_letters", "ordering")):  # fmt: skip
                 tx.run(f"ALTER TABLE {table} DROP COLUMN {column}")
-            tx.run("UPDATE meta SET value = '2'")
+            tx.run("DROP TABLE tops")
+            tx.run(
+                "CREATE TABLE counters_4 AS SELECT sink, name, SUM(value) AS value FROM counters GROUP BY sink, name"
+            )
+            tx.run("DROP TABLE counters")
+            tx.run("CREATE TABLE counters (sink TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL,"
+                   " PRIMARY KEY (sink, name))")  # fmt: skip
+            tx.run("INSERT INTO counters SELECT sink, name, value FROM counters_4")
+            tx.run("DROP TABLE counters_4")
+            if postgres:
+                tx.run("INSERT INTO counters VALUES ('', 'seq', (SELECT last_value FROM entry_seq))")
+                tx.run("DROP SEQUENCE entry_seq")
+            if version == 2:
+                for table, column in (("deliveries", "policy"), ("dead_letters", "policy"),
+                                      ("deliveries", "observed"), ("heads", "observed")):  # fmt: skip
+                    tx.run(f"ALTER TABLE {table} DROP COLUMN {column}")
+            tx.run("UPDATE meta SET value = ?", (str(version),))
 
-        run(outbox.put([entity(1, 1)]))
+        run(outbox.put([entity(1, 1), entity(2, 1)]))
+        run(outbox.ack("broker", run(outbox.claim("broker", limit=1, lease=60))))
+        run(outbox.put([entity(1, 2)]))
         run(outbox._run(True, downgrade))  # type: ignore[attr-defined]
+        run(outbox.close())
         again = make_outbox()
-        (claimed,) = run(again.claim("broker", limit=10, lease=60))
-        assert (claimed.entity["v"]["value"], claimed.policy) == (1, REPLACE)
+        claimed = run(again.claim("broker", limit=10, lease=60))
+        assert sorted((e.entity["v"]["value"], e.policy) for e in claimed) == [(1, REPLACE), (2, REPLACE)]
+        run(again.ack("broker", claimed))
+        # what was stored and delivered keeps its place: numbers go on, and the counters too
+        assert run(again.put([entity(3, 1)])).queued == 1
+        (new,) = run(again.claim("broker", limit=10, lease=60))
+        assert new.seq > max(e.seq for e in claimed)
+        (status,) = run(again.status())
+        assert status.delivered == 3
 
     def test_history_read_again_after_a_crash_queues_only_what_is_new(
         self, make_outbox: Callable[..., Outbox]

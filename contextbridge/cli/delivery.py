@@ -162,7 +162,8 @@ def sync(
             result = await outbox.put(chunk, tenant=tenant, feed=mapping.id, policy=policy)
             await outbox.reject(rejects, feed=mapping.id, tenant=tenant)
             for key, value in (("queued", result.queued), ("superseded", result.superseded),
-                               ("unchanged", result.unchanged), ("merged", result.merged)):  # fmt: skip
+                               ("unchanged", result.unchanged), ("merged", result.merged),
+                               ("stale", result.stale)):  # fmt: skip
                 totals[key] = totals.get(key, 0) + value
             chunk.clear()
             rejects.clear()
@@ -206,6 +207,7 @@ def sync(
         "delivered": stats.delivered,
         "superseded": totals.get("superseded", 0) + stats.superseded,
         "merged": totals.get("merged", 0),
+        "stale": totals.get("stale", 0),
         "dead_lettered": stats.dead_lettered,
         "retries": stats.retries,
         "pending": totals.get("pending", 0),
@@ -221,7 +223,7 @@ def sync(
         )
         echo_err(
             f"delivered {summary['delivered']}, superseded {summary['superseded']}, merged {summary['merged']}, "
-            f"dead-lettered {summary['dead_lettered']}, still pending {summary['pending']}"
+            f"stale {summary['stale']} (older than one stored: dlq list --type stale), dead-lettered {summary['dead_lettered']}, still pending {summary['pending']}"
             f" (outbox: {location})"
         )
         for reason, count in broken.most_common():
@@ -234,20 +236,20 @@ def sync(
 def outbox_status(
     state: State = Path(".contextbridge"), outbox_url: OutboxUrl = None, output_format: Format = "table"
 ) -> None:
-    """Per sink: waiting, in flight, delivered, superseded, merged, dead letters, age of the oldest entry."""
+    """Per sink: waiting, in flight, delivered, superseded, merged, stale, dead letters, age of the oldest entry."""
     rows = _with_outbox(state, outbox_url, lambda outbox: outbox.status())
     if output_format == "json":
         typer.echo(orjson.dumps([row.__dict__ for row in rows]).decode())
         return
     typer.echo(
-        f"{'sink':<12}{'pending':>9}{'in flight':>11}{'delivered':>11}{'superseded':>12}{'merged':>8}{'dead':>7}"
-        "  oldest"
+        f"{'sink':<12}{'pending':>9}{'in flight':>11}{'delivered':>11}{'superseded':>12}{'merged':>8}{'stale':>7}"
+        f"{'dead':>7}  oldest"
     )
     for row in rows:
         oldest = _time(row.oldest_pending) if row.oldest_pending else "-"
         typer.echo(
             f"{row.sink:<12}{row.pending:>9}{row.in_flight:>11}{row.delivered:>11}{row.superseded:>12}"
-            f"{row.merged:>8}{row.dead_letters:>7}  {oldest}"
+            f"{row.merged:>8}{row.stale:>7}{row.dead_letters:>7}  {oldest}"
         )
 
 
@@ -256,13 +258,25 @@ def dlq_list(
     sink: Annotated[str | None, typer.Option(help="Only this sink (broker, translate, ...).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="Only this reason type (a ProblemDetails type URI; 'stale': stale versions)."
+        ),
+    ] = None,
     state: State = Path(".contextbridge"),
     outbox_url: OutboxUrl = None,
     output_format: Format = "table",
 ) -> None:
     """Dead letters, oldest first: id, sink, entity (or record), reason."""
+    from ..outbox import DeadLetterFilter
+    from ..outbox.ordering import STALE
+
+    where = DeadLetterFilter(type=STALE if kind == "stale" else kind) if kind else None
     letters = _with_outbox(
-        state, outbox_url, lambda outbox: outbox.dead_letters(sink=sink, limit=limit, offset=offset)
+        state,
+        outbox_url,
+        lambda outbox: outbox.dead_letters(sink=sink, limit=limit, offset=offset, where=where),
     )
     if output_format == "json":
         typer.echo(

@@ -112,10 +112,12 @@ class GraphStore(Protocol):
         *,
         tenant: str | None = None,
         policy: UpdatePolicy = REPLACE,
+        state: bool = True,
     ) -> UpsertReport:
         """Write the latest state of each entity: its old triples go, in the same transaction
         (``policy.merge``: only those of the attribute instances it carries); with
-        ``policy.history`` each version's values are kept as observations too."""
+        ``policy.history`` each version's values are kept as observations too. ``state=False``:
+        only those observations (an older version than the state held: history, not state)."""
         ...
 
     async def delete(self, entity_ids: Iterable[str], *, tenant: str | None = None) -> None: ...

@@ -114,22 +114,23 @@ class EmbeddedStore:
         *,
         tenant: str | None = None,
         policy: UpdatePolicy = REPLACE,
+        state: bool = True,
     ) -> UpsertReport:
         tenant_graph(tenant)  # a bad tenant name fails before any work
         batch = convert_batch(self.converter, entities, policy)
         if batch.ids:
-            await asyncio.to_thread(self._write_versions, tenant, batch, policy, time.time())
+            await asyncio.to_thread(self._write_versions, tenant, batch, policy, time.time(), state)
         return UpsertReport(len(batch.ids), batch.triples, batch.refused)
 
     def _write_versions(
-        self, tenant: str | None, batch: TripleBatch, policy: UpdatePolicy, now: float
+        self, tenant: str | None, batch: TripleBatch, policy: UpdatePolicy, now: float, state: bool = True
     ) -> None:
         graph = tenant_graph(tenant)
-        if policy.merge:  # the attribute instances it carries go, the others stay: one transaction
+        if state and policy.merge:  # the attribute instances it carries go, the others stay: one transaction
             with self._write, _boundary(self.path):
                 self._store.update(merge_update(batch.targets, graph, batch.ntriples))
                 self._written(2 * batch.triples)  # about as many go as come
-        else:
+        elif state:  # (else the history only: an older version than the state held)
             self._write_batch(graph, batch.ids, batch.texts)
         if not policy.history:
             return

@@ -81,15 +81,20 @@ class EndpointStore:
         *,
         tenant: str | None = None,
         policy: UpdatePolicy = REPLACE,
+        state: bool = True,
     ) -> UpsertReport:
         graph = tenant_graph(tenant)
         batch = convert_batch(self.converter, entities, policy)
-        if batch.ids:  # one request, one transaction: the state, the past values, the retention
-            parts = [
-                merge_update(batch.targets, graph, batch.ntriples)
-                if policy.merge
-                else replace_update(batch.ids, graph, batch.ntriples)
-            ]
+        if batch.ids and (
+            state or policy.history
+        ):  # one request, one transaction: the state, the past values, the retention
+            parts = []
+            if state:  # else the history only (an older version than the state held)
+                parts.append(
+                    merge_update(batch.targets, graph, batch.ntriples)
+                    if policy.merge
+                    else replace_update(batch.ids, graph, batch.ntriples)
+                )
             if policy.history:
                 parts.append(insert_update(history_graph(tenant), batch.history))
                 if policy.keep is not None:

@@ -7,7 +7,11 @@
     >>> await outbox.ack("broker", delivered)             # or dead_letter(...), release(...)
 
 Each entry is pending once per sink (the broker now, the city graph later), and each sink acks
-at its own pace. Delivery is at least once and per entity id in order: a sink never holds two
+at its own pace. Versions never go backwards: each carries an ordering key (its latest
+``observedAt``, else its ``dateObserved``, else the time it was put, see ``ordering``), and one
+older than a version stored already for its entity and sink is ``stale``: kept beside the dead
+letters (reason type ``STALE``), never delivered unless replayed with ``force``. Claims are
+leases kept alive by a heartbeat (``liveness``). Delivery is at least once and per entity id in order: a sink never holds two
 claims on one (tenant, id), and a newer version of an entity supersedes the versions of it still
 waiting (``supersede``), so a backlog drains in the least work. The version's ``UpdatePolicy``
 (stored beside it) says how: a whole state (replace) supersedes; a partial one (merge) is merged
@@ -57,6 +61,7 @@ class Entry:
     first_attempt: float | None = None
     created: float = 0.0
     policy: UpdatePolicy = REPLACE  # replace or merge, with history or not
+    token: str | None = None  # the claim's: another worker taking the entry over gives it another
 
     @property
     def entity(self) -> dict[str, Any]:
@@ -73,6 +78,7 @@ class PutResult:
     superseded: int = 0
     unchanged: int = 0
     merged: int = 0  # partial versions merged into a version still waiting
+    stale: int = 0  # older than a version stored already: kept beside the dead letters
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,11 @@ class DeadLetter:
 @dataclass(frozen=True)
 class SinkStatus:
     """A sink's queue: waiting (of which in flight), done, superseded, dead letters, oldest wait,
-    and the partial versions merged into a waiting one."""
+    the partial versions merged into a waiting one, the versions found stale (older than one
+    stored already), and the claims taken back from workers that stopped (``reclaimed``).
+
+    Every version stored ends in exactly one of delivered, superseded, merged, stale and
+    dead-lettered (``settled``); until then it is pending."""
 
     sink: str
     pending: int
@@ -105,6 +115,13 @@ class SinkStatus:
     dead_letters: int
     oldest_pending: float | None  # creation time (epoch seconds) of the oldest waiting entry
     merged: int = 0
+    stale: int = 0
+    reclaimed: int = 0
+    dead_lettered: int = 0  # versions ever dead-lettered (``dead_letters``: those still kept)
+
+    @property
+    def settled(self) -> int:
+        return self.delivered + self.superseded + self.merged + self.stale + self.dead_lettered
 
 
 @dataclass(frozen=True)
@@ -193,6 +210,8 @@ class Outbox(Protocol):
 
     async def renew(self, sink: str, entries: Sequence[Entry], *, lease: float) -> list[Entry]: ...
 
+    async def fence(self, sink: str, entries: Sequence[Entry]) -> list[Entry]: ...
+
     async def ack(self, sink: str, entries: Sequence[Entry], *, superseded: Sequence[Entry] = ()) -> None: ...
 
     async def release(self, sink: str, entries: Sequence[Entry], *, error: str | None = None) -> None: ...
@@ -247,14 +266,19 @@ def open_outbox(
     supersede: bool = True,
     skip_unchanged: bool = True,
     schema: str = "contextbridge",
+    liveness: float | None = None,
 ) -> Outbox:
-    """The outbox at ``location``: a ``postgresql://`` URL, else a state directory (SQLite in it)."""
+    """The outbox at ``location``: a ``postgresql://`` URL, else a state directory (SQLite in it).
+
+    ``liveness``: seconds a worker's claims outlive its last heartbeat (default 10)."""
     text = str(location)
     options: dict[str, Any] = {
         "sinks": tuple(sinks),
         "supersede": supersede,
         "skip_unchanged": skip_unchanged,
     }
+    if liveness is not None:
+        options["liveness"] = liveness
     if is_postgres(text):
         from .postgres import PostgresOutbox
 

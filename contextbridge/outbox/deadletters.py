@@ -9,6 +9,10 @@
 A ``DeadLetterFilter`` narrows every operation (sink, feed, reason type, tenants); a rejected
 record, which has no tenant of its own, is counted in its feed's tenant.
 
+Stale versions (older than one stored already for their entity and sink, reason type
+``ordering.STALE``) are kept here too: ``DeadLetterFilter(type=STALE)`` lists them, ``replay``
+leaves them unless forced.
+
 A dead letter keeps the sink, the entity (or the rejected record), the reason (the broker's
 ProblemDetails, or the translator's reason with record number and field), the feed, and the
 first and last attempt times with the number of attempts.
@@ -26,6 +30,7 @@ import orjson
 from ..errors import RecordError
 from ..paths import METADATA_FIELD
 from .base import TRANSLATE, DeadLetter, DeadLetterCounts, DeadLetterFilter, Entry, ReplayResult, SinkStatus
+from .ordering import STALE
 from .sql import SqlStore, Tx, digest, marks
 
 FIELDS = "sink, tenant, entity_id, feed, data, reason, attempts, first_attempt, last_attempt, created"
@@ -103,15 +108,28 @@ class DeadLetterQueue(SqlStore):
             tx.many(f"INSERT INTO dead_letters ({FIELDS}, digest) VALUES ({marks(11)})", rows.values())
             return len(rows)
 
-        return await self._run(True, work, locked=True) if rows else 0
+        return await self._run(True, work) if rows else 0
 
     async def dead_letter(
         self, sink: str, failures: Sequence[tuple[Entry, Mapping[str, Any]]], *, attempts: int = 1
     ) -> None:
-        """Move refused entries to the dead-letter queue with their reasons."""
+        """Move refused entries to the dead-letter queue with their reasons (only those this worker
+        still holds: one taken over by another worker is that worker's to settle). A refusal whose
+        reason type is ``STALE`` (a sink that holds a newer version) is counted stale."""
         now = time.time()
+        tokens = sorted({entry.token for entry, _ in failures if entry.token is not None})
 
         def work(tx: Tx) -> None:
+            among, array = tx.dialect.among, tx.dialect.array
+            gone = {
+                seq
+                for (seq,) in tx.rows(
+                    f"DELETE FROM deliveries WHERE {among('seq', 'bigint')} AND owner = ? "
+                    f"AND (token IS NULL OR {among('token')}) RETURNING seq",
+                    (array([entry.seq for entry, _ in failures]), self._owner, array(tokens)),
+                )
+            }
+            kept = [(entry, reason) for entry, reason in failures if entry.seq in gone]
             tx.many(
                 f"INSERT INTO dead_letters ({FIELDS}, seq, policy) VALUES ({marks(12)})",
                 (
@@ -129,12 +147,12 @@ class DeadLetterQueue(SqlStore):
                         entry.seq,
                         entry.policy.code,
                     )
-                    for entry, reason in failures
+                    for entry, reason in kept
                 ),
             )
-            seqs = [entry.seq for entry, _ in failures]
-            tx.forget(sink, seqs)
-            tx.count(sink, "dead_lettered", len(seqs))
+            stale = sum(1 for _, reason in kept if reason.get("type") == STALE)
+            tx.count(sink, "stale", stale)
+            tx.count(sink, "dead_lettered", len(kept) - stale)
 
         if failures:
             await self._run(True, work)
@@ -150,7 +168,9 @@ class DeadLetterQueue(SqlStore):
                 )
             }
             counters: dict[str, dict[str, int]] = {}
-            for sink, name, value in tx.rows("SELECT sink, name, value FROM counters WHERE sink <> ''"):
+            for sink, name, value in tx.rows(
+                "SELECT sink, name, SUM(value) FROM counters WHERE sink <> '' GROUP BY sink, name"
+            ):
                 counters.setdefault(sink, {})[name] = int(value)
             letters = {
                 sink: int(n) for sink, n in tx.rows("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink")
@@ -165,6 +185,9 @@ class DeadLetterQueue(SqlStore):
                     letters.get(sink, 0),
                     waiting.get(sink, (0, 0, None))[2],
                     counters.get(sink, {}).get("merged", 0),
+                    counters.get(sink, {}).get("stale", 0),
+                    counters.get(sink, {}).get("reclaimed", 0),
+                    counters.get(sink, {}).get("dead_lettered", 0),
                 )
                 for sink in sorted({*self.sinks, *waiting, *counters, *letters})
             ]
@@ -227,24 +250,29 @@ class DeadLetterQueue(SqlStore):
         where: DeadLetterFilter | None = None,
     ) -> ReplayResult:
         """Queue dead letters again (after a fix). One older than a version its sink has received
-        since is stale: kept, unless ``force`` (it would overwrite newer data). Rejected records
-        cannot be replayed: they need translating again, from their feed."""
+        or stored since is stale: kept, unless ``force`` (it would overwrite newer data); so are
+        the versions kept as stale (reason type ``STALE``). Rejected records cannot be replayed:
+        they need translating again, from their feed."""
 
         def work(tx: Tx) -> ReplayResult:
             clause, params = _selection(tx, _narrowed(where, ids, sink))
             rows = tx.rows(
-                f"SELECT d.id, d.sink, d.tenant, d.entity_id, d.feed, d.data, d.seq, h.seq, d.policy "
-                "FROM dead_letters d "
+                f"SELECT d.id, d.sink, d.tenant, d.entity_id, d.feed, d.data, d.seq, h.seq, d.policy, "
+                "d.ordering, t.ordering FROM dead_letters d "
                 "LEFT JOIN heads h ON h.sink = d.sink AND h.tenant = d.tenant AND h.entity_id = d.entity_id "
+                "LEFT JOIN tops t ON t.sink = d.sink AND t.tenant = d.tenant AND t.entity_id = d.entity_id "
                 f"{clause} ORDER BY d.id",
                 params,
             )
             replayed: list[int] = []
             stale = skipped = 0
-            for id_, sink_, tenant, entity_id, feed, data, seq, head, policy in rows:
+            for id_, sink_, tenant, entity_id, feed, data, seq, head, policy, ordering, top in rows:
                 if sink_ == TRANSLATE or entity_id is None:
                     skipped += 1
-                elif not force and head is not None and seq is not None and head > seq:
+                elif not force and (
+                    (head is not None and seq is not None and head > seq)
+                    or (ordering is not None and top is not None and ordering < top)
+                ):
                     stale += 1
                 else:
                     self._requeue(tx, sink_, tenant or "", entity_id, feed, data.encode(), policy)
@@ -254,7 +282,7 @@ class DeadLetterQueue(SqlStore):
                 tx.run(f"DELETE FROM dead_letters WHERE {among}", (tx.dialect.array(replayed),))
             return ReplayResult(len(replayed), stale, skipped)
 
-        return await self._run(True, work, locked=True)
+        return await self._run(True, work)
 
     async def purge(
         self,

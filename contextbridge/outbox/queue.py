@@ -1,23 +1,27 @@
-"""The outbox queue in SQL: put, claim, renew, ack, release — the same statements on every backend.
+"""The outbox queue in SQL: put, claim, renew, fence, ack, release — the same statements on every backend.
 
     >>> entries = await outbox.claim("broker", limit=200, lease=60)
+    >>> entries = await outbox.fence("broker", entries)     # still ours? (before sending)
     >>> await outbox.ack("broker", entries)
 
-Order per entity id: a claim never takes an entry whose (tenant, id) has another entry claimed
-(by anyone, any process), so versions of one entity reach a sink one claim after the other, in
-the order they were put; entry numbers come from a counter taken under the lock that orders puts
-and claims, so their order is the commit order even with several writers.
+Order per entity id: a put or a claim of a key first locks the key's row in ``tops`` (a claim
+skips the keys another transaction holds, never waits for them), and a claim never takes an entry
+whose (tenant, id) has another entry claimed, so versions of one entity reach a sink one claim
+after the other, in the order they were put (entry numbers increase per key: its puts are
+serialised by that row). And never backwards: ``tops`` keeps the highest ordering key stored per
+sink and key (``ordering``), and a version below it is stale.
 
 Cost: each call is one transaction of a fixed number of statements whatever the number of
-entities (put: two look-ups, one delete, one insert; claim: one update returning the rows; ack:
-one upsert of the heads, one delete). An entity is encoded once, at put; the stored bytes come
-back with the claim (``Entry.body``), decoded when a sink reads ``Entry.entity``.
+entities (put: the keys' rows, two look-ups, one delete, one insert, a few counters; claim: four
+statements; ack: one upsert of the heads, one delete, one counter upsert). An entity is encoded
+once, at put; the stored bytes come back with the claim (``Entry.body``), decoded when a sink
+reads ``Entry.entity``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,19 +30,32 @@ import orjson
 
 from ..updates import REPLACE, UpdatePolicy, merge_entities, version_time
 from .base import Entity, Entry, PutResult
-from .deadletters import DeadLetterQueue
-from .sql import SEQ, Tx, digest
+from .deadletters import FIELDS as LETTER_FIELDS
+from .liveness import Leases
+from .ordering import PAST_SINKS, ordering_key, stale_reason
+from .sql import Tx, digest, marks
 
-COLUMNS = ("seq", "sink", "tenant", "entity_id", "feed", "body", "digest", "created", "policy", "observed")
+COLUMNS = (
+    "seq",
+    "sink",
+    "tenant",
+    "entity_id",
+    "feed",
+    "body",
+    "digest",
+    "created",
+    "policy",
+    "observed",
+    "ordering",
+)
+NEVER = -1.0e300  # the ordering key of a key with nothing stored yet
+Version = tuple[str, bytes, float | None, float]  # (entity id, JSON, history time, ordering key)
 HISTORY = UpdatePolicy(history=True)
-REAP_EVERY = 1.0  # seconds between looks for expired or orphaned claims while the queue is full
 ENCODE = orjson.OPT_SORT_KEYS  # equal entities encode equally: ``skip_unchanged`` compares the bytes
 
 
-class SqlOutbox(DeadLetterQueue):
+class SqlOutbox(Leases):
     """The Outbox protocol over SQL; a backend subclass opens the connections."""
-
-    _reap_at = 0.0  # when claims next look for expired or orphaned claims
 
     async def put(
         self,
@@ -52,35 +69,56 @@ class SqlOutbox(DeadLetterQueue):
         """Queue each entity for each sink, in one transaction (all of them or none).
 
         ``policy``: whole states (the default) supersede the versions waiting; partial ones
-        (``merge``) are merged into them; with ``history`` each version is kept."""
+        (``merge``) are merged into them; with ``history`` each version is kept. A version older
+        (by its ordering key) than one stored already for its key and sink is ``stale``: kept
+        beside the dead letters, never delivered."""
         policy = policy or REPLACE
         targets = tuple(sinks or self.sinks)
-        versions, folded = _fold(entities, policy if self.supersede else HISTORY)
+        now = time.time()
+        versions, folded, late = _fold(entities, policy if self.supersede else HISTORY, now)
         if not versions:
             return PutResult()
-        result = await self._run(
-            True, lambda tx: self._put(tx, versions, tenant or "", feed, targets, policy), locked=True
+        self._start_heartbeat()
+        return await self._run(
+            True,
+            lambda tx: self._put(
+                tx, versions, tenant or "", feed, targets, policy, folded=folded, late=late, now=now
+            ),
         )
-        gone = folded * len(targets)
-        if policy.merge:
-            return dataclasses.replace(result, merged=result.merged + gone)
-        return dataclasses.replace(result, superseded=result.superseded + gone)
 
     def _put(
         self,
         tx: Tx,
-        versions: Sequence[tuple[str, bytes, float | None]],
+        versions: Sequence[Version],
         tenant: str,
         feed: str | None,
         sinks: Sequence[str],
         policy: UpdatePolicy,
         *,
         force: bool = False,
+        folded: int = 0,
+        late: Sequence[tuple[Version, float]] = (),
+        now: float | None = None,
     ) -> PutResult:
-        now = time.time()
+        now = time.time() if now is None else now
         among, array = tx.dialect.among, tx.dialect.array
-        digests = [digest(body) for _, body, _ in versions]
-        keys = (array(sinks), tenant, array(list({entity_id: None for entity_id, _, _ in versions})))
+        digests = [digest(body) for _, body, _, _ in versions]
+        ids = list({entity_id: None for entity_id, _, _, _ in versions})
+        keys = (array(sinks), tenant, array(ids))
+        # The keys' rows of ``tops``, taken first and in one order (no two puts deadlock): the
+        # highest ordering key stored for each. Holding them, no other put or claim of these keys
+        # runs (claims skip them); any other key is free for the other workers.
+        top: dict[tuple[str, str], float] = {}
+        listing = tx.dialect.listing
+        for sink, entity_id, found in tx.rows(
+            f"INSERT INTO tops (sink, tenant, entity_id, ordering) SELECT s.value, ?, e.value, ? "
+            f"FROM {listing('s')} CROSS JOIN {listing('e')} WHERE true ORDER BY 1, 3 "
+            "ON CONFLICT (sink, tenant, entity_id) DO UPDATE SET ordering = tops.ordering "
+            "RETURNING sink, entity_id, ordering",
+            (tenant, NEVER, array(sinks), array(ids)),
+        ):
+            top[(sink, entity_id)] = float(found)
+        stored = dict(top)
         # What each sink will hold once the waiting entries are through: with supersession the
         # unclaimed ones are dropped (or merged into), so it is the latest claimed version, else
         # the delivered one.
@@ -99,7 +137,7 @@ class SqlOutbox(DeadLetterQueue):
         # Waiting, not claimed, and open to supersession (after the key's last history version).
         free: dict[tuple[str, str], list[_Waiting]] = {}
         body = "body" if policy.merge else "NULL"  # a merge reads the body it merges into
-        for sink, entity_id, found, seq, owner, code, moment, stored in tx.rows(
+        for sink, entity_id, found, seq, owner, code, moment, stored_body in tx.rows(
             f"SELECT sink, entity_id, digest, seq, owner, policy, observed, {body} FROM deliveries "
             f"WHERE {among('sink')} AND tenant = ? AND {among('entity_id')} ORDER BY seq",
             keys,
@@ -108,25 +146,35 @@ class SqlOutbox(DeadLetterQueue):
             if moment is not None:
                 seen[key] = max(moment, seen.get(key, moment))
             if owner is None and not UpdatePolicy.from_code(code).history:
-                free.setdefault(key, []).append(_Waiting(seq, bytes(found), code, stored))
+                free.setdefault(key, []).append(_Waiting(seq, bytes(found), code, stored_body))
             else:  # claimed or history: what comes next cannot reach back before it
                 free.pop(key, None)
             if owner is not None or not self.supersede or key not in free:
                 last[key] = bytes(found)
         skip = self.skip_unchanged and not force
         fold = self.supersede and not policy.history
+        ordered = not force and not policy.history  # history keeps its own rule (``_sent``)
         rows: list[tuple[int, str]] = []  # (entity index, sink)
         drop: dict[str, list[int]] = {}
-        into: list[tuple[bytes, bytes, int]] = []  # (merged body, its digest, seq): merged into a waiting one
+        into: list[
+            tuple[bytes, bytes, float, int]
+        ] = []  # (merged body, digest, key, seq): merged into a waiting one
         merges: dict[str, int] = {}
+        stale: list[tuple[Version, str, float]] = [
+            (version, sink, newer) for version, newer in late for sink in sinks
+        ]
         unchanged = 0
-        for index, (entity_id, _, moment) in enumerate(versions):
+        for index, (entity_id, _, moment, ordering) in enumerate(versions):
             for sink in sinks:
                 key = (sink, entity_id)
+                if ordered and ordering < top.get(key, NEVER):
+                    stale.append((versions[index], sink, top[key]))
+                    continue
+                top[key] = max(ordering, top.get(key, NEVER))
                 if (
                     skip
                     and moment is not None
-                    and _sent(moment, digests[index], seen.get(key), last.get(key))
+                    and _sent(moment, digests[index], seen.get(key), last.get(key), past=sink in PAST_SINKS)
                 ):
                     unchanged += 1
                     continue
@@ -146,7 +194,7 @@ class SqlOutbox(DeadLetterQueue):
                     if found == tail.digest:
                         unchanged += 1
                         continue
-                    into.append((combined, found, tail.seq))
+                    into.append((combined, found, ordering, tail.seq))
                     tail.body, tail.digest = combined, found
                     last[key] = found
                     merges[sink] = merges.get(sink, 0) + 1
@@ -172,18 +220,34 @@ class SqlOutbox(DeadLetterQueue):
                 tx.forget(sink, seqs)
                 tx.count(sink, "superseded", len(seqs))
         if into:
-            tx.many("UPDATE deliveries SET body = ?, digest = ? WHERE seq = ?", into)
+            tx.many("UPDATE deliveries SET body = ?, digest = ?, ordering = ? WHERE seq = ?", into)
             for sink, count in merges.items():
                 tx.count(sink, "merged", count)
-        merged = sum(merges.values())
-        if not rows:
-            return PutResult(0, superseded, unchanged, merged)
-        ((top,),) = tx.rows(
-            "INSERT INTO counters (sink, name, value) VALUES (?, ?, ?) ON CONFLICT (sink, name) "
-            "DO UPDATE SET value = counters.value + excluded.value RETURNING value",
-            (*SEQ, len(rows)),
+        if folded:  # versions of one put folded into a later one of the same put: counted too
+            for sink in sinks:
+                tx.count(sink, "merged" if policy.merge else "superseded", folded)
+        kept = self._stale(tx, stale, tenant, feed, policy, now) if stale else 0
+        unchanged += len(stale) - kept  # kept as stale already: a duplicate
+        raised = [
+            (found, sink, tenant, entity_id, found)
+            for (sink, entity_id), found in top.items()
+            if found > stored.get((sink, entity_id), NEVER)
+        ]
+        tx.many(
+            "UPDATE tops SET ordering = ? WHERE sink = ? AND tenant = ? AND entity_id = ? AND ordering < ?",
+            raised,
         )
-        start = int(top) - len(rows) + 1
+        gone = folded * len(sinks)
+        result = PutResult(
+            len(rows),
+            superseded + (0 if policy.merge else gone),
+            unchanged,
+            sum(merges.values()) + (gone if policy.merge else 0),
+            kept,
+        )
+        if not rows:
+            return result
+        seqs = tx.dialect.next_seqs(tx, len(rows))
         code = policy.code
         tx.dialect.insert(
             tx,
@@ -191,7 +255,7 @@ class SqlOutbox(DeadLetterQueue):
             COLUMNS,
             [
                 (
-                    start + n,
+                    seqs[n],
                     sink,
                     tenant,
                     versions[index][0],
@@ -201,37 +265,92 @@ class SqlOutbox(DeadLetterQueue):
                     now,
                     code,
                     versions[index][2],
+                    versions[index][3],
                 )
                 for n, (index, sink) in enumerate(rows)
             ],
         )
-        return PutResult(len(rows), superseded, unchanged, merged)
+        return result
+
+    def _stale(
+        self,
+        tx: Tx,
+        found: Sequence[tuple[Version, str, float]],
+        tenant: str,
+        feed: str | None,
+        policy: UpdatePolicy,
+        now: float,
+    ) -> int:
+        """Keep versions older than one stored already beside the dead letters (reason ``STALE``);
+        how many. One kept so already (a feed read again, a message redelivered) is not kept twice."""
+        marked = [
+            (digest(f"{tenant}\n".encode() + version[1]).hex(), version, sink, newer)
+            for version, sink, newer in found
+        ]
+        among, array = tx.dialect.among, tx.dialect.array
+        known = {
+            (sink, mark)
+            for sink, mark in tx.rows(
+                f"SELECT sink, digest FROM dead_letters WHERE {among('sink')} AND {among('digest')}",
+                (
+                    array(sorted({sink for _, _, sink, _ in marked})),
+                    array(sorted({m for m, _, _, _ in marked})),
+                ),
+            )
+        }
+        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for mark, (entity_id, body, _, ordering), sink, newer in marked:
+            if (sink, mark) not in known:
+                rows[(sink, mark)] = (sink, tenant, entity_id, feed, body.decode(),
+                                      orjson.dumps(stale_reason(ordering, newer)).decode(), 0, None, None, now,
+                                      policy.code, ordering, mark)  # fmt: skip
+        tx.many(
+            f"INSERT INTO dead_letters ({LETTER_FIELDS}, policy, ordering, digest) VALUES ({marks(13)})",
+            rows.values(),
+        )
+        counts: dict[str, int] = {}
+        for sink, _ in rows:
+            counts[sink] = counts.get(sink, 0) + 1
+        for sink, count in counts.items():
+            tx.count(sink, "stale", count)
+        return len(rows)
 
     def _requeue(
         self, tx: Tx, sink: str, tenant: str, entity_id: str, feed: str | None, body: bytes, policy: int
     ) -> None:
         found = UpdatePolicy.from_code(policy)
-        moment = version_time(orjson.loads(body)) if found.history else None
-        self._put(tx, [(entity_id, body, moment)], tenant, feed, (sink,), found, force=True)
+        entity = orjson.loads(body)
+        moment = version_time(entity) if found.history else None
+        now = time.time()
+        version = (entity_id, body, moment, ordering_key(entity, now=now))
+        self._put(tx, [version], tenant, feed, (sink,), found, force=True, now=now)
 
     async def claim(self, sink: str, *, limit: int, lease: float) -> list[Entry]:
-        """Up to ``limit`` waiting entries of ``sink``, oldest first, none of a key claimed elsewhere."""
-        return await self._run(
-            True, lambda tx: self._claim(tx, sink, limit, lease), locked=True, durable=False
-        )
+        """Up to ``limit`` waiting entries of ``sink``, oldest first, none of a key claimed elsewhere.
 
-    def _claim(self, tx: Tx, sink: str, limit: int, lease: float) -> list[Entry]:
+        The claim holds them for ``min(lease, liveness)`` seconds, kept alive by the heartbeat;
+        its token tells later whether another worker took them over since (``fence``)."""
+        self._start_heartbeat(sink)
+        token = uuid.uuid4().hex
+        started = time.time()
+        entries = await self._run(True, lambda tx: self._claim(tx, sink, limit, lease, token), durable=False)
+        if entries:
+            self._hold(token, started + min(lease, self.liveness))
+        return entries
+
+    def _claim(self, tx: Tx, sink: str, limit: int, lease: float, token: str) -> list[Entry]:
         now = time.time()
-        # A crashed worker's claims are free at once (its process or connection is gone), a live
-        # but silent one's when their lease runs out: looked for now and then, and whenever the
-        # entries free to take are fewer than asked for.
+        # A crashed worker's claims are free at once (its process or connection is gone), a frozen
+        # or partitioned one's when their lease runs out: looked for now and then, and whenever
+        # the entries free to take are fewer than asked for.
         reaped = now >= self._reap_at
         if reaped:
             self._reap(tx, sink, now)
-        rows = self._take(tx, sink, limit, now + lease)
+        until = now + min(lease, self.liveness)
+        rows = self._take(tx, sink, limit, until, token)
         if len(rows) < limit and not reaped:
             self._reap(tx, sink, now)
-            rows += self._take(tx, sink, limit - len(rows), now + lease)
+            rows += self._take(tx, sink, limit - len(rows), until, token)
         rows.sort()
         return [
             Entry(
@@ -245,67 +364,117 @@ class SqlOutbox(DeadLetterQueue):
                 first,
                 created,
                 UpdatePolicy.from_code(code),
+                token,
             )
             for seq, tenant, entity_id, feed, body, attempts, first, created, code in rows
         ]
 
-    def _reap(self, tx: Tx, sink: str, now: float) -> None:
-        tx.dialect.reap(tx, sink, now, self._owner)
-        self._reap_at = now + REAP_EVERY
-
-    def _take(self, tx: Tx, sink: str, limit: int, until: float) -> list[tuple[Any, ...]]:
-        """Claim up to ``limit`` waiting entries, oldest first, skipping the keys claimed already."""
-        waiting = (
-            "SELECT d.seq FROM deliveries d WHERE d.sink = ? AND d.owner IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM deliveries b WHERE b.sink = d.sink AND b.tenant = d.tenant "
-            "AND b.entity_id = d.entity_id AND b.owner IS NOT NULL) ORDER BY d.seq LIMIT ?"
+    def _take(self, tx: Tx, sink: str, limit: int, until: float, token: str) -> list[tuple[Any, ...]]:
+        """Claim the waiting entries of the keys of the ``limit`` oldest ones, skipping the keys
+        claimed already and those another transaction holds (a put, or a claim: row locks on
+        ``tops``, skipped, never waited for)."""
+        candidates = tx.rows(
+            "SELECT tenant, entity_id FROM deliveries WHERE sink = ? AND owner IS NULL ORDER BY seq LIMIT ?",
+            (sink, limit),
         )
+        wanted = list({(str(tenant), str(entity_id)): None for tenant, entity_id in candidates})
+        if not wanted:
+            return []
+        pairs = tx.dialect.pairs
+        condition, params = pairs("tenant", "entity_id", wanted)
+        locked = tx.rows(
+            f"SELECT tenant, entity_id FROM tops WHERE sink = ? AND {condition} {tx.dialect.skip_locked}",
+            (sink, *params),
+        )
+        mine = {(str(tenant), str(entity_id)) for tenant, entity_id in locked}
+        if not mine:
+            return []
+        # Read after the locks are held: a claim committed meanwhile by another worker is seen.
+        condition, params = pairs("tenant", "entity_id", sorted(mine))
+        busy = tx.rows(
+            f"SELECT DISTINCT tenant, entity_id FROM deliveries WHERE sink = ? AND owner IS NOT NULL AND {condition}",
+            (sink, *params),
+        )
+        free = sorted(mine - {(str(tenant), str(entity_id)) for tenant, entity_id in busy})
+        if not free:
+            return []
+        condition, params = pairs("tenant", "entity_id", free)
         return tx.rows(
-            f"UPDATE deliveries SET owner = ?, lease_until = ? WHERE {tx.dialect.within('seq', waiting)} "
-            "RETURNING seq, tenant, entity_id, feed, body, attempts, first_attempt, created, policy",
-            (self._owner, until, sink, limit),
+            f"UPDATE deliveries SET owner = ?, lease_until = ?, token = ? WHERE sink = ? AND owner IS NULL "
+            f"AND {condition} RETURNING seq, tenant, entity_id, feed, body, attempts, first_attempt, created, policy",
+            (self._owner, until, token, sink, *params),
         )
 
     async def renew(self, sink: str, entries: Sequence[Entry], *, lease: float) -> list[Entry]:
-        """Extend the lease of ``entries``; those no longer held (lease lost) are left out."""
+        """Extend the lease of ``entries``; those no longer held (taken over by another claim) are
+        left out."""
+        if not entries:
+            return []
+        started = time.time()
+        until = started + min(lease, self.liveness)
 
         def work(tx: Tx) -> list[Entry]:
+            among, array = tx.dialect.among, tx.dialect.array
             held = {
                 row[0]
                 for row in tx.rows(
-                    "UPDATE deliveries SET lease_until = ? WHERE sink = ? AND owner = ? "
-                    f"AND {tx.dialect.among('seq', 'bigint')} RETURNING seq",
-                    (time.time() + lease, sink, self._owner, tx.dialect.array([e.seq for e in entries])),
+                    f"UPDATE deliveries SET lease_until = ? WHERE sink = ? AND owner = ? AND {among('seq', 'bigint')} "
+                    f"AND {among('token')} RETURNING seq",
+                    (until, sink, self._owner, array([e.seq for e in entries]), array(_tokens(entries))),
                 )
             }
-            return [entry for entry in entries if entry.seq in held]
+            return [entry for entry in entries if entry.seq in held and entry.token is not None]
 
-        return await self._run(True, work, durable=False) if entries else []
+        kept = await self._run(True, work, durable=False)
+        for token in {entry.token for entry in kept}:
+            self._hold(token, until)
+        return kept
+
+    async def fence(self, sink: str, entries: Sequence[Entry]) -> list[Entry]:
+        """Those of ``entries`` this worker still holds: checked in the outbox unless their lease,
+        as the heartbeat last renewed it, is certainly still good. Called before sending and
+        before acknowledging: a worker frozen past its lease (SIGSTOP, a VM pause) and thawed must
+        not deliver what another worker has taken over since."""
+        if self._surely_held(entries):
+            return list(entries)
+        return await self.renew(sink, entries, lease=self.liveness)
 
     async def ack(self, sink: str, entries: Sequence[Entry], *, superseded: Sequence[Entry] = ()) -> None:
         """``entries`` reached ``sink``; ``superseded`` were older versions replaced before sending.
 
-        Not synced to disk at commit: an ack lost to a power cut means one more delivery."""
+        Only entries still held by this claim (owner and token) are acked: one taken over by
+        another worker is that worker's to settle. Not synced to disk at commit: an ack lost to a
+        power cut means one more delivery."""
         latest: dict[tuple[str | None, str], int] = {}
         for entry in entries:  # a head per key, the latest version acked (one row per key and statement)
             key = (entry.tenant, entry.entity_id)
             latest[key] = max(entry.seq, latest.get(key, entry.seq))
         done = [entry.seq for entry in (*entries, *superseded)]
+        tokens = _tokens((*entries, *superseded))
+        sent = {entry.seq for entry in entries}
 
         def work(tx: Tx) -> None:
+            among, array = tx.dialect.among, tx.dialect.array
+            mine = f"owner = ? AND {among('token')}"
             if latest:
                 tx.run(
-                    "INSERT INTO heads (sink, tenant, entity_id, digest, seq, observed) SELECT sink, tenant, "
-                    f"entity_id, digest, seq, observed FROM deliveries WHERE {tx.dialect.among('seq', 'bigint')} "
-                    "ON CONFLICT (sink, tenant, entity_id) DO UPDATE SET digest = excluded.digest, "
-                    "seq = excluded.seq, observed = excluded.observed WHERE excluded.seq > heads.seq",
-                    (tx.dialect.array(list(latest.values())),),
+                    "INSERT INTO heads (sink, tenant, entity_id, digest, seq, observed, ordering) SELECT sink, "
+                    f"tenant, entity_id, digest, seq, observed, ordering FROM deliveries WHERE {among('seq', 'bigint')} "
+                    f"AND {mine} ON CONFLICT (sink, tenant, entity_id) DO UPDATE SET digest = excluded.digest, "
+                    "seq = excluded.seq, observed = excluded.observed, ordering = excluded.ordering "
+                    "WHERE excluded.seq > heads.seq",
+                    (array(list(latest.values())), self._owner, array(tokens)),
                 )
-            tx.forget(sink, done)
+            gone = tx.rows(
+                f"DELETE FROM deliveries WHERE {among('seq', 'bigint')} AND {mine} RETURNING seq",
+                (array(done), self._owner, array(tokens)),
+            )
+            delivered = sum(1 for (seq,) in gone if seq in sent)
             tx.run(
-                "INSERT INTO counters (sink, name, value) VALUES (?, 'delivered', ?), (?, 'superseded', ?) "
-                "ON CONFLICT (sink, name) DO UPDATE SET value = counters.value + excluded.value",
-                (sink, len(entries), sink, len(superseded)),
+                "INSERT INTO counters (sink, name, owner, value) VALUES (?, 'delivered', ?, ?), "
+                "(?, 'superseded', ?, ?) ON CONFLICT (sink, name, owner) "
+                "DO UPDATE SET value = counters.value + excluded.value",
+                (sink, self._owner, delivered, sink, self._owner, len(gone) - delivered),
             )
 
         if done:
@@ -315,16 +484,25 @@ class SqlOutbox(DeadLetterQueue):
         """Give ``entries`` back to the queue after failed attempts (``Entry.attempts`` is kept)."""
         now = time.time()
         rows = [
-            (entry.attempts, entry.first_attempt or now, now, error, sink, entry.seq, self._owner)
+            (
+                entry.attempts,
+                entry.first_attempt or now,
+                now,
+                error,
+                sink,
+                entry.seq,
+                self._owner,
+                entry.token,
+            )
             for entry in entries
         ]
         if rows:
             await self._run(
                 True,
                 lambda tx: tx.many(
-                    "UPDATE deliveries SET owner = NULL, lease_until = NULL, attempts = ?, "
+                    "UPDATE deliveries SET owner = NULL, lease_until = NULL, token = NULL, attempts = ?, "
                     "first_attempt = COALESCE(first_attempt, ?), last_attempt = ?, last_error = ? "
-                    "WHERE sink = ? AND seq = ? AND owner = ?",
+                    "WHERE sink = ? AND seq = ? AND owner = ? AND token = ?",
                     rows,
                 ),
                 durable=False,
@@ -339,7 +517,7 @@ class SqlOutbox(DeadLetterQueue):
                 "SELECT COUNT(*) FROM deliveries WHERE sink = ? AND owner = ?", (sink, self._owner)
             )
             tx.run(
-                "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner = ?",
+                "UPDATE deliveries SET owner = NULL, lease_until = NULL, token = NULL WHERE sink = ? AND owner = ?",
                 (sink, self._owner),
             )
             return int(count)
@@ -370,27 +548,45 @@ class _Waiting:
 
 
 def _fold(
-    entities: Iterable[Entity], policy: UpdatePolicy
-) -> tuple[list[tuple[str, bytes, float | None]], int]:
-    """The versions to queue, encoded (with their time, for history), one per id (the latest;
-    partial ones merged) unless the policy keeps history; and how many were folded into a later one."""
+    entities: Iterable[Entity], policy: UpdatePolicy, now: float
+) -> tuple[list[Version], int, list[tuple[Version, float]]]:
+    """The versions to queue, encoded, with their time (for history) and ordering key: one per id
+    (the latest; partial ones merged) unless the policy keeps history; how many were folded into a
+    later one; and those that came after a newer version of their id in the same put (stale)."""
     dumps = orjson.dumps
     if policy.history:
-        return [(str(e["id"]), dumps(e, option=ENCODE), version_time(e)) for e in entities], 0
-    latest: dict[str, Entity] = {}
+        found = [(e, dumps(e, option=ENCODE)) for e in entities]
+        return [(str(e["id"]), body, version_time(e), ordering_key(e, now=now)) for e, body in found], 0, []
+    latest: dict[str, tuple[Entity, float]] = {}
+    late: list[tuple[Version, float]] = []
     count = 0
     for entity in entities:
         entity_id = str(entity["id"])
+        key = ordering_key(entity, now=now)
         older = latest.get(entity_id)
-        latest[entity_id] = entity if older is None or not policy.merge else merge_entities(older, entity)
-        count += 1
-    versions: list[tuple[str, bytes, float | None]] = [
-        (entity_id, dumps(entity, option=ENCODE), None) for entity_id, entity in latest.items()
+        if older is not None and key < older[1]:  # after a newer one: never folded over it
+            late.append(((entity_id, dumps(entity, option=ENCODE), None, key), older[1]))
+            continue
+        if older is not None:
+            count += 1
+        folded = entity if older is None or not policy.merge else merge_entities(older[0], entity)
+        latest[entity_id] = (folded, key)
+    versions: list[Version] = [
+        (entity_id, dumps(entity, option=ENCODE), None, key) for entity_id, (entity, key) in latest.items()
     ]
-    return versions, count - len(latest)
+    return versions, count, late
 
 
-def _sent(moment: float, found: bytes, seen: float | None, last: bytes | None) -> bool:
-    """Whether a version observed at ``moment`` was queued or delivered already: it is older than
-    the last one, or that very one."""
-    return seen is not None and (moment < seen or (moment == seen and found == last))
+def _sent(moment: float, found: bytes, seen: float | None, last: bytes | None, *, past: bool = False) -> bool:
+    """Whether a history version observed at ``moment`` was queued or delivered already: it is
+    older than the last one (a feed read again), or that very one. For a sink that records an
+    older version as history without touching the state (``past``: the graph), only that very
+    one: an older version may have come late, and its values still belong in the history (a
+    version recorded already is recorded again as the same triples)."""
+    if seen is None:
+        return False
+    return (moment == seen and found == last) or (moment < seen and not past)
+
+
+def _tokens(entries: Iterable[Entry]) -> list[str]:
+    return sorted({entry.token for entry in entries if entry.token is not None})

@@ -9,10 +9,13 @@ are synchronous DB-API ones: every call runs in a worker thread, one transaction
 at a time, so the event loop never waits on the disk or the network.
 
 Tables (schema ``VERSION``): ``deliveries`` (one row per entity version and sink still to do, the
-entity's JSON as stored bytes, its ``UpdatePolicy.code`` and, for history, its time; ``owner`` set
-while claimed), ``heads`` (per sink and key, the last
-version acked: replays of older versions are stale, equal re-puts unchanged), ``counters``,
-``dead_letters``, ``meta`` (the schema version).
+entity's JSON as stored bytes, its ``UpdatePolicy.code``, its ordering key and, for history, its
+time; ``owner``, ``token`` and ``lease_until`` set while claimed), ``tops`` (per sink and key, the
+highest ordering key stored: an older version is stale; its row is also the key's lock, taken by
+puts and skipped by claims), ``heads`` (per sink and key, the last version acked: replays of older
+versions are stale, equal re-puts unchanged), ``counters`` (per sink, name and writer, so that no
+two workers ever wait for one row), ``dead_letters`` (stale versions too), ``workers`` (each
+worker's last heartbeat, see ``liveness``), ``meta`` (the schema version).
 
 Every operation is one transaction whatever the number of entities, with a fixed number of
 statements: lists of ids or numbers go as one parameter (a JSON array for SQLite, an array for
@@ -30,23 +33,46 @@ from typing import Any, TypeVar
 from ..errors import ConfigError, OutboxError
 
 T = TypeVar("T")
-VERSION = 3  # the schema version kept in ``meta``; a store of another version is refused at open
-# How a store of an earlier version becomes this one (its data kept): version → statements.
-MIGRATIONS = {
+
+
+def _migrated(tx: Tx) -> None:
+    tx.dialect.migrated(tx)
+
+
+VERSION = 4  # the schema version kept in ``meta``; a store of another version is refused at open
+# How a store of an earlier version becomes this one (its data kept): version → statements (a
+# callable: statements that depend on the backend).
+MIGRATIONS: dict[int, Sequence[str | Callable[[Tx], None]]] = {
     2: (  # 3: each version keeps its update policy (replace or merge, history)
         "ALTER TABLE deliveries ADD COLUMN policy BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE dead_letters ADD COLUMN policy BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE deliveries ADD COLUMN observed DOUBLE PRECISION",  # a history version's time
         "ALTER TABLE heads ADD COLUMN observed DOUBLE PRECISION",
     ),
+    3: (  # 4: ordering keys (versions never go backwards), claim tokens, counters per writer
+        "ALTER TABLE deliveries ADD COLUMN ordering DOUBLE PRECISION",
+        "ALTER TABLE deliveries ADD COLUMN token TEXT",
+        "ALTER TABLE heads ADD COLUMN ordering DOUBLE PRECISION",
+        "ALTER TABLE dead_letters ADD COLUMN ordering DOUBLE PRECISION",
+        # The versions stored so far had no key: their time of storage (or observation) is theirs.
+        "UPDATE deliveries SET ordering = COALESCE(observed, created)",
+        "UPDATE heads SET ordering = observed",
+        # The key of each (sink, key) with a version waiting or delivered.
+        "INSERT INTO tops (sink, tenant, entity_id, ordering) SELECT sink, tenant, entity_id, MAX(ordering) "
+        "FROM (SELECT sink, tenant, entity_id, ordering FROM deliveries UNION ALL "
+        "SELECT sink, tenant, entity_id, COALESCE(ordering, 0) FROM heads) AS k "
+        "GROUP BY sink, tenant, entity_id",
+        _migrated,  # counters per writer, and the backend's own
+    ),
 }
-SEQ = ("", "seq")  # the counter row that hands out entry numbers
+LIVENESS = 10.0  # seconds a worker's claims outlive its last heartbeat (``outbox.liveness``)
 
 
 class Dialect:
     """What differs between backends. ``?`` placeholders are rewritten by ``sql``."""
 
     ddl: Sequence[str] = ()
+    skip_locked = ""  # how a select skips the rows other transactions hold ("": one writer anyway)
 
     def sql(self, text: str) -> str:
         return text
@@ -63,22 +89,43 @@ class Dialect:
         """The text of member ``key`` of the JSON object held (as text) in ``column``."""
         raise NotImplementedError
 
+    def pairs(self, first: str, second: str, values: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
+        """A condition "(``first``, ``second``) is one of ``values``", and its parameters."""
+        raise NotImplementedError
+
+    def listing(self, alias: str, kind: str = "text") -> str:
+        """A FROM item: the list given as the next parameter, as rows of one column ``value``."""
+        raise NotImplementedError
+
+    def next_seqs(self, tx: Tx, count: int) -> list[int]:
+        """``count`` new entry numbers, increasing."""
+        raise NotImplementedError
+
+    def migrated(self, tx: Tx) -> None:
+        """The last step from schema 3 to 4: ``counters`` keyed by writer too (``owner``), and
+        what the backend needs besides."""
+        raise NotImplementedError
+
     def within(self, column: str, subquery: str) -> str:
         """A condition "``column`` is one of the values ``subquery`` selects"."""
         return f"{column} IN ({subquery})"
 
     def transaction(self, connection: Any, work: Callable[[Tx], T], *, write: bool, locked: bool,
                     durable: bool) -> T:  # fmt: skip
-        """Run ``work`` in one transaction: ``write`` takes the write lock (``locked``: the one
-        that orders puts and claims), ``durable`` waits for the disk at commit."""
+        """Run ``work`` in one transaction: ``write`` takes the write lock (``locked``: the
+        schema's own, taken only to create or migrate it), ``durable`` waits for the disk at commit."""
         raise NotImplementedError
 
     def insert(self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert ``rows`` (tuples in ``columns`` order) in as few statements as the backend allows."""
         tx.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})", rows)
 
-    def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
-        """Free the claims on ``sink`` whose lease ran out or whose owner is gone."""
+    def end_sessions(self, tx: Tx, owners: Sequence[str]) -> dict[str, int]:
+        """End the database sessions of ``owners`` (workers gone silent); how many per owner."""
+        return {}
+
+    def gone(self, tx: Tx, owners: Sequence[str]) -> list[str]:
+        """Which of ``owners`` (holders of claims) are gone: their process or session ended."""
         raise NotImplementedError
 
     # The driver's errors that mean "the database failed this time" (lost, full, locked): raised
@@ -95,6 +142,8 @@ class Dialect:
 
 class Tx:
     """One transaction's cursor with the dialect applied."""
+
+    owner = ""  # the writer whose counters this transaction adds to
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.connection = connection
@@ -129,9 +178,9 @@ class Tx:
     def count(self, sink: str, name: str, delta: int) -> None:
         if delta:
             self.run(
-                "INSERT INTO counters (sink, name, value) VALUES (?, ?, ?) ON CONFLICT (sink, name) "
+                "INSERT INTO counters (sink, name, owner, value) VALUES (?, ?, ?, ?) ON CONFLICT (sink, name, owner) "
                 "DO UPDATE SET value = counters.value + excluded.value",
-                (sink, name, delta),
+                (sink, name, self.owner, delta),
             )
 
 
@@ -160,7 +209,11 @@ class SqlStore:
         sinks: Sequence[str] = ("broker",),
         supersede: bool = True,
         skip_unchanged: bool = True,
+        liveness: float = LIVENESS,
     ) -> None:
+        if not liveness > 0:
+            raise ConfigError(f"outbox liveness: {liveness!r} is not a number of seconds > 0", key="liveness")
+        self.liveness = float(liveness)
         self._connections = list(connections)
         self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for connection in self._connections:
@@ -186,15 +239,35 @@ class SqlStore:
             tx.run("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(VERSION),))
         ((found,),) = tx.rows("SELECT value FROM meta WHERE key = 'schema'")
         while int(found) in MIGRATIONS:
-            for statement in MIGRATIONS[int(found)]:
-                tx.run(statement)
+            for step in MIGRATIONS[int(found)]:
+                if isinstance(step, str):
+                    tx.run(step)
+                else:
+                    step(tx)
             found = str(int(found) + 1)
             tx.run("UPDATE meta SET value = ? WHERE key = 'schema'", (found,))
+        if int(found) == VERSION and not fresh:
+            self._fold_counters(tx)
         if int(found) != VERSION:
             raise ConfigError(
                 f"outbox: the store has schema {found}, this version of contextbridge needs {VERSION}",
                 key="outbox",
             )
+
+    def _fold_counters(self, tx: Tx) -> None:
+        """Fold the counters of writers that are gone into the shared row (``owner`` ''), so that
+        their rows do not pile up over restarts."""
+        owners = [str(owner) for (owner,) in tx.rows("SELECT DISTINCT owner FROM counters WHERE owner <> ''")]
+        gone = tx.dialect.gone(tx, owners) if owners else []
+        if gone:
+            among, array = tx.dialect.among, tx.dialect.array
+            tx.run(
+                "INSERT INTO counters (sink, name, owner, value) SELECT sink, name, '', SUM(value) FROM counters "
+                f"WHERE {among('owner')} GROUP BY sink, name ON CONFLICT (sink, name, owner) "
+                "DO UPDATE SET value = counters.value + excluded.value",
+                (array(gone),),
+            )
+            tx.run(f"DELETE FROM counters WHERE {among('owner')}", (array(gone),))
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -205,11 +278,23 @@ class SqlStore:
         try:
             if self._dialect.broken(connection):
                 connection = self._reopen(connection)
-            return self._dialect.transaction(connection, work, write=write, locked=locked, durable=durable)
+            return self._dialect.transaction(
+                connection, self._as_owner(work), write=write, locked=locked, durable=durable
+            )
         except self._dialect.failures as error:
             raise OutboxError(str(error).strip(), outbox=self.location) from error
         finally:
             self._free.put(connection)
+
+    def _as_owner(self, work: Callable[[Tx], T]) -> Callable[[Tx], T]:
+        """``work`` with the transaction's counters this writer's."""
+        owner = self._owner
+
+        def owned(tx: Tx) -> T:
+            tx.owner = owner
+            return work(tx)
+
+        return owned
 
     location = ""  # where the outbox is, for messages (no password)
 
@@ -222,8 +307,12 @@ class SqlStore:
     ) -> T:
         return await asyncio.to_thread(self._transaction, write, work, locked=locked, durable=durable)
 
+    _closed = False
+
     async def close(self) -> None:
-        await asyncio.to_thread(self._close)
+        if not self._closed:  # closing twice is harmless
+            self._closed = True
+            await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
         for _ in self._connections:

@@ -44,26 +44,34 @@ PRAGMAS = (
     "PRAGMA journal_size_limit=33554432",
 )
 
+COUNTERS = (
+    "CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '',"
+    " value INTEGER NOT NULL, PRIMARY KEY (sink, name, owner)) WITHOUT ROWID"
+)
 DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     # seq is the rowid: rows are appended at the end of the table, in put order.
     "CREATE TABLE IF NOT EXISTS deliveries (seq INTEGER PRIMARY KEY, sink TEXT NOT NULL, tenant TEXT NOT NULL,"
     " entity_id TEXT NOT NULL, feed TEXT, body BLOB NOT NULL, digest BLOB NOT NULL, created REAL NOT NULL,"
     " owner TEXT, lease_until REAL, attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL,"
-    " last_attempt REAL, last_error TEXT, policy INTEGER NOT NULL DEFAULT 0, observed REAL)",
+    " last_attempt REAL, last_error TEXT, policy INTEGER NOT NULL DEFAULT 0, observed REAL, ordering REAL,"
+    " token TEXT)",
     "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (entity_id, tenant, sink)",
     # What a claim reads: the waiting entries in order, and the (few) claimed keys with their owners.
     "CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (sink, seq) WHERE owner IS NULL",
     "CREATE INDEX IF NOT EXISTS deliveries_claimed ON deliveries (sink, tenant, entity_id, owner, lease_until)"
     " WHERE owner IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS heads (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
-    " digest BLOB NOT NULL, seq INTEGER NOT NULL, observed REAL, PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS counters (sink TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
-    " PRIMARY KEY (sink, name)) WITHOUT ROWID",
+    " digest BLOB NOT NULL, seq INTEGER NOT NULL, observed REAL, ordering REAL,"
+    " PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS tops (sink TEXT NOT NULL, tenant TEXT NOT NULL, entity_id TEXT NOT NULL,"
+    " ordering REAL NOT NULL, PRIMARY KEY (sink, tenant, entity_id)) WITHOUT ROWID",
+    COUNTERS,
+    "CREATE TABLE IF NOT EXISTS workers (owner TEXT PRIMARY KEY, beat REAL NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL,"
     " tenant TEXT NOT NULL, entity_id TEXT, seq INTEGER, feed TEXT, data TEXT NOT NULL, reason TEXT NOT NULL,"
     " digest TEXT, attempts INTEGER NOT NULL, first_attempt REAL, last_attempt REAL, created REAL NOT NULL,"
-    " policy INTEGER NOT NULL DEFAULT 0)",
+    " policy INTEGER NOT NULL DEFAULT 0, ordering REAL)",
     "CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)",
     "CREATE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (sink, digest)",
 )
@@ -86,6 +94,25 @@ class SqliteDialect(Dialect):
     def json_text(self, column: str, key: str) -> str:
         return f"json_extract({column}, '$.{key}')"
 
+    def listing(self, alias: str, kind: str = "text") -> str:
+        return f"json_each(?) AS {alias}"
+
+    def pairs(self, first: str, second: str, values: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
+        return (
+            f"({first}, {second}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+            "FROM json_each(?))",
+            [orjson.dumps([list(pair) for pair in values]).decode()],
+        )
+
+    def next_seqs(self, tx: Tx, count: int) -> list[int]:
+        # One writer at a time (BEGIN IMMEDIATE): the counter's numbers follow commit order.
+        ((top,),) = tx.rows(
+            "INSERT INTO counters (sink, name, owner, value) VALUES ('', 'seq', '', ?) "
+            "ON CONFLICT (sink, name, owner) DO UPDATE SET value = counters.value + excluded.value RETURNING value",
+            (count,),
+        )
+        return list(range(int(top) - count + 1, int(top) + 1))
+
     def transaction(self, connection: Any, work: Callable[[Tx], T], *, write: bool, locked: bool,
                     durable: bool) -> T:  # fmt: skip
         wanted = self.synchronous if durable else "NORMAL"
@@ -103,18 +130,14 @@ class SqliteDialect(Dialect):
         tx.run("COMMIT")
         return result
 
-    def reap(self, tx: Tx, sink: str, now: float, owner: str) -> None:
-        held = tx.rows(
-            "SELECT owner, MIN(lease_until) FROM deliveries WHERE sink = ? AND owner IS NOT NULL GROUP BY owner",
-            (sink,),
-        )
-        dead = [other for other, _ in held if other != owner and not _alive(other)]
-        if dead or any(until is not None and until < now for _, until in held):
-            tx.run(
-                "UPDATE deliveries SET owner = NULL, lease_until = NULL WHERE sink = ? AND owner IS NOT NULL "
-                f"AND (lease_until < ? OR {self.among('owner')})",
-                (sink, now, self.array(dead)),
-            )
+    def migrated(self, tx: Tx) -> None:
+        tx.run("ALTER TABLE counters RENAME TO counters_3")
+        tx.run(COUNTERS)
+        tx.run("INSERT INTO counters (sink, name, owner, value) SELECT sink, name, '', value FROM counters_3")
+        tx.run("DROP TABLE counters_3")
+
+    def gone(self, tx: Tx, owners: Sequence[str]) -> list[str]:
+        return [owner for owner in owners if not _alive(owner)]
 
     def has_table(self, tx: Tx, name: str) -> bool:
         return bool(tx.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
