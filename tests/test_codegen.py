@@ -13,10 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contextbridge.errors import RecordError
-from contextbridge.mapping import Mapping, load_mapping
+from contextbridge import Mapping, RecordError, Translator, load_mapping
 from contextbridge.mapping.codegen import generate, generated
-from contextbridge.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = sorted((ROOT / "mappings").glob("*.yaml"))

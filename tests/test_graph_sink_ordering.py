@@ -7,12 +7,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from contextbridge.delivery import Drainer, DrainSettings, RetryPolicy
-from contextbridge.graph import EmbeddedStore, GraphSink
+from contextbridge import Drainer, DrainSettings, GraphSink, RetryPolicy, UpdatePolicy, open_outbox
+from contextbridge.graph import EmbeddedStore
 from contextbridge.graph.sink import EntityBatch
-from contextbridge.outbox import DeadLetterFilter, open_outbox
+from contextbridge.outbox import DeadLetterFilter
 from contextbridge.outbox.ordering import STALE
-from contextbridge.updates import UpdatePolicy
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 HISTORY = UpdatePolicy(history=True)

@@ -18,10 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contextbridge.errors import OutboxError
-from contextbridge.outbox import DeadLetterFilter, Outbox, open_outbox
+from contextbridge import Outbox, OutboxError, UpdatePolicy, open_outbox
+from contextbridge.outbox import DeadLetterFilter
 from contextbridge.outbox.ordering import STALE, ordering_key
-from contextbridge.updates import UpdatePolicy
 
 T = TypeVar("T")
 
