@@ -24,11 +24,11 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measure, table
 
-from contextbridge.constraints import default_constraints
-from contextbridge.entity import validate_entity
-from contextbridge.mapping import load_mapping
-from contextbridge.ontology import default_ontology
-from contextbridge.translator import Translator
+from contextbridge.entities.constraints import default_constraints
+from contextbridge.entities.ontology import default_ontology
+from contextbridge.entities.validation import validate_entity
+from contextbridge.language.mapping import load_mapping
+from contextbridge.language.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,13 +44,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(Path(__file__).resolve().par
 from loopback import broker_double  # noqa: E402
 from services import ServiceUnavailable, postgres_server  # noqa: E402
 
-from contextbridge.broker import BrokerClient  # noqa: E402
-from contextbridge.delivery import Drainer, DrainSettings  # noqa: E402
+from contextbridge.delivery.drainer import Drainer, DrainSettings  # noqa: E402
+from contextbridge.delivery.sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BatchResult  # noqa: E402
+from contextbridge.entities.updates import REPLACE, UpdatePolicy  # noqa: E402
 from contextbridge.outbox import Outbox  # noqa: E402
 from contextbridge.outbox.postgres import PostgresOutbox  # noqa: E402
 from contextbridge.outbox.sqlite import SqliteOutbox  # noqa: E402
-from contextbridge.sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, BatchResult  # noqa: E402
-from contextbridge.updates import REPLACE, UpdatePolicy  # noqa: E402
+from contextbridge.sinks.broker import BrokerClient  # noqa: E402
 
 POSTGRES = os.environ.get("CONTEXTBRIDGE_TEST_POSTGRES", "")  # else a throwaway server, see __main__
 CHUNK = 1000  # entities per put

@@ -32,10 +32,10 @@ from harness import best_of, table
 from translate import sample_records, translate_all
 
 from contextbridge.errors import RecordError
-from contextbridge.lookups import LookupTable
-from contextbridge.lookups.base import parse_rows
-from contextbridge.mapping import load_mapping
-from contextbridge.translator import Translator
+from contextbridge.language.lookups import LookupTable
+from contextbridge.language.lookups.base import parse_rows
+from contextbridge.language.mapping import load_mapping
+from contextbridge.language.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = ROOT / "mappings"

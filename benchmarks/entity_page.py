@@ -27,10 +27,10 @@ import httpx
 from harness import Measure, table
 from pyoxigraph import NamedNode, RdfFormat
 
-from contextbridge.config import ApiKey, ServiceConfig
-from contextbridge.graph import EmbeddedStore, history_graph
+from contextbridge.runtime.config import ApiKey, ServiceConfig
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
+from contextbridge.sinks.graph import EmbeddedStore, history_graph
 
 KEY = "benchmark-key-0123456789"
 PARKING = "https://smartdatamodels.org/dataModel.Parking/"

@@ -28,11 +28,11 @@ from harness import Measure, best_of, table
 from pyld import jsonld
 from pyoxigraph import NamedNode, RdfFormat, Store
 
-from contextbridge.context import context_document, document_loader
-from contextbridge.graph import EmbeddedStore, tenant_graph
-from contextbridge.graph.sparql import with_prefixes
-from contextbridge.ontology import default_ontology
-from contextbridge.rdf import Converter
+from contextbridge.entities.jsonld import context_document, document_loader
+from contextbridge.entities.ontology import default_ontology
+from contextbridge.entities.rdf import Converter
+from contextbridge.sinks.graph import EmbeddedStore, tenant_graph
+from contextbridge.sinks.graph.sparql import with_prefixes
 
 ROOT = Path(__file__).resolve().parent.parent
 SDM = ROOT / "tests" / "data" / "sdm"

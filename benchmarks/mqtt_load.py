@@ -41,11 +41,11 @@ import aiomqtt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loopback import broker_double, free_port
 
-from contextbridge.adapter import Adapter
-from contextbridge.broker import BrokerClient
-from contextbridge.feeds import FeedRunner
-from contextbridge.mapping import load_mapping
+from contextbridge.language.mapping import load_mapping
 from contextbridge.outbox import open_outbox
+from contextbridge.runtime.adapter import Adapter
+from contextbridge.runtime.feedrunner import FeedRunner
+from contextbridge.sinks.broker import BrokerClient
 from contextbridge.sources import MqttSource
 
 HOST = "127.0.0.1"

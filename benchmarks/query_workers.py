@@ -21,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import best_of, table
 
-from contextbridge.graph import EmbeddedStore
+from contextbridge.sinks.graph import EmbeddedStore
 
 QUESTION = (
     "SELECT ?s ?v WHERE { ?s <https://smartdatamodels.org/dataModel.Weather/temperature> ?a ."

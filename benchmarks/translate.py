@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measure, alternating, best_of, table
 
 from contextbridge.errors import RecordError
-from contextbridge.mapping import Mapping, load_mapping
-from contextbridge.templates import FILTERS
-from contextbridge.translator import Translator
+from contextbridge.language.mapping import Mapping, load_mapping
+from contextbridge.language.templates import FILTERS
+from contextbridge.language.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = ROOT / "mappings"

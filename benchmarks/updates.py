@@ -36,10 +36,10 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 from delivery import NullSink  # noqa: E402  (a sink that takes everything at once)
 from harness import Measure, table  # noqa: E402
 
-from contextbridge.delivery import Drainer, DrainSettings  # noqa: E402
-from contextbridge.graph import EmbeddedStore, EndpointStore, GraphStore  # noqa: E402
+from contextbridge.delivery.drainer import Drainer, DrainSettings  # noqa: E402
+from contextbridge.entities.updates import REPLACE, UpdatePolicy  # noqa: E402
 from contextbridge.outbox import Outbox, open_outbox  # noqa: E402
-from contextbridge.updates import REPLACE, UpdatePolicy  # noqa: E402
+from contextbridge.sinks.graph import EmbeddedStore, EndpointStore, GraphStore  # noqa: E402
 
 MERGE = UpdatePolicy(merge=True)
 # name → (policy, partial versions): "merge, whole" isolates the cost of merging from the smaller data

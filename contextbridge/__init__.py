@@ -48,57 +48,57 @@ from .errors import (
 from .lazy import lazy_exports
 
 if TYPE_CHECKING:  # the names for type checkers and editors; at run time they load on first use
-    from .adapter import Adapter, open_adapter
-    from .broker import BrokerClient
-    from .config import Config, load_config
-    from .constraints import Constraints, Violation, constraints_for
-    from .context import context_document
-    from .delivery import Drainer, DrainSettings
-    from .describe import describe_type
-    from .drafting import Draft, draft_mapping
-    from .entity import validate_entity
-    from .expressions import compile_expression
-    from .feeds import FeedRunner
+    from .authoring.describe import describe_type
+    from .authoring.drafting import Draft, draft_mapping
+    from .authoring.lint import lint_mapping
+    from .delivery.drainer import Drainer, DrainSettings
+    from .entities.constraints import Constraints, Violation, constraints_for
+    from .entities.jsonld import context_document
+    from .entities.ontology import Ontology, default_ontology, union_ontology
+    from .entities.rdf import Converter
+    from .entities.updates import UpdatePolicy, merge_entities
+    from .entities.validation import validate_entity
     from .formats import FORMATS, Format, get_format
-    from .graph import GraphSink, GraphStore, format_result, open_store
-    from .lint import lint_mapping
-    from .mapping import Mapping, load_mapping
-    from .ontology import Ontology, default_ontology, union_ontology
+    from .language.expressions import compile_expression
+    from .language.mapping import Mapping, load_mapping
+    from .language.translator import TranslationStats, Translator
     from .outbox import Outbox, open_outbox
-    from .rdf import Converter
-    from .registry import Device, open_registry
-    from .retry import RetryPolicy
+    from .remote.retry import RetryPolicy
+    from .runtime.adapter import Adapter, open_adapter
+    from .runtime.config import Config, load_config
+    from .runtime.feedrunner import FeedRunner
+    from .sinks.broker import BrokerClient
+    from .sinks.graph import GraphSink, GraphStore, format_result, open_store
     from .sources import Source, build_source
-    from .translator import TranslationStats, Translator
-    from .updates import UpdatePolicy, merge_entities
+    from .storage.devices import Device, open_registry
 
 # Imported on first use (PEP 562): module → the public names it defines.
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "adapter": ("Adapter", "open_adapter"),
-        "broker": ("BrokerClient",),
-        "config": ("Config", "load_config"),
-        "constraints": ("Constraints", "Violation", "constraints_for"),
-        "context": ("context_document",),
-        "delivery": ("DrainSettings", "Drainer"),
-        "describe": ("describe_type",),
-        "drafting": ("Draft", "draft_mapping"),
-        "entity": ("validate_entity",),
-        "expressions": ("compile_expression",),
-        "feeds": ("FeedRunner",),
+        "runtime.adapter": ("Adapter", "open_adapter"),
+        "sinks.broker": ("BrokerClient",),
+        "runtime.config": ("Config", "load_config"),
+        "entities.constraints": ("Constraints", "Violation", "constraints_for"),
+        "entities.jsonld": ("context_document",),
+        "delivery.drainer": ("DrainSettings", "Drainer"),
+        "authoring.describe": ("describe_type",),
+        "authoring.drafting": ("Draft", "draft_mapping"),
+        "entities.validation": ("validate_entity",),
+        "language.expressions": ("compile_expression",),
+        "runtime.feedrunner": ("FeedRunner",),
         "formats": ("FORMATS", "Format", "get_format"),
-        "graph": ("GraphSink", "GraphStore", "format_result", "open_store"),
-        "lint": ("lint_mapping",),
-        "mapping": ("Mapping", "load_mapping"),
-        "ontology": ("Ontology", "default_ontology", "union_ontology"),
+        "sinks.graph": ("GraphSink", "GraphStore", "format_result", "open_store"),
+        "authoring.lint": ("lint_mapping",),
+        "language.mapping": ("Mapping", "load_mapping"),
+        "entities.ontology": ("Ontology", "default_ontology", "union_ontology"),
         "outbox": ("Outbox", "open_outbox"),
-        "rdf": ("Converter",),
-        "registry": ("Device", "open_registry"),
-        "retry": ("RetryPolicy",),
+        "entities.rdf": ("Converter",),
+        "storage.devices": ("Device", "open_registry"),
+        "remote.retry": ("RetryPolicy",),
         "sources": ("Source", "build_source"),
-        "translator": ("TranslationStats", "Translator"),
-        "updates": ("UpdatePolicy", "merge_entities"),
+        "language.translator": ("TranslationStats", "Translator"),
+        "entities.updates": ("UpdatePolicy", "merge_entities"),
     },
 )
 

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sdm_shapes, beside this script
 from sdm_shapes import render_shapes
 
-from contextbridge.context import core_terms
-from contextbridge.ontology import Ontology
+from contextbridge.entities.jsonld import core_terms
+from contextbridge.entities.ontology import Ontology
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "contextbridge" / "data" / "ontologies" / "city.ttl"

@@ -13,7 +13,7 @@ graph can carry:
   which the schema states in prose if at all (``sh:in`` on ``(attribute ngsi-ld:unitCode)``).
 
 Each shape says where it comes from (``dct:source``: the schema file and attribute) and which
-rule it is (``city:rule``); ``contextbridge.constraints`` compiles them, pySHACL reads them as is.
+rule it is (``city:rule``); ``contextbridge.entities.constraints`` compiles them, pySHACL reads them as is.
 """
 
 from __future__ import annotations

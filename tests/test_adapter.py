@@ -24,8 +24,8 @@ from contextbridge import (
     load_mapping,
     open_outbox,
 )
-from contextbridge.graph import EmbeddedStore
-from contextbridge.metrics import adapter_registry
+from contextbridge.runtime.metrics import adapter_registry
+from contextbridge.sinks.graph import EmbeddedStore
 from contextbridge.sources import FileSource, MqttSource
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,9 +144,11 @@ def test_metrics_name_every_feed_even_before_its_first_message(tmp_path: Path) -
 def test_logs_are_one_json_object_per_line_with_the_feed() -> None:
     import logging
 
-    from contextbridge.logs import JsonFormatter
+    from contextbridge.runtime.logs import JsonFormatter
 
-    record = logging.LogRecord("contextbridge.feeds", logging.WARNING, __file__, 1, "%d rejected", (3,), None)
+    record = logging.LogRecord(
+        "contextbridge.runtime.feedrunner", logging.WARNING, __file__, 1, "%d rejected", (3,), None
+    )
     record.feed, record.record = "parking", 12
     line = orjson.loads(JsonFormatter().format(record))
     assert line["message"] == "3 rejected" and line["level"] == "warning"

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from contextbridge import FormatError, MappingError, get_format, load_mapping
+from contextbridge.authoring.golden import describe_changes, run_samples
 from contextbridge.cli import app
-from contextbridge.golden import describe_changes, run_samples
 
 runner = CliRunner()
 

@@ -11,9 +11,9 @@ import pytest
 from broker_double import BrokerDouble
 
 from contextbridge import BrokerClient, BrokerError, DeliveryError
-from contextbridge.broker import pack
-from contextbridge.httpauth import ApiKeyHeader, BearerToken, ClientCredentials
-from contextbridge.retry import retry_after
+from contextbridge.remote.auth import ApiKeyHeader, BearerToken, ClientCredentials
+from contextbridge.remote.retry import retry_after
+from contextbridge.sinks.broker import pack
 
 BAD_REQUEST = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 

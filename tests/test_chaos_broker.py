@@ -18,7 +18,7 @@ from chaos.seeds import reported, seeds
 from chaos.state import assert_broker, assert_dead_letters, assert_graph, assert_in_order
 
 from contextbridge import BrokerClient, open_outbox
-from contextbridge.graph import EmbeddedStore
+from contextbridge.sinks.graph import EmbeddedStore
 
 ENTITIES, VERSIONS, ROUNDS = scale(150, 1500), scale(4, 6), scale(1, 4)
 FAULTS = Faults(

@@ -38,7 +38,7 @@ from contextbridge import (
     load_mapping,
     open_outbox,
 )
-from contextbridge.graph import EmbeddedStore
+from contextbridge.sinks.graph import EmbeddedStore
 
 SENSORS, VERSIONS, BATCH = scale(80, 400), scale(6, 10), 20
 FAST = RetryPolicy(initial=0.01, maximum=0.1, jitter=0.01)

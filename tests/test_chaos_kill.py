@@ -31,7 +31,7 @@ from processes import Served
 from test_serve_feeds import HOOK_KEY, HOOK_MAPPING
 
 from contextbridge import load_mapping, open_outbox
-from contextbridge.graph import EmbeddedStore
+from contextbridge.sinks.graph import EmbeddedStore
 
 SENSORS, VERSIONS, BATCH, KILLS = scale(60, 300), scale(6, 12), 10, scale(4, 12)
 REFUSED_ID = "urn:ngsi-ld:WeatherObserved:santander:k7"

@@ -19,9 +19,9 @@ from chaos.seeds import reported, seeds
 from chaos.state import assert_broker
 
 from contextbridge import BrokerClient, UpdatePolicy, merge_entities, open_outbox
-from contextbridge.graph import EmbeddedStore
-from contextbridge.graph.sparql import with_prefixes
-from contextbridge.updates import REPLACE
+from contextbridge.entities.updates import REPLACE
+from contextbridge.sinks.graph import EmbeddedStore
+from contextbridge.sinks.graph.sparql import with_prefixes
 
 ENTITIES, VERSIONS, ROUNDS = scale(80, 800), scale(6, 10), scale(1, 4)
 FAULTS = Faults(

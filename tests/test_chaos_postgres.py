@@ -27,7 +27,7 @@ from chaos.state import assert_broker, assert_graph, assert_in_order
 from test_chaos_broker import entity
 
 from contextbridge import BrokerClient, Drainer, DrainSettings, Outbox, OutboxError, RetryPolicy, open_outbox
-from contextbridge.graph import EmbeddedStore
+from contextbridge.sinks.graph import EmbeddedStore
 
 ENTITIES, VERSIONS, CUTS, ROUNDS = scale(120, 1000), scale(4, 6), scale(4, 12), scale(1, 3)
 FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)

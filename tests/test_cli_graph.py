@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from contextbridge.cli import app
-from contextbridge.context import CORE_CONTEXT_URL
+from contextbridge.entities.jsonld import CORE_CONTEXT_URL
 
 SDM = Path(__file__).resolve().parent / "data" / "sdm"
 runner = CliRunner()

@@ -15,13 +15,13 @@ import httpx
 import pytest
 
 from contextbridge import BrokerClient, ConfigError, QueryError
-from contextbridge.broker import BrokerUrl
 from contextbridge.cli import main
-from contextbridge.config import ApiKey, ServiceConfig
-from contextbridge.graph import EmbeddedStore
-from contextbridge.graph.sparql import ask, check_prefixes
+from contextbridge.runtime.config import ApiKey, ServiceConfig
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
+from contextbridge.sinks.broker import BrokerUrl
+from contextbridge.sinks.graph import EmbeddedStore
+from contextbridge.sinks.graph.sparql import ask, check_prefixes
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPING = ROOT / "mappings" / "santander-air-quality.yaml"

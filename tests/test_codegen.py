@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contextbridge import Mapping, RecordError, Translator, load_mapping
-from contextbridge.mapping.codegen import generate, generated
+from contextbridge.language.mapping.codegen import generate, generated
 
 ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = sorted((ROOT / "mappings").glob("*.yaml"))
@@ -287,7 +287,7 @@ def test_the_parking_mapping_is_written_out_whole() -> None:
 
 
 def test_unproven_constraints_stay_and_proven_ones_go() -> None:
-    from contextbridge.constraints import load_constraints
+    from contextbridge.entities.constraints import load_constraints
 
     made = generate(load_mapping(ROOT / "mappings/santander-parking.yaml"), load_constraints())
     # ParkingSpot.status comes from a map onto allowed values, category is a constant: proven;
@@ -355,7 +355,7 @@ def test_check_show_code_prints_the_source_the_translator_runs() -> None:
 
 
 def _generated_by(translator: Translator) -> list[Any]:
-    from contextbridge.mapping import codegen
+    from contextbridge.language.mapping import codegen
 
     return [made for mapping, _, made in codegen._CACHE.values() if translator._generated is made.entities]
 
@@ -364,7 +364,7 @@ def test_a_rule_the_generator_fails_on_is_built_by_its_closures(
     mappings: dict[str, Mapping], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A fault of the generator on one rule costs that rule its speed, never the translation."""
-    from contextbridge.mapping import codegen
+    from contextbridge.language.mapping import codegen
 
     real = codegen.attribute_code
 

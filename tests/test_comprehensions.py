@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from contextbridge import ConfigError, TransformError, compile_expression
-from contextbridge.expressions.comprehensions import MAX_ITERATIONS
+from contextbridge.language.expressions.comprehensions import MAX_ITERATIONS
 
 UPLINK = {
     "messages": [

@@ -29,7 +29,7 @@ from processes import Served
 from pyoxigraph import NamedNode, RdfFormat, Store
 from tile_server import TileServer, serve_tiles
 
-from contextbridge.graph import history_graph
+from contextbridge.sinks.graph import history_graph
 
 KEY = "console-ops-key-0123456789"
 READER = "console-reader-key-0123456789"
@@ -90,7 +90,7 @@ OCCUPANCY = "https://smartdatamodels.org/dataModel.Parking/occupancy"
 
 def past_occupancy(entity: str, hours: int = 30) -> str:
     """N-Triples of the history graph: the spot's occupancy (0 or 1) every hour, as a feed with
-    ``history: true`` keeps it (``contextbridge.graph.base``)."""
+    ``history: true`` keeps it (``contextbridge.sinks.graph.base``)."""
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     lines = []
     for hour in range(hours):

@@ -12,11 +12,11 @@ import pytest
 from rdflib import Graph
 
 from contextbridge import Converter, Ontology, OntologyError, default_ontology, lint_mapping, load_mapping
-from contextbridge.constraints import default_constraints
-from contextbridge.graph.shacl import shacl_violations, violation_key
-from contextbridge.ontology import BUNDLED
-from contextbridge.shapes import shapes_graph
-from contextbridge.unitcodes import unit_code_problem
+from contextbridge.entities.constraints import default_constraints
+from contextbridge.entities.ontology import BUNDLED
+from contextbridge.entities.shapes import shapes_graph
+from contextbridge.language.unitcodes import unit_code_problem
+from contextbridge.sinks.graph.shacl import shacl_violations, violation_key
 
 ROOT = Path(__file__).resolve().parent.parent
 WHERE = {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [-3.8, 43.46]}}

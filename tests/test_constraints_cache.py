@@ -12,17 +12,10 @@ from typing import Any
 
 import pytest
 
-from contextbridge import (
-    Constraints,
-    Translator,
-    constraints,
-    load_mapping,
-    ontology,
-    plans,
-    shapes,
-    union_ontology,
-)
-from contextbridge.constraints import load_constraints
+from contextbridge import Constraints, Translator, load_mapping, union_ontology
+from contextbridge.entities import constraints, ontology, shapes
+from contextbridge.entities import plancache as plans
+from contextbridge.entities.constraints import load_constraints
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = """

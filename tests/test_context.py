@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from contextbridge import ConfigError, Ontology, OntologyError, context_document, default_ontology
-from contextbridge.context import (
+from contextbridge.entities.jsonld import (
     CORE_CONTEXT_URL,
     build_context,
     core_terms,

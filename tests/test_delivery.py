@@ -13,7 +13,7 @@ import pytest
 from broker_double import BrokerDouble
 
 from contextbridge import BrokerClient, Drainer, DrainSettings, Outbox, OutboxError, RetryPolicy, open_outbox
-from contextbridge.delivery import DeliveryStats
+from contextbridge.delivery.drainer import DeliveryStats
 
 FAST = RetryPolicy(initial=0.001, maximum=0.02, jitter=0.001)
 N = 120

@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 import contextbridge.service.drafts as drafts
 from contextbridge import ConfigError, Translator, default_ontology, draft_mapping, lint_mapping, load_mapping
+from contextbridge.authoring.drafting.match import score_field
+from contextbridge.authoring.drafting.profile import profile_records
+from contextbridge.authoring.drafting.roles import find_roles
+from contextbridge.authoring.drafting.sample import read_sample
+from contextbridge.authoring.drafting.vocabulary import tokens, unit_hint
 from contextbridge.cli import app as cli
-from contextbridge.drafting.match import score_field
-from contextbridge.drafting.profile import profile_records
-from contextbridge.drafting.roles import find_roles
-from contextbridge.drafting.sample import read_sample
-from contextbridge.drafting.vocabulary import tokens, unit_hint
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "santander"
 

@@ -10,11 +10,11 @@ import json
 from typing import Any
 
 from contextbridge import Translator, default_ontology, draft_mapping, lint_mapping, load_mapping
-from contextbridge.drafting.entries import key_words
-from contextbridge.drafting.match import score_field, shared_heads, type_enumerations
-from contextbridge.drafting.profile import profile_records
-from contextbridge.drafting.values import enumeration_owner, propose_map, translate
-from contextbridge.drafting.vocabulary import tokens
+from contextbridge.authoring.drafting.entries import key_words
+from contextbridge.authoring.drafting.match import score_field, shared_heads, type_enumerations
+from contextbridge.authoring.drafting.profile import profile_records
+from contextbridge.authoring.drafting.values import enumeration_owner, propose_map, translate
+from contextbridge.authoring.drafting.vocabulary import tokens
 
 
 def drafted(records: list[dict[str, Any]], type_name: str, name: str = "feed.ndjson") -> list[dict[str, Any]]:
@@ -308,7 +308,7 @@ def test_a_count_of_things_left_before_room_left_and_none_without_fill_states() 
 
 
 def test_what_a_count_says_is_left_is_read_off_its_name() -> None:
-    from contextbridge.drafting.fill import _sense
+    from contextbridge.authoring.drafting.fill import _sense
 
     def sense(name: str) -> str | None:
         (field,) = profile_records([{name: v} for v in (0, 4, 9)])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pyoxigraph import NamedNode
 
 from contextbridge import EntityError, validate_entity
-from contextbridge.entity import check_entity, is_uri, is_valid_name
+from contextbridge.entities.validation import check_entity, is_uri, is_valid_name
 
 SDM = Path(__file__).resolve().parent / "data" / "sdm"
 ID = "urn:ngsi-ld:AirQualityObserved:santander:1"

@@ -36,9 +36,9 @@ from contextbridge import (
     load_config,
     load_mapping,
 )
-from contextbridge.config import default_config_path
-from contextbridge.graph import EmbeddedStore, EndpointStore
-from contextbridge.rdf.geo import WGS84_LAT, WGS84_LONG, point_position
+from contextbridge.entities.rdf.geo import WGS84_LAT, WGS84_LONG, point_position
+from contextbridge.runtime.config import default_config_path
+from contextbridge.sinks.graph import EmbeddedStore, EndpointStore
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "examples" / "queries"

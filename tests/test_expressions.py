@@ -14,7 +14,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from contextbridge import ConfigError, TransformError, compile_expression
-from contextbridge.expressions import FUNCTIONS
+from contextbridge.language.expressions import FUNCTIONS
 
 RECORD: dict[str, Any] = {
     "temperature": 212,

@@ -18,8 +18,8 @@ from contextbridge import (
     open_outbox,
     open_store,
 )
-from contextbridge.graph import EmbeddedStore, UpsertReport
-from contextbridge.updates import REPLACE
+from contextbridge.entities.updates import REPLACE
+from contextbridge.sinks.graph import EmbeddedStore, UpsertReport
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 COUNT_SENSORS = (

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from contextbridge import Drainer, DrainSettings, GraphSink, RetryPolicy, UpdatePolicy, open_outbox
-from contextbridge.graph import EmbeddedStore
-from contextbridge.graph.sink import EntityBatch
 from contextbridge.outbox import DeadLetterFilter
 from contextbridge.outbox.ordering import STALE
+from contextbridge.sinks.graph import EmbeddedStore
+from contextbridge.sinks.graph.sink import EntityBatch
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 HISTORY = UpdatePolicy(history=True)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from contextbridge import GraphStore, QueryBusy, QueryRefused, QueryTimeout
-from contextbridge.graph import EmbeddedStore, EndpointStore, embedded, tenant_graph
+from contextbridge.sinks.graph import EmbeddedStore, EndpointStore, embedded, tenant_graph
 
 SDM = Path(__file__).resolve().parent / "data" / "sdm"
 WEATHER = json.loads(

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from broker_double import BrokerDouble, serve
 
-from contextbridge.graph import EndpointStore
-from contextbridge.graph.sparql import with_prefixes
+from contextbridge.sinks.graph import EndpointStore
+from contextbridge.sinks.graph.sparql import with_prefixes
 
 DATA = Path(__file__).parent / "data" / "history"
 STATIONS, HOURS, KILLS, TENANT = 12, 24, 2, "history-crash"

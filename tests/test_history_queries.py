@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from contextbridge import RecordError, Translator, format_result, load_config, load_mapping
 from contextbridge.cli import app
-from contextbridge.graph import EmbeddedStore, EndpointStore
+from contextbridge.sinks.graph import EmbeddedStore, EndpointStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "history"

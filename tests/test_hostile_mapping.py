@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contextbridge import ConfigError, MappingError, RecordError, Translator, compile_expression, load_mapping
-from contextbridge.documents import MAX_DEPTH, MAX_NODES
-from contextbridge.paths import MISSING
-from contextbridge.templates import compile_template
+from contextbridge.language.documents import MAX_DEPTH, MAX_NODES
+from contextbridge.language.fieldpaths import MISSING
+from contextbridge.language.templates import compile_template
 
 MAPPINGS = sorted((Path(__file__).parent.parent / "mappings").glob("*.yaml"))
 

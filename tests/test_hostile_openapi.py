@@ -14,9 +14,9 @@ from fuzz import FUZZ, LONG, bounded
 from schemathesis.checks import not_a_server_error
 from test_service import EVERYWHERE, KEYS, SANTANDER
 
-from contextbridge.config import ServiceConfig
-from contextbridge.graph import EmbeddedStore
+from contextbridge.runtime.config import ServiceConfig
 from contextbridge.service import Service, create_app
+from contextbridge.sinks.graph import EmbeddedStore
 
 schemathesis.serializer.alias("application/sparql-query", "text/plain")  # a query is plain text
 

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 from contextbridge import Config, ConfigError
 from contextbridge.cli import app
 from contextbridge.cli.service import _with_console_key, console_url, loopback
-from contextbridge.config import ApiKey, ServiceConfig
-from contextbridge.graph import EmbeddedStore
-from contextbridge.keystore import CONSOLE_FILE, FILE, KeyStore, console_key, digest
+from contextbridge.runtime.config import ApiKey, ServiceConfig
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
+from contextbridge.sinks.graph import EmbeddedStore
+from contextbridge.storage.keystore import CONSOLE_FILE, FILE, KeyStore, console_key, digest
 
 CONFIGURED = "configured-key-0123456789"
 

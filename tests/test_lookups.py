@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from contextbridge import ConfigError, Mapping, MappingError, TransformError, Translator, load_mapping
-from contextbridge.golden import run_samples, translate_file
-from contextbridge.lookups import LookupTable
+from contextbridge.authoring.golden import run_samples, translate_file
+from contextbridge.language.lookups import LookupTable
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = "sensor,latitude,longitude,zone,street\n3101,43.46297,-3.80356,Centro,Calle Daoíz y Velarde\n"

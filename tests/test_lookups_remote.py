@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from contextbridge import ConfigError, DeliveryError, Mapping, RemoteRefused, Translator, load_mapping
-from contextbridge.lookups import HttpSource, SqlSource
+from contextbridge.language.lookups import HttpSource, SqlSource
 
 
 class Inventory:

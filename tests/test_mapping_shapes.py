@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contextbridge import Mapping, MappingError, RecordError, TransformError, Translator, load_mapping
-from contextbridge.mapping.computed import MAX_EACH
+from contextbridge.language.mapping.computed import MAX_EACH
 
 MakeMapping = Callable[[str], Mapping]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contextbridge import Ontology, OntologyError, default_ontology
-from contextbridge.ontology import BUNDLED
+from contextbridge.entities.ontology import BUNDLED
 
 ROOT = Path(__file__).resolve().parent.parent
 SDM = "https://smartdatamodels.org/"

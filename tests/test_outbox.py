@@ -29,9 +29,9 @@ from contextbridge import (
     UpdatePolicy,
     open_outbox,
 )
+from contextbridge.entities.updates import REPLACE
 from contextbridge.outbox import TRANSLATE, DeadLetterFilter
 from contextbridge.outbox.sql import VERSION, Tx
-from contextbridge.updates import REPLACE
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 MERGE = UpdatePolicy(merge=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contextbridge import ConfigError
-from contextbridge.paths import MISSING, compile_path, parse_path
+from contextbridge.language.fieldpaths import MISSING, compile_path, parse_path
 
 RECORD = {
     "ayto:temperature": "16.45",

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from contextbridge import ConfigError, TransformError, compile_expression
-from contextbridge.expressions.patterns import REGEX_TIMEOUT
+from contextbridge.language.expressions.patterns import REGEX_TIMEOUT
 
 FACILITY = {"ref": "24276[Turmcenter]", "odd": "Parkhaus Zeil", "n": 7}
 

@@ -117,7 +117,7 @@ def test_importing_the_package_loads_none_of_the_heavy_modules() -> None:
 
 
 def test_tests_import_public_names_through_the_package() -> None:
-    """``from contextbridge import Translator``, not ``from contextbridge.translator import Translator``:
+    """``from contextbridge import Translator``, not ``from contextbridge.language.translator import Translator``:
     the tests then read as a user's code and survive a module's move."""
     public = set(PUBLIC)
     found = []

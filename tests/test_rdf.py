@@ -14,8 +14,8 @@ from pyld import jsonld
 from rdflib.compare import isomorphic
 
 from contextbridge import Converter, EntityError, context_document, default_ontology
-from contextbridge.context import document_loader
-from contextbridge.rdf import entity_to_quads, to_wkt
+from contextbridge.entities.jsonld import document_loader
+from contextbridge.entities.rdf import entity_to_quads, to_wkt
 
 SDM = Path(__file__).resolve().parent / "data" / "sdm"
 EXAMPLES = sorted(SDM.glob("*/*/examples/example-normalized.jsonld"))

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from contextbridge import Device, DeviceError, RecordError, Translator, load_mapping, open_registry
 from contextbridge.cli import app as cli
-from contextbridge.config import ServiceConfig
-from contextbridge.graph import EmbeddedStore
-from contextbridge.registry import DeviceRegistry, parse_device
+from contextbridge.runtime.config import ServiceConfig
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
+from contextbridge.sinks.graph import EmbeddedStore
+from contextbridge.storage.devices import DeviceRegistry, parse_device
 
 runner = CliRunner()
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from contextbridge import GraphStore, context_document, default_ontology
-from contextbridge.config import ApiKey, ServiceConfig
-from contextbridge.graph import EmbeddedStore, EndpointStore
+from contextbridge.runtime.config import ApiKey, ServiceConfig
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
+from contextbridge.sinks.graph import EmbeddedStore, EndpointStore
 
 SANTANDER = "santander-key-0123456789"
 SANTANDER_READ = "santander-read-0123456789"

@@ -16,9 +16,9 @@ from pyoxigraph import NamedNode, RdfFormat
 from test_service import EVERYWHERE, PORTO, SANTANDER, assert_problem, headers, make_store, notify, run
 
 from contextbridge import GraphStore, MappingError, load_config
-from contextbridge.config import TileConfig
-from contextbridge.graph import EmbeddedStore, EndpointStore, history_graph
+from contextbridge.runtime.config import TileConfig
 from contextbridge.service.webconsole import content_security_policy
+from contextbridge.sinks.graph import EmbeddedStore, EndpointStore, history_graph
 
 __all__ = ["make_store"]  # the fixture: each test runs on the embedded store and a real Oxigraph server
 

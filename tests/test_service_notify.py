@@ -20,9 +20,9 @@ from test_service import (
     weather,
 )
 
-from contextbridge.config import ServiceConfig
-from contextbridge.graph import EndpointStore
+from contextbridge.runtime.config import ServiceConfig
 from contextbridge.service import Service, create_app
+from contextbridge.sinks.graph import EndpointStore
 
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
 REMOTE = "https://contexts.example.org/weather.jsonld"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from contextbridge.graph import EmbeddedStore
 from contextbridge.service import Service, create_app
 from contextbridge.service.openapi import DOCUMENT
+from contextbridge.sinks.graph import EmbeddedStore
 
 
 def test_every_route_is_documented_and_every_documented_path_is_a_route() -> None:
@@ -39,7 +39,7 @@ def test_the_document_is_served_and_names_its_security() -> None:
 def test_the_document_is_a_data_file_whose_references_all_resolve() -> None:
     from importlib import resources
 
-    from contextbridge.documents import packaged_schema
+    from contextbridge.language.documents import packaged_schema
     from contextbridge.service.problems import MEDIA_TYPE, PROBLEMS
 
     text = resources.files("contextbridge.service").joinpath("openapi.json").read_text(encoding="utf-8")

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 import contextbridge.service.playground as playground
 from contextbridge import load_mapping
+from contextbridge.authoring.golden import run_samples
 from contextbridge.cli import app as cli
-from contextbridge.golden import run_samples
 
 WEATHER = """\
 id: weather

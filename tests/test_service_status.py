@@ -18,12 +18,12 @@ from broker_double import BrokerDouble, serve
 from test_service import EVERYWHERE, KEYS, PORTO, SANTANDER, assert_problem, headers, run
 
 from contextbridge import load_config
-from contextbridge.config import ServiceConfig, TileConfig
-from contextbridge.graph import EmbeddedStore
+from contextbridge.runtime.config import ServiceConfig, TileConfig
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
 from contextbridge.service.status import RateSampler
 from contextbridge.service.webconsole import CONSOLE_DIR, SECURITY_HEADERS, content_security_policy
+from contextbridge.sinks.graph import EmbeddedStore
 
 ROOT = Path(__file__).resolve().parent.parent
 PARKING_RECORDS, PARKING_ENTITIES, PARKING_REJECTED = 26, 48, 2  # examples/santander/parking.json

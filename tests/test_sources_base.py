@@ -19,7 +19,7 @@ from contextbridge import (
     get_format,
     load_config,
 )
-from contextbridge.paths import compile_path
+from contextbridge.language.fieldpaths import compile_path
 from contextbridge.sources import (
     SOURCES,
     FileSource,

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 from test_service import EVERYWHERE, KEYS, PORTO, headers, notify, weather
 
-from contextbridge.config import ServiceConfig
-from contextbridge.graph import EmbeddedStore
+from contextbridge.runtime.config import ServiceConfig
 from contextbridge.service import Service, create_app
 from contextbridge.service.app import lifespan
+from contextbridge.sinks.graph import EmbeddedStore
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 SIMPLE = "SELECT ?s WHERE { ?s a ?type } LIMIT 5"

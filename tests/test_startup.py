@@ -68,12 +68,18 @@ def test_translating_with_a_local_mapping_loads_no_client_of_a_server() -> None:
 
 
 def test_a_heavy_library_loads_when_it_is_used() -> None:
-    assert "psycopg" in loaded_after("from contextbridge.lookups import SqlSource")
-    assert "pyoxigraph" in loaded_after("from contextbridge.graph import EmbeddedStore")
+    assert "psycopg" in loaded_after("from contextbridge.language.lookups import SqlSource")
+    assert "pyoxigraph" in loaded_after("from contextbridge.sinks.graph import EmbeddedStore")
 
 
 @pytest.mark.parametrize(
-    "package", ["contextbridge", "contextbridge.broker", "contextbridge.graph", "contextbridge.lookups"]
+    "package",
+    [
+        "contextbridge",
+        "contextbridge.sinks.broker",
+        "contextbridge.sinks.graph",
+        "contextbridge.language.lookups",
+    ],
 )
 def test_every_public_name_of_a_lazy_package_resolves(package: str) -> None:
     module = importlib.import_module(package)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from contextbridge import ConfigError
-from contextbridge.paths import MISSING
-from contextbridge.templates import compile_template
+from contextbridge.language.fieldpaths import MISSING
+from contextbridge.language.templates import compile_template
 
 
 def test_a_template_inserts_fields() -> None:

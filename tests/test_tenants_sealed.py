@@ -13,7 +13,7 @@ from test_service import EVERYWHERE, PORTO, SANTANDER, assert_problem, headers, 
 from test_service_playground import WEATHER, readings
 from test_service_status import Console, configured
 
-from contextbridge.config import ApiKey
+from contextbridge.runtime.config import ApiKey
 from contextbridge.service.auth import Authenticator
 
 HOOK_KEY = "hook-key-0123456789abcdef"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contextbridge import ConfigError, TransformError
-from contextbridge.times import compile_time_parser, format_utc
+from contextbridge.language.times import compile_time_parser, format_utc
 
 
 @pytest.mark.parametrize(

@@ -285,7 +285,7 @@ def test_every_entity_of_every_example_is_valid_ngsi_ld() -> None:
     from pathlib import Path
 
     from contextbridge import load_mapping, validate_entity
-    from contextbridge.golden import translate_file
+    from contextbridge.authoring.golden import translate_file
 
     mappings = sorted((Path(__file__).parent.parent / "mappings").glob("*.yaml"))
     assert len(mappings) >= 9

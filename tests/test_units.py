@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contextbridge import ConfigError
-from contextbridge.units import UNIT_CODES, converter, convertible, unit_name
+from contextbridge.language.units import UNIT_CODES, converter, convertible, unit_name
 
 _PINT: Any = pint.UnitRegistry()
 _PINT.define("ppb = 1e-9 = part_per_billion")

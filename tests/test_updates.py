@@ -37,9 +37,9 @@ from contextbridge import (
     open_outbox,
 )
 from contextbridge.cli import app
-from contextbridge.graph.sparql import with_prefixes
-from contextbridge.rdf.terms import TermTable
-from contextbridge.updates import REPLACE
+from contextbridge.entities.rdf.terms import TermTable
+from contextbridge.entities.updates import REPLACE
+from contextbridge.sinks.graph.sparql import with_prefixes
 
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)
 MERGE = UpdatePolicy(merge=True)

@@ -26,8 +26,8 @@ from typer.testing import CliRunner
 
 from contextbridge import Drainer, DrainSettings, MappingError, RetryPolicy, load_config, open_outbox
 from contextbridge.cli import app
-from contextbridge.httpauth import BearerToken
-from contextbridge.webhooksink import SIGNATURE, WebhookSink
+from contextbridge.remote.auth import BearerToken
+from contextbridge.sinks.webhook import SIGNATURE, WebhookSink
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = RetryPolicy(initial=0.001, maximum=0.01, jitter=0.001)

@@ -24,15 +24,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..delivery.sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from ..errors import ConfigError, RecordError
-from ..sink import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from .app import DELIVERY, app, echo_err
 from .mappings import ConstraintsOption, OntologyOption, with_ontologies
 
 if TYPE_CHECKING:  # each command imports what it uses when it runs: `--help` stays fast
     import httpx
 
-    from ..delivery import DeliveryStats
+    from ..delivery.drainer import DeliveryStats
     from ..outbox import Outbox
 
 T = TypeVar("T")
@@ -67,7 +67,7 @@ def _with_outbox(state: Path, url: str | None, work: Callable[[Outbox], Awaitabl
 
 
 def _auth(token: str | None, api_key: str | None, api_key_header: str, oauth: list[str]) -> httpx.Auth | None:
-    from ..httpauth import auth_from_config
+    from ..remote.auth import auth_from_config
 
     if oauth:
         if len(oauth) != 3:
@@ -128,12 +128,12 @@ def sync(
     constraints: ConstraintsOption = None,
 ) -> None:
     """Translate INPUT files and deliver the entities to Orion-LD through the durable outbox."""
-    from ..broker import BrokerClient, BrokerUrl
-    from ..broker.client import OPTIONS
-    from ..delivery import Drainer, DrainSettings
-    from ..mapping import load_mapping
-    from ..retry import RetryPolicy
-    from ..translator import Translator
+    from ..delivery.drainer import Drainer, DrainSettings
+    from ..language.mapping import load_mapping
+    from ..language.translator import Translator
+    from ..remote.retry import RetryPolicy
+    from ..sinks.broker import BrokerClient, BrokerUrl
+    from ..sinks.broker.client import OPTIONS
 
     BrokerUrl(broker)  # a malformed URL stops here, before anything is translated or queued
     mapping = with_ontologies(load_mapping(mapping_path), ontology_paths)

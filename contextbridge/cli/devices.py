@@ -19,12 +19,12 @@ import orjson
 import typer
 
 from ..errors import DeviceError
-from ..graph.options import DEFAULT_TENANT
+from ..sinks.graph.options import DEFAULT_TENANT
 from .app import RUN, app, echo_err
 from .delivery import OutboxUrl
 
 if TYPE_CHECKING:
-    from ..registry import DeviceRegistry
+    from ..storage.devices import DeviceRegistry
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ Tenant = Annotated[str, typer.Option("--tenant", help="The tenant whose devices 
 
 
 def _with_registry(state: Path, url: str | None, work: Callable[[DeviceRegistry], T]) -> T:
-    from ..registry import open_registry  # psycopg and the registry load when a command uses them
+    from ..storage.devices import open_registry  # psycopg and the registry load when a command uses them
 
     registry = open_registry(url or state)
     try:
@@ -61,7 +61,7 @@ def add(
     tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """Add a device, or replace the one with this id."""
-    from ..registry import parse_device
+    from ..storage.devices import parse_device
 
     attributes = {}
     for item in values or ():
@@ -89,7 +89,7 @@ def import_csv(
     tenant: Tenant = DEFAULT_TENANT,
 ) -> None:
     """Add or replace every device of a CSV inventory (all of them, or none when one is invalid)."""
-    from ..registry import devices_from_csv
+    from ..storage.devices import devices_from_csv
 
     with file.open(encoding="utf-8-sig", newline="") as stream:
         try:

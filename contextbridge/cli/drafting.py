@@ -29,7 +29,7 @@ def draft(
     ontology_paths: OntologyOption = None,
 ) -> None:
     """Draft a mapping from a SAMPLE payload: each proposed line says why; review it, then test it."""
-    from ..drafting import draft_mapping  # the ontology loads when a draft is made, not for --help
+    from ..authoring.drafting import draft_mapping  # the ontology loads when a draft is made, not for --help
 
     try:
         payload = sample.read_bytes()

@@ -23,8 +23,8 @@ def validate(
 ) -> None:
     """Check entities against the NGSI-LD rules Orion-LD enforces, the ontology and the Smart Data
     Models constraints (each named with its rule and origin); one line per problem."""
-    from ..constraints import constraints_for
-    from ..entity import validate_entity
+    from ..entities.constraints import constraints_for
+    from ..entities.validation import validate_entity
 
     ontology = None if no_ontology else load_ontology(ontology_paths)
     check = None if ontology is None or no_constraints else constraints_for(ontology).check

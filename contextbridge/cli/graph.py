@@ -24,12 +24,12 @@ import orjson
 import typer
 
 from ..errors import ConfigError
-from ..graph.options import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS
+from ..sinks.graph.options import DEFAULT_LIMIT, DEFAULT_TIMEOUT, FORMATS
 from .app import GRAPH, app, echo_err
 from .mappings import OntologyOption, load_ontology
 
 if TYPE_CHECKING:  # the store loads when a command runs: `--help` stays fast
-    from ..graph.base import GraphStore
+    from ..sinks.graph.base import GraphStore
 
 T = TypeVar("T")
 BATCH = 1000  # entities per upsert (one transaction each)
@@ -57,7 +57,7 @@ TenantOption = Annotated[str | None, typer.Option("--tenant", help="A tenant's g
 def _with_store(
     state: Path | None, endpoint: str | None, work: Callable[[GraphStore], Awaitable[T]], **options: Any
 ) -> T:
-    from ..graph import open_store
+    from ..sinks.graph import open_store
 
     async def run() -> T:
         directory = None if endpoint else (state or Path(".contextbridge"))
@@ -88,8 +88,8 @@ def sparql(
     limit: Annotated[int, typer.Option(help="Rows (or triples) at most; the rest is cut.")] = DEFAULT_LIMIT,
 ) -> None:
     """Ask the city graph a SPARQL question (read-only: updates are refused)."""
-    from ..graph import format_result
-    from ..graph.sparql import ask, check_prefixes, query_form
+    from ..sinks.graph import format_result
+    from ..sinks.graph.sparql import ask, check_prefixes, query_form
 
     if (state or store) and endpoint:
         raise ConfigError("give --state/--store or --endpoint, not both", key="endpoint")
@@ -151,8 +151,8 @@ def graph_load(
     merged into it with ``update: merge``; with ``history`` every version's values are kept too)."""
     if view not in ("ngsi-ld", "direct"):
         raise ConfigError(f"unknown view {view!r} (known: ngsi-ld, direct)", key="view")
-    from ..mapping import load_mapping
-    from ..updates import REPLACE, UPDATES
+    from ..entities.updates import REPLACE, UPDATES
+    from ..language.mapping import load_mapping
 
     if update not in (None, *UPDATES):
         raise ConfigError(f"--update: {update!r} is not replace or merge", key="update")
@@ -217,7 +217,7 @@ def graph_validate(
     """Validate the city graph with pySHACL against the Smart Data Models shapes (and the vendors').
 
     One line per violation, naming the rule and where it comes from; exit 1 on any."""
-    from ..graph.shacl import validate_store
+    from ..sinks.graph.shacl import validate_store
 
     ontology = load_ontology(ontology_paths)
     found = _with_store(

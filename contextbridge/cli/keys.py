@@ -18,7 +18,7 @@ import orjson
 import typer
 
 from ..errors import ConfigError
-from ..graph.options import DEFAULT_TENANT
+from ..sinks.graph.options import DEFAULT_TENANT
 from .app import RUN, app, echo_err
 
 keys_app = typer.Typer(help="The service's API keys kept in the state directory.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def create(
         if len(tenants) > 1:
             raise ConfigError("--tenant '*' means every tenant: give no other", key="tenant")
         allowed = None
-    from ..keystore import KeyStore
+    from ..storage.keystore import KeyStore
 
     store = KeyStore(state)
     try:
@@ -68,7 +68,7 @@ def list_keys(
     """The keys: name, prefix, rights, tenants, creation time (never the secrets)."""
     if output_format not in ("table", "json"):
         raise ConfigError(f"unknown --format {output_format!r} (known: table, json)", key="format")
-    from ..keystore import KeyStore
+    from ..storage.keystore import KeyStore
 
     store = KeyStore(state)
     try:
@@ -91,7 +91,7 @@ def revoke(
     name: Annotated[str, typer.Argument(help="The key's name.")], state: State = Path(".contextbridge")
 ) -> None:
     """Revoke a key: the service refuses it from its next request."""
-    from ..keystore import KeyStore
+    from ..storage.keystore import KeyStore
 
     store = KeyStore(state)
     try:

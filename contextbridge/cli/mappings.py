@@ -15,9 +15,9 @@ from ..errors import ConfigError, MappingError, RecordError
 from .app import MAPPINGS, app, echo_err
 
 if TYPE_CHECKING:  # each command imports what it uses when it runs: `--help` stays fast
-    from ..mapping import Mapping
-    from ..ontology import Ontology
-    from ..translator import TranslationStats
+    from ..entities.ontology import Ontology
+    from ..language.mapping import Mapping
+    from ..language.translator import TranslationStats
 
 OntologyOption = Annotated[
     list[Path] | None,
@@ -41,7 +41,7 @@ def mapping_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def _load_or_exit(path: Path, extra: list[Path] | None = None) -> Mapping:
-    from ..mapping import load_mapping
+    from ..language.mapping import load_mapping
 
     try:
         return with_ontologies(load_mapping(path), extra)
@@ -96,7 +96,7 @@ def translate(
     constraints: ConstraintsOption = None,
 ) -> None:
     """Translate INPUT files into NDJSON of normalized NGSI-LD entities."""
-    from ..translator import Translator
+    from ..language.translator import Translator
 
     mapping = _load_or_exit(mapping_path, ontology_paths)
     translator = Translator(mapping, mode=constraints)
@@ -125,8 +125,8 @@ def test_samples(
     ontology_paths: OntologyOption = None,
 ) -> None:
     """Run each mapping's golden samples (input → expected entities); show a diff on mismatch."""
-    from ..golden import run_samples
-    from ..mapping import load_mapping
+    from ..authoring.golden import run_samples
+    from ..language.mapping import load_mapping
 
     failed = checked = 0
     for path in mapping_files(paths):
@@ -156,7 +156,7 @@ def test_samples(
 
 
 def load_ontology(extra: list[Path] | None) -> Ontology:
-    from ..ontology import union_ontology
+    from ..entities.ontology import union_ontology
 
     return union_ontology(extra or ())
 
@@ -175,10 +175,10 @@ def check(
 ) -> None:
     """Lint mappings: schema, expressions, templates, units, times, against the ontology and the
     Smart Data Models constraints."""
-    from ..golden import sample_problems
-    from ..lint import lint_mapping
-    from ..mapping import load_mapping
-    from ..ontology import union_ontology
+    from ..authoring.golden import sample_problems
+    from ..authoring.lint import lint_mapping
+    from ..entities.ontology import union_ontology
+    from ..language.mapping import load_mapping
 
     problems = count = 0
     for path in mapping_files(paths):
@@ -200,8 +200,8 @@ def check(
 
 def generated_source(mapping: Mapping) -> str:
     """The source the translator runs for ``mapping``, its constraints (unless off) compiled in."""
-    from ..constraints import load_constraints
-    from ..mapping.codegen import generated
+    from ..entities.constraints import load_constraints
+    from ..language.mapping.codegen import generated
 
     checker = None if mapping.constraints == "off" else load_constraints(mapping.ontologies)
     return generated(mapping, checker).source
@@ -216,7 +216,7 @@ def context(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write it to a file.")] = None,
 ) -> None:
     """The JSON-LD @context generated from the ontology (the core NGSI-LD context last)."""
-    from ..context import context_document, dumps
+    from ..entities.jsonld import context_document, dumps
 
     text = dumps(context_document(load_ontology(ontology_paths), entity_type=type_name))
     if output:
@@ -235,7 +235,7 @@ def describe(
     enumeration, range, required) and the Smart Data Models constraints with their origin."""
     if output_format not in ("text", "json"):
         raise ConfigError(f"unknown format {output_format!r} (known: text, json)", key="format")
-    from ..describe import UnknownType, describe_text, describe_type
+    from ..authoring.describe import UnknownType, describe_text, describe_type
 
     try:
         found = describe_type(load_ontology(ontology_paths), type_name)

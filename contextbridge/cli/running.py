@@ -21,7 +21,7 @@ from .app import RUN, app
 from .mappings import OntologyOption
 
 if TYPE_CHECKING:
-    from ..adapter import Adapter
+    from ..runtime.adapter import Adapter
 
 StateOption = Annotated[
     Path, typer.Option("--state", help="State directory: outbox, dead letters, embedded graph.")
@@ -60,9 +60,9 @@ def run(
     """Run every feed of CONFIG once, into the city graph (and Orion-LD when configured).
 
     Prints a summary per feed and the answers of the configuration's example questions."""
-    from ..adapter import open_adapter
-    from ..config import config_ontology, default_config_path, load_config
-    from ..graph import format_result, question
+    from ..runtime.adapter import open_adapter
+    from ..runtime.config import config_ontology, default_config_path, load_config
+    from ..sinks.graph import format_result, question
 
     console = Console(highlight=False, soft_wrap=True)  # long lines stay whole (logs, pipes)
     config = load_config(config_path or default_config_path())

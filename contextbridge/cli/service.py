@@ -30,8 +30,8 @@ from .app import GRAPH, RUN, app, echo_err
 from .mappings import OntologyOption
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..httpauth import BearerToken
+    from ..remote.auth import BearerToken
+    from ..runtime.config import Config
 
 FORMATS = ("normalized", "keyValues", "concise")
 
@@ -53,8 +53,8 @@ def serve(
     Serves the HTTP API: webhooks, SPARQL, notifications, health, metrics, @context."""
     import uvicorn  # the server and the service load when it runs, not for every command
 
-    from ..config import config_ontology, load_config
-    from ..logs import configure_logging
+    from ..runtime.config import config_ontology, load_config
+    from ..runtime.logs import configure_logging
     from ..service import Service, create_app
 
     config = load_config(config_path)
@@ -108,8 +108,8 @@ def console_url(host: str, port: int, key: str) -> str:
 def _with_console_key(config: Config, state: Path, host: str, port: int) -> Config:
     """``config`` with an admin key for the console when it has none and the service listens on
     loopback (a developer's machine), printed as Jupyter prints its token URL; else unchanged."""
-    from ..config import ApiKey
-    from ..keystore import CONSOLE_FILE, KeyStore, console_key
+    from ..runtime.config import ApiKey
+    from ..storage.keystore import CONSOLE_FILE, KeyStore, console_key
 
     stored = KeyStore(state)
     try:
@@ -197,8 +197,8 @@ def subscribe(
     delete: Annotated[str | None, typer.Option(help="Delete this subscription instead.")] = None,
 ) -> None:
     """Create the Orion-LD subscription that notifies the service of entity changes; print its id."""
-    from ..broker import BrokerClient
-    from ..httpauth import BearerToken
+    from ..remote.auth import BearerToken
+    from ..sinks.broker import BrokerClient
 
     token = _secret(broker_token_env, "broker-token-env") if broker_token_env else None
     auth = BearerToken(token) if token else None
@@ -228,7 +228,7 @@ def subscribe(
 
 
 async def _manage(broker: str, tenant: str | None, auth: BearerToken | None, delete: str | None) -> None:
-    from ..broker import BrokerClient
+    from ..sinks.broker import BrokerClient
 
     async with BrokerClient(broker, tenant=tenant, auth=auth) as client:
         if delete:

@@ -33,10 +33,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..database import is_postgres
+from ..delivery.sink import Entity
+from ..entities.updates import REPLACE, UpdatePolicy
 from ..errors import RecordError
-from ..sink import Entity
-from ..updates import REPLACE, UpdatePolicy
+from ..storage.database import is_postgres
 
 TRANSLATE = "translate"  # the dead-letter sink of records the translator rejected
 

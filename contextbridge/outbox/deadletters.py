@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from ..errors import RecordError
-from ..paths import METADATA_FIELD
+from ..language.fieldpaths import METADATA_FIELD
 from .base import TRANSLATE, DeadLetter, DeadLetterCounts, DeadLetterFilter, Entry, ReplayResult, SinkStatus
 from .ordering import STALE
 from .sql import SqlStore, Tx, digest, marks

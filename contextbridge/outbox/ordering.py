@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..updates import version_time
+from ..entities.updates import version_time
 
 # The sinks that record an older version of a history feed as history, leaving the state alone
 # (the city graph); to the others (Orion-LD) such a version is one sent already, or stale.

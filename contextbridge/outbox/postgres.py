@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 
-from ..database import connect_postgres, redacted
 from ..errors import ConfigError, OutboxError
+from ..storage.database import connect_postgres, redacted
 from .queue import SqlOutbox
 from .sql import LIVENESS, Dialect, Tx
 

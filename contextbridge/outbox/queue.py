@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from ..updates import REPLACE, UpdatePolicy, merge_entities, version_time
+from ..entities.updates import REPLACE, UpdatePolicy, merge_entities, version_time
 from .base import Entity, Entry, PutResult
 from .deadletters import FIELDS as LETTER_FIELDS
 from .liveness import Leases

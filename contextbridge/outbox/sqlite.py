@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ..database import open_sqlite
+from ..storage.database import open_sqlite
 from .queue import SqlOutbox
 from .sql import Dialect, Tx
 

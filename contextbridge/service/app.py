@@ -6,7 +6,7 @@
 The graph store is opened by the app's lifespan when the ``Service`` was given none (and closed
 when the app stops); a store passed in is the caller's to close. The lifespan also loads the
 ontology into the store (queries see the class hierarchy), starts the adapter of the
-configuration (its feeds, and the drainers to the graph and the broker: ``contextbridge.adapter``)
+configuration (its feeds, and the drainers to the graph and the broker: ``contextbridge.runtime.adapter``)
 and ``tasks``, named coroutine factories that run beside the HTTP server for as long as it runs.
 
 Stopping is graceful: the HTTP server stops taking requests, then the feeds stop taking messages
@@ -29,25 +29,24 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount, Route
 
-from contextbridge.adapter import Adapter, open_adapter
-from contextbridge.config import Config, GraphConfig, ServiceConfig, config_ontology
-from contextbridge.graph.base import GraphStore
-from contextbridge.graph.embedded import QUERY_SLOTS
-from contextbridge.keystore import KeyStore
-from contextbridge.ontology import Ontology, default_ontology
-from contextbridge.registry import DeviceRegistry, SqliteRegistry, open_registry
+from contextbridge.entities.ontology import Ontology, default_ontology
+from contextbridge.runtime.adapter import Adapter, open_adapter
+from contextbridge.runtime.config import Config, GraphConfig, ServiceConfig, config_ontology
+from contextbridge.sinks.graph.base import GraphStore
+from contextbridge.sinks.graph.embedded import QUERY_SLOTS
+from contextbridge.storage.devices import DeviceRegistry, SqliteRegistry, open_registry
+from contextbridge.storage.keystore import KeyStore
 
 from .auth import Authenticator
-from .context import ContextDocuments, context_endpoint
-from .contexts import ContextResolver
+from .contextdocument import ContextDocuments, context_endpoint
 from .deadletters import dead_letter_endpoint, dead_letters_endpoint, purge_endpoint, replay_endpoint
 from .devices import device_endpoint, devices_endpoint
 from .drafts import draft_endpoint
 from .entities import entity_endpoint, history_endpoint
-from .feeds import feed_endpoint
 from .health import health_endpoint, ready_endpoint
 from .mappings import mapping_endpoint, mappings_endpoint, queries_endpoint, sample_endpoint
 from .metrics import metrics_endpoint
+from .notifiedcontexts import ContextResolver
 from .notify import notify_endpoint
 from .openapi import openapi_endpoint
 from .playground import Playground, playground_endpoint
@@ -57,6 +56,7 @@ from .sparql import sparql_endpoint
 from .status import StatusBoard, status_endpoint, status_events_endpoint
 from .types import type_endpoint
 from .webconsole import CONSOLE_DIR, ConsoleFiles, index_endpoint, settings_endpoint
+from .webhookfeeds import feed_endpoint
 
 log = logging.getLogger("contextbridge.service")
 

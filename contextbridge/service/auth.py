@@ -4,7 +4,7 @@ A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. It is co
 every configured key in constant time (SHA-256 digests compared with ``hmac.compare_digest``,
 all of them, whatever matches), so neither the timing nor the order of the keys tells anything
 about the secrets. Keys kept in the state directory (``contextbridge keys create``,
-``contextbridge.keystore``) are found by their digest beside them. Answers: 401 without a known key
+``contextbridge.storage.keystore``) are found by their digest beside them. Answers: 401 without a known key
 (saying whether no key is configured at all, or this one is not valid), 403 when the key may not use
 the tenant (``NGSILD-Tenant``, the default tenant when absent), may not write, or may not notify (the
 ``notify`` scope, for Orion-LD subscriptions alone). With no key configured
@@ -21,10 +21,10 @@ from collections.abc import Iterable
 
 from starlette.requests import Request
 
-from contextbridge.config import ApiKey
 from contextbridge.errors import ConfigError
-from contextbridge.graph.base import DEFAULT_TENANT, tenant_graph
-from contextbridge.keystore import KeyStore
+from contextbridge.runtime.config import ApiKey
+from contextbridge.sinks.graph.base import DEFAULT_TENANT, tenant_graph
+from contextbridge.storage.keystore import KeyStore
 
 from .problems import HTTPProblem
 

@@ -24,8 +24,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.graph.base import DEFAULT_TENANT
 from contextbridge.outbox import DeadLetter, DeadLetterCounts, DeadLetterFilter, Outbox, ReplayResult
+from contextbridge.sinks.graph.base import DEFAULT_TENANT
 
 from .bodies import read_body
 from .problems import HTTPProblem

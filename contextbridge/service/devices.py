@@ -1,4 +1,4 @@
-"""``/devices``: the device registry over HTTP (``contextbridge.registry``).
+"""``/devices``: the device registry over HTTP (``contextbridge.storage.devices``).
 
     GET    /devices?limit=50&offset=0     {"devices": [...], "count": 1234, "limit": 50, "offset": 0}
     POST   /devices                       a device: 201 (new), 409 when the id exists
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contextbridge.errors import DeviceError
-from contextbridge.registry import Device, DeviceRegistry, parse_device
+from contextbridge.storage.devices import Device, DeviceRegistry, parse_device
 
 from .bodies import read_body
 from .problems import HTTPProblem

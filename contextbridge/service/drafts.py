@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.drafting import Draft, draft_mapping
+from contextbridge.authoring.drafting import Draft, draft_mapping
 from contextbridge.errors import ConfigError
 
 from .bodies import read_json, text_member

@@ -16,7 +16,7 @@ Both read the tenant's graph through the graph store (never the broker): the ent
 triples and those of its attribute nodes (the NGSI-LD view: ``ngsi-ld:hasValue``, ``hasObject``,
 ``observedAt``, ``unitCode``, ``datasetId``, ``wgs84:lat/long``; or the direct view: values
 straight on the entity), the entities whose relationships point at it, and the past values the
-history graph keeps (``contextbridge.graph.base``: ``sosa:Observation`` nodes). A read key of the
+history graph keeps (``contextbridge.sinks.graph.base``: ``sosa:Observation`` nodes). A read key of the
 tenant may read them; an unknown entity is a 404.
 """
 
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.graph.base import history_graph
+from contextbridge.sinks.graph.base import history_graph
 
 from .entityview import entity_document, history_series
 from .problems import HTTPProblem

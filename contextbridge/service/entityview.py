@@ -16,7 +16,7 @@ from typing import Any
 
 from pyoxigraph import Literal, NamedNode
 
-from contextbridge.graph.base import Term
+from contextbridge.sinks.graph.base import Term
 
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"

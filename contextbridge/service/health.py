@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.broker import BrokerClient
 from contextbridge.errors import ContextBridgeError
+from contextbridge.sinks.broker import BrokerClient
 
 if TYPE_CHECKING:
     from .app import Service

@@ -32,8 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contextbridge.entity import is_uri
-from contextbridge.ontology import Ontology
+from contextbridge.entities.ontology import Ontology
+from contextbridge.entities.validation import is_uri
 
 ATTRIBUTE_TYPES = frozenset(
     {"Property", "Relationship", "GeoProperty", "LanguageProperty", "VocabProperty", "JsonProperty",

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.config import in_project
-from contextbridge.documents import Document, load_document, packaged_schema
+from contextbridge.authoring.golden import save_sample
 from contextbridge.errors import ConfigError, ContextBridgeError, MappingError
-from contextbridge.golden import save_sample
-from contextbridge.graph.base import DEFAULT_TENANT, question
-from contextbridge.mapping import load_mapping
-from contextbridge.mapping.compiler import discover_samples
+from contextbridge.language.documents import Document, load_document, packaged_schema
+from contextbridge.language.mapping import load_mapping
+from contextbridge.language.mapping.compiler import discover_samples
+from contextbridge.runtime.config import in_project
+from contextbridge.sinks.graph.base import DEFAULT_TENANT, question
 
 from .bodies import read_json, text_member
 from .problems import HTTPProblem

@@ -1,4 +1,4 @@
-"""``GET /metrics``: the adapter's counters in the Prometheus text format (``contextbridge.metrics``).
+"""``GET /metrics``: the adapter's counters in the Prometheus text format (``contextbridge.runtime.metrics``).
 
 Like ``/health``, it needs no key: a Prometheus server scrapes it from the operators' network,
 and it holds counts, never data, nor the tenants' feed ids unless the configuration says so
@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contextbridge.metrics import adapter_registry
+from contextbridge.runtime.metrics import adapter_registry
 
 if TYPE_CHECKING:
     from .app import Service

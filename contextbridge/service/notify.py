@@ -36,13 +36,13 @@ from pyoxigraph import NamedNode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contextbridge.entity import validate_entity
+from contextbridge.entities.validation import validate_entity
 from contextbridge.errors import DeliveryError, EntityError, GraphStoreError
-from contextbridge.graph.base import UpsertReport
+from contextbridge.sinks.graph.base import UpsertReport
 
 from .bodies import media_type, read_body
-from .contexts import ContextRefused
 from .keyvalues import normalized
+from .notifiedcontexts import ContextRefused
 from .problems import HTTPProblem
 
 if TYPE_CHECKING:

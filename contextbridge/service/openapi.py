@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.documents import packaged_schema
+from contextbridge.language.documents import packaged_schema
 
 
 @cache

@@ -36,16 +36,16 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.constraints import constraints_for
-from contextbridge.documents import Document, load_document, packaged_schema
-from contextbridge.entity import validate_entity
+from contextbridge.authoring.lint import lint_mapping
+from contextbridge.entities.constraints import constraints_for
+from contextbridge.entities.ontology import Ontology
+from contextbridge.entities.rdf import Converter
+from contextbridge.entities.validation import validate_entity
 from contextbridge.errors import ContextBridgeError, MappingError, Problem, RecordError
-from contextbridge.lint import lint_mapping
-from contextbridge.lookups import SOURCES
-from contextbridge.mapping import Mapping, compile_mapping
-from contextbridge.ontology import Ontology
-from contextbridge.rdf import Converter
-from contextbridge.translator import Translator
+from contextbridge.language.documents import Document, load_document, packaged_schema
+from contextbridge.language.lookups import SOURCES
+from contextbridge.language.mapping import Mapping, compile_mapping
+from contextbridge.language.translator import Translator
 
 from .bodies import read_json, text_member
 from .mappings import mapping_path, read_document

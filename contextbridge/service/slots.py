@@ -5,7 +5,7 @@
         result = await store.query(...)
 
 The store runs at most ``total`` queries at once, each stopped at its time limit (see
-``contextbridge.graph.workers``); a key sending runaway queries, or a tenant's keys together,
+``contextbridge.sinks.graph.workers``); a key sending runaway queries, or a tenant's keys together,
 fill at most ``share`` of them, so the other tenants' queries still find a free slot.
 """
 

@@ -35,10 +35,10 @@ from contextbridge.errors import (
     QueryRefused,
     QueryTimeout,
 )
-from contextbridge.graph.base import QueryResult
-from contextbridge.graph.results import format_result
-from contextbridge.graph.sparql import _TOKENS as KEYWORDS  # bare keywords, outside strings/IRIs
-from contextbridge.graph.sparql import ask, query_form
+from contextbridge.sinks.graph.base import QueryResult
+from contextbridge.sinks.graph.results import format_result
+from contextbridge.sinks.graph.sparql import _TOKENS as KEYWORDS  # bare keywords, outside strings/IRIs
+from contextbridge.sinks.graph.sparql import ask, query_form
 
 from .bodies import media_type, read_body
 from .negotiation import choose

@@ -31,9 +31,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from contextbridge.config import ApiKey
-from contextbridge.feeds import FeedRunner
-from contextbridge.graph.base import DEFAULT_TENANT
+from contextbridge.runtime.config import ApiKey
+from contextbridge.runtime.feedrunner import FeedRunner
+from contextbridge.sinks.graph.base import DEFAULT_TENANT
 
 from .health import readiness_checks
 from .problems import HTTPProblem

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from contextbridge.describe import UnknownType, describe_type
-from contextbridge.ontology import Ontology
+from contextbridge.authoring.describe import UnknownType, describe_type
+from contextbridge.entities.ontology import Ontology
 
 from .problems import MEDIA_TYPE, HTTPProblem
 

@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from contextbridge.config import TileConfig
+from contextbridge.runtime.config import TileConfig
 
 CONSOLE_DIR = Path(__file__).resolve().parent / "console"
 CONTENT_SECURITY_POLICY = (

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from ..errors import FormatError
-from ..paths import METADATA_FIELD
+from ..language.fieldpaths import METADATA_FIELD
 
 __all__ = ["METADATA_FIELD", "Message", "Source", "pause", "records_with_metadata", "utc_now"]
 

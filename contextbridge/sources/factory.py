@@ -24,8 +24,8 @@ from typing import Any
 
 import jsonschema
 
-from ..documents import schema_message
 from ..errors import ConfigError
+from ..language.documents import schema_message
 from .base import Source
 from .files import FileSource
 from .http import HttpPollSource

@@ -32,8 +32,8 @@ from pathlib import Path
 import httpx
 
 from ..errors import DeliveryError, RemoteRefused
-from ..httpauth import ApiKeyHeader, BearerToken
-from ..retry import RetryPolicy, retry_after
+from ..remote.auth import ApiKeyHeader, BearerToken
+from ..remote.retry import RetryPolicy, retry_after
 from .base import Ack, Message, Nack, pause, utc_now
 from .pagination import Pagination
 from .settings import Settings

@@ -50,7 +50,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from ..errors import ConfigError
-from ..retry import RetryPolicy
+from ..remote.retry import RetryPolicy
 from .base import Message, pause, utc_now
 from .mqtt import tls_context
 from .settings import Settings

@@ -43,7 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..errors import ConfigError
-from ..retry import RetryPolicy
+from ..remote.retry import RetryPolicy
 from .base import Message, pause, utc_now
 from .settings import Settings
 from .topics import TopicFilter

@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 import httpx
 import orjson
 
-from ..paths import MISSING, Getter, compile_path
+from ..language.fieldpaths import MISSING, Getter, compile_path
 from .settings import Settings
 
 __all__ = ["Pagination", "Style"]

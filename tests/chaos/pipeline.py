@@ -34,8 +34,8 @@ from contextbridge import (
     Source,
     Translator,
 )
-from contextbridge.graph import EmbeddedStore
-from contextbridge.mapping import Mapping as FeedMapping
+from contextbridge.language.mapping import Mapping as FeedMapping
+from contextbridge.sinks.graph import EmbeddedStore
 from contextbridge.sources import records_with_metadata
 
 FAST = RetryPolicy(initial=0.01, maximum=0.2, jitter=0.02)

@@ -12,8 +12,8 @@ from typing import Any
 
 from broker_double import BrokerDouble
 
-from contextbridge.graph import EmbeddedStore
 from contextbridge.outbox import DeadLetter
+from contextbridge.sinks.graph import EmbeddedStore
 
 Entities = Mapping[str, Mapping[str, Any]]
 

@@ -1,0 +1,1 @@
+"""Tools for mapping authors: drafting, lint, type descriptions, golden samples."""

@@ -1,0 +1,1 @@
+"""Draining the outbox into a sink: claiming, sending with retries, acknowledging, dead-lettering."""

@@ -1,0 +1,1 @@
+"""NGSI-LD entities: the ontology and its @context, entity validation, Smart Data Models constraints, update policies and the entity → RDF conversion."""

@@ -1,0 +1,1 @@
+"""A configuration's feeds and sinks at work: configuration, adapter, feed runner, metrics, logs."""
