@@ -665,6 +665,23 @@ def test_the_playground_describes_a_type_the_mapping_names(service: Service, lap
     laptop.check_layout("playground")
 
 
+def test_a_payload_typed_while_the_mapping_loads_is_kept(service: Service, laptop: ConsolePage) -> None:
+    page = laptop.page
+    held: list[Any] = []
+    page.route("**/mappings/spots", lambda route: held.append(route))  # answered when released
+    laptop.open("playground", key=KEY)
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the first visit did not load the first mapping"
+    trial = f"{PREFIX}typed-early"
+    page.fill("#payload-editor textarea", json.dumps([spot("typed-early")]))
+    held.pop().continue_()
+    laptop.wait_until("() => document.querySelector('#mapping-editor textarea').value.includes('id: spots')")
+    page.wait_for_selector(f"#entities a.entity-link:text-is('\"{trial}\"')")
+    assert "typed-early" in page.input_value("#payload-editor textarea")
+
+
 def test_an_id_in_the_playground_opens_its_entity_page(service: Service, laptop: ConsolePage) -> None:
     laptop.open("playground", key=KEY)
     page = laptop.page

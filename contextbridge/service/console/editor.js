@@ -25,7 +25,11 @@ export class Editor {
     this.host.replaceChildren(this.gutter, this.textarea);
     this.marks = new Map();
     this.lines = 0;
-    this.textarea.addEventListener("input", () => this.renumber());
+    this.edits = 0; // counts the user's edits (not the values set by code)
+    this.textarea.addEventListener("input", () => {
+      this.edits += 1;
+      this.renumber();
+    });
     this.textarea.addEventListener("scroll", () => {
       this.gutter.scrollTop = this.textarea.scrollTop;
     });

@@ -90,12 +90,14 @@ export class Playground {
     this.allowSave(false);
     message(this.saveResult, "");
     if (!name) return;
+    const edits = [this.mapping.edits, this.payload.edits];
     try {
       const item = await api(`/mappings/${encodeURIComponent(name)}`);
       if (this.name !== name) return; // another mapping was picked meanwhile
       this.allowSave(item.writable !== false);
-      this.mapping.value = item.text;
-      this.payload.value = item.sample || "";
+      // what was typed while the mapping was on its way is kept, not overwritten
+      if (this.mapping.edits === edits[0]) this.mapping.value = item.text;
+      if (this.payload.edits === edits[1]) this.payload.value = item.sample || "";
       this.status.textContent = item.sample_name ? `Sample: ${item.sample_name}` : "No sample: paste a payload";
       message(this.error, "");
       await this.translate();
