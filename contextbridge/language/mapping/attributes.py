@@ -20,10 +20,9 @@ from ...errors import ConfigError, InvalidEntityError, TransformError
 from ..expressions import compile_expression
 from ..fieldpaths import MISSING, compile_path
 from ..templates import compile_template, to_text
-from ..units import converter
 from .casts import float_cast, make_cast, time_parser
 from .computed import compile_uri_expression
-from .steps import bins_step, first_time, linear_step, source_getter, time_field
+from .steps import bins_step, first_time, linear_step, linear_terms, source_getter, time_field
 
 Record = Mapping[str, Any]
 Build = Callable[[Record, "str | None"], "dict[str, Any] | None"]
@@ -216,7 +215,6 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
     if "map" in spec:
         steps.append(_enumeration(spec["map"]))
         value_type = _json_type_of(list(spec["map"].values()))
-    scale, offset = spec.get("scale", 1), spec.get("offset", 0)
     numeric = any(key in spec for key in ("scale", "offset", "unit", "round", "range", "bins"))
     cast = spec.get("cast") or ("float" if numeric and value_type != "number" else None)
     if cast:
@@ -224,16 +222,7 @@ def _steps(spec: Mapping[str, Any], decimal: str) -> tuple[list[Step], str | Non
         value_type = {"int": "integer", "float": "number", "bool": "boolean", "datetime": "dateTime"}.get(
             cast, "string"
         )
-    if "unit" in spec:
-        if "unitCode" not in spec:
-            raise ConfigError("'unit' (the input's unit) needs 'unitCode' (the unit to send)")
-        convert = converter(spec["unit"], spec["unitCode"])
-        b = convert(0.0)
-        a = convert(1.0) - b
-    else:
-        a, b = 1.0, 0.0
-    # x * scale + offset, then a * x + b: one multiply-add.
-    factor, constant = a * scale, a * offset + b
+    factor, constant = linear_terms(spec)
     if (factor, constant) != (1.0, 0.0):
         if "round" in spec:
             steps.append(lambda value: value * factor + constant)

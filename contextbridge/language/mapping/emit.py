@@ -16,7 +16,7 @@ from ..fieldpaths import MISSING, parse_path
 from ..templates import FILTERS, parse_template, to_text
 from .attributes import VALUE_SOURCES, AttributeRule, _raw_getter
 from .casts import float_cast, make_cast, time_parser
-from .steps import bins_step, linear_step, source_getter
+from .steps import bins_step, linear_step, linear_terms, source_getter
 
 
 class Writer:
@@ -205,7 +205,6 @@ def _steps(w: Writer, value: str, spec: Mapping[str, Any], decimal: str, *, plai
         from .attributes import _json_type_of
 
         value_type = _json_type_of(list(spec["map"].values()))
-    scale, offset = spec.get("scale", 1), spec.get("offset", 0)
     numeric = any(key in spec for key in ("scale", "offset", "unit", "round", "range", "bins"))
     cast = spec.get("cast") or ("float" if numeric and value_type != "number" else None)
     if cast == "float":
@@ -222,15 +221,7 @@ def _steps(w: Writer, value: str, spec: Mapping[str, Any], decimal: str, *, plai
             w.line(f'{value} = {{"@type": "DateTime", "@value": {parse}}}')
         else:
             w.line(f"{value} = {w.bind('cast', made)}({value})")
-    if "unit" in spec:
-        from ..units import converter
-
-        convert = converter(spec["unit"], spec["unitCode"])
-        b = convert(0.0)
-        a = convert(1.0) - b
-    else:
-        a, b = 1.0, 0.0
-    factor, constant = a * scale, a * offset + b
+    factor, constant = linear_terms(spec)
     if (factor, constant) != (1.0, 0.0):
         if "round" in spec:
             w.line(f"{value} = {value} * {w.bind('factor', factor)} + {w.bind('constant', constant)}")

@@ -13,6 +13,7 @@ from typing import Any
 from ...errors import ConfigError, TransformError
 from ..fieldpaths import MISSING, compile_path
 from ..templates import compile_template
+from ..units import converter
 
 Getter = Callable[[Any], Any]
 Step = Callable[[Any], Any]
@@ -88,6 +89,22 @@ def _decimals(number: float) -> int | None:
     exponent = Decimal(repr(float(number))).as_tuple().exponent
     places = max(-int(exponent), 0)
     return places if places <= 12 else None
+
+
+def linear_terms(spec: Mapping[str, Any]) -> tuple[float, float]:
+    """``scale``, ``offset`` and a ``unit`` → ``unitCode`` conversion folded into one multiply-add:
+    ``(x * scale + offset)`` converted is ``x * factor + constant`` (every unit the mappings name
+    converts linearly; (1.0, 0.0) when there is nothing to do)."""
+    scale, offset = spec.get("scale", 1), spec.get("offset", 0)
+    if "unit" in spec:
+        if "unitCode" not in spec:
+            raise ConfigError("'unit' (the input's unit) needs 'unitCode' (the unit to send)")
+        convert = converter(spec["unit"], spec["unitCode"])
+        b = convert(0.0)
+        a = convert(1.0) - b
+    else:
+        a, b = 1.0, 0.0
+    return a * scale, a * offset + b
 
 
 def linear_step(factor: float, constant: float) -> Step:
