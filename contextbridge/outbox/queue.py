@@ -381,12 +381,15 @@ class SqlOutbox(Leases):
         if not wanted:
             return []
         pairs = tx.dialect.pairs
-        condition, params = pairs("tenant", "entity_id", wanted)
-        locked = tx.rows(
-            f"SELECT tenant, entity_id FROM tops WHERE sink = ? AND {condition} {tx.dialect.skip_locked}",
-            (sink, *params),
-        )
-        mine = {(str(tenant), str(entity_id)) for tenant, entity_id in locked}
+        if tx.dialect.skip_locked:
+            condition, params = pairs("tenant", "entity_id", wanted)
+            locked = tx.rows(
+                f"SELECT tenant, entity_id FROM tops WHERE sink = ? AND {condition} {tx.dialect.skip_locked}",
+                (sink, *params),
+            )
+            mine = {(str(tenant), str(entity_id)) for tenant, entity_id in locked}
+        else:  # one writer at a time (SQLite): no other transaction holds a key, nothing to skip
+            mine = set(wanted)
         if not mine:
             return []
         # Read after the locks are held: a claim committed meanwhile by another worker is seen.
