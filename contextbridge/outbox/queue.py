@@ -164,9 +164,21 @@ class SqlOutbox(Leases):
             (version, sink, newer) for version, newer in late for sink in sinks
         ]
         unchanged = 0
+        # The keys with anything stored (a version waiting or delivered, a higher ordering key):
+        # only theirs need the checks below. A key new to a sink is queued as it comes.
+        known = {key for key, found in top.items() if found != NEVER}
+        known.update(last, seen, free)
         for index, (entity_id, _, moment, ordering) in enumerate(versions):
             for sink in sinks:
                 key = (sink, entity_id)
+                if key not in known:
+                    known.add(key)  # a second version of it in this put (history) is checked
+                    top[key] = max(ordering, NEVER)
+                    last[key] = digests[index]
+                    if moment is not None:
+                        seen[key] = moment
+                    rows.append((index, sink))
+                    continue
                 if ordered and ordering < top.get(key, NEVER):
                     stale.append((versions[index], sink, top[key]))
                     continue
