@@ -13,9 +13,10 @@ sink and key (``ordering``), and a version below it is stale.
 
 Cost: each call is one transaction of a fixed number of statements whatever the number of
 entities (put: the keys' rows, two look-ups, one delete, one insert, a few counters; claim: four
-statements; ack: one upsert of the heads, one delete, one counter upsert). An entity is encoded
-once, at put; the stored bytes come back with the claim (``Entry.body``), decoded when a sink
-reads ``Entry.entity``.
+statements, three on SQLite, where no other transaction can hold a key; ack: one upsert of the
+heads, one delete, one counter upsert). An entity is encoded once, at put; the stored bytes come
+back with the claim (``Entry.body``), and go out as they are to a sink that sends JSON
+(``EncodedSink``: Orion-LD), decoded only for one that reads ``Entry.entity``.
 """
 
 from __future__ import annotations
