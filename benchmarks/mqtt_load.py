@@ -14,7 +14,9 @@ reading on ``bench/<run>/<device>/attrs``. Measured in the same run:
 3. contextbridge into the broker: the same, plus the ``Adapter``'s drainer delivering to the
    Orion-LD double (another process, loopback) while messages arrive, until all are delivered.
 
-Rates count from the first message received to the last one stored (or delivered). The
+Rates count from the first message received to the last one stored (or delivered), and so does
+the CPU time of this process per message (its threads included, not the other processes': the
+machine's cores are shared by the publisher, Mosquitto, the Orion-LD double and this one). The
 resident memory of this process is sampled every half second: flat means the peak stays near
 the start whatever the number of messages.
 """
@@ -123,23 +125,24 @@ async def publisher(topic: str, count: int) -> None:
             )
 
 
-async def bare(topic: str, count: int) -> float:
+async def bare(topic: str, count: int) -> tuple[float, float]:
     async with aiomqtt.Client(HOST, PORT, max_queued_incoming_messages=0) as client:
         await client.subscribe(topic, qos=1)
         process = publish(topic, count)
-        received, first = 0, 0.0
+        received, first, cpu = 0, 0.0, 0.0
         async for _ in client.messages:
             received += 1
             if received == 1:
-                first = time.perf_counter()
+                first, cpu = time.perf_counter(), time.process_time()
             if received == count:
                 break
         seconds = time.perf_counter() - first
+        cpu = time.process_time() - cpu
     process.wait()
-    return count / seconds
+    return count / seconds, 1e6 * cpu / count
 
 
-async def ours(topic: str, count: int, state: Path, broker_url: str | None) -> tuple[float, Memory]:
+async def ours(topic: str, count: int, state: Path, broker_url: str | None) -> tuple[float, float, Memory]:
     outbox = open_outbox(state, sinks=("broker",))
     mapping_file = state / "bench.yaml"
     mapping_file.write_text(MAPPING)
@@ -152,23 +155,24 @@ async def ours(topic: str, count: int, state: Path, broker_url: str | None) -> t
         running = asyncio.create_task(adapter.run())
         await asyncio.sleep(0.5)  # subscribed
         process = publish(topic, count)
-        first = None
+        first, cpu = None, time.process_time()
         while True:
             await asyncio.sleep(0.05)
             if first is None and feed.stats.messages:
-                first = time.perf_counter()
+                first, cpu = time.perf_counter(), time.process_time()
             done = adapter.delivery["broker"].delivered if broker_url else feed.stats.stored
             if memory.warm is None and done >= count // 10:
                 memory.warm = rss_mb()
             if done >= count:
                 break
         seconds = time.perf_counter() - (first or time.perf_counter())
+        cpu = time.process_time() - cpu
         await adapter.stop()
         await running
     process.wait()
     watcher.cancel()
     await outbox.close()
-    return count / seconds, memory
+    return count / seconds, 1e6 * cpu / count, memory
 
 
 @contextlib.contextmanager
@@ -193,17 +197,21 @@ def mosquitto() -> Iterator[None]:
 async def main(count: int) -> None:
     run = uuid.uuid4().hex[:8]
     print(f"{count:,} MQTT messages (QoS 1), Mosquitto on loopback, one publisher process")
-    baseline = await bare(f"bench/{run}/a/+/attrs", count)
-    print(f"  bare aiomqtt subscriber (baseline)        {baseline:10,.0f} msg/s   1.00×")
-    with tempfile.TemporaryDirectory() as directory:
-        rate, memory = await ours(f"bench/{run}/b/+/attrs", count, Path(directory), None)
+    baseline, cpu = await bare(f"bench/{run}/a/+/attrs", count)
     print(
-        f"  contextbridge into the outbox             {rate:10,.0f} msg/s   {rate / baseline:.2f}×   {memory}"
+        f"  bare aiomqtt subscriber (baseline)        {baseline:10,.0f} msg/s   1.00×   {cpu:4.0f} µs CPU/msg"
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        rate, cpu, memory = await ours(f"bench/{run}/b/+/attrs", count, Path(directory), None)
+    print(
+        f"  contextbridge into the outbox             {rate:10,.0f} msg/s   {rate / baseline:.2f}×"
+        f"   {cpu:4.0f} µs CPU/msg   {memory}"
     )
     with broker_double() as url, tempfile.TemporaryDirectory() as directory:
-        rate, memory = await ours(f"bench/{run}/c/+/attrs", count, Path(directory), url)
+        rate, cpu, memory = await ours(f"bench/{run}/c/+/attrs", count, Path(directory), url)
     print(
-        f"  contextbridge into the broker double      {rate:10,.0f} msg/s   {rate / baseline:.2f}×   {memory}"
+        f"  contextbridge into the broker double      {rate:10,.0f} msg/s   {rate / baseline:.2f}×"
+        f"   {cpu:4.0f} µs CPU/msg   {memory}"
     )
 
 

@@ -9,11 +9,13 @@ import httpx
 import orjson
 import pytest
 from broker_double import BrokerDouble
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contextbridge import BrokerClient, BrokerError, DeliveryError
 from contextbridge.remote.auth import ApiKeyHeader, BearerToken, ClientCredentials
 from contextbridge.remote.retry import retry_after
-from contextbridge.sinks.broker import pack
+from contextbridge.sinks.broker import pack, pack_encoded
 
 BAD_REQUEST = "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 
@@ -210,6 +212,76 @@ def test_batches_by_count_and_bytes_with_one_version_per_id() -> None:
     small = pack(entities, max_count=1000, max_bytes=1000)
     assert all(len(batch.body) <= 1000 for batch in small) and sum(len(b) for b in small) == 50
     assert pack([], max_count=10, max_bytes=1000) == []
+
+
+def stored(entities: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
+    """The entities as the outbox stores them: (id, sorted-keys JSON)."""
+    return [(str(e["id"]), orjson.dumps(e, option=orjson.OPT_SORT_KEYS)) for e in entities]
+
+
+def same_batches(entities: list[dict[str, Any]], **options: Any) -> None:
+    """``pack_encoded`` of the stored JSON sends exactly what ``pack`` sent of it decoded."""
+    encoded = stored(entities)
+    before = pack([orjson.loads(body) for _, body in encoded], **options)
+    after = pack_encoded(encoded, **options)
+    assert after == before
+    assert [batch.body for batch in after] == [batch.body for batch in before]
+
+
+CONTEXT = "https://c.example/ctx.jsonld"
+plain = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+an_entity = st.builds(
+    lambda number, attributes, context: {
+        "id": f"urn:ngsi-ld:Sensor:{number}",
+        "type": "Sensor",
+        **attributes,
+        **({"@context": context} if context is not None else {}),
+    },
+    st.integers(0, 6),
+    st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(lambda k: k not in ("id", "@context")), plain, max_size=4
+    ),
+    st.none() | st.just(CONTEXT) | st.just([CONTEXT, {"x": "urn:x"}]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(an_entity, max_size=12),
+    st.integers(1, 5),
+    st.integers(1024, 4096),
+    st.none() | st.just(CONTEXT) | st.just(CONTEXT + "?type={type}"),
+)
+def test_stored_json_is_packed_without_decoding_into_the_same_bytes(
+    entities: list[dict[str, Any]], count: int, size: int, context: str | None
+) -> None:
+    same_batches(entities, max_count=count, max_bytes=size, context=context)
+
+
+def test_stored_json_packing_cases() -> None:
+    nested = entity(1, v2={"type": "Property", "value": {"@context": "not the entity's"}})
+    cases = [
+        [entity(n, n) for n in range(10)],  # no @context anywhere: application/json
+        [entity(1), entity(2, **{"@context": CONTEXT})],  # one has its own: the others get the client's
+        [nested, entity(2)],  # an @context inside a value does not make the entity ld
+        [nested, entity(3, **{"@context": [CONTEXT]})],
+        [{**entity(4), "name": {"type": "Property", "value": 'Café «ü» \u2028 "q"'}}],
+        [{**entity(5), "x": {"type": "Property", "value": 0.1 + 0.2}}, entity(5, 2)],  # latest per id
+    ]
+    for entities in cases:
+        for context in (None, CONTEXT):
+            same_batches(entities, max_count=3, max_bytes=10**6, context=context)
+            same_batches(entities, max_count=100, max_bytes=1024, context=context)
+    batches = pack_encoded(
+        stored([entity(1), entity(2, **{"@context": CONTEXT})]), max_count=9, max_bytes=10**6
+    )
+    assert [e["@context"] for e in orjson.loads(batches[0].body)] == [
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld", CONTEXT
+    ] and batches[0].ld  # fmt: skip
 
 
 def test_an_empty_upsert_is_never_sent() -> None:

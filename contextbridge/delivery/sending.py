@@ -33,7 +33,7 @@ from ..errors import DeliveryError, SinkRefused
 from ..outbox import Entry, Outbox
 from ..remote.retry import RetryPolicy
 from .settling import Acks, DeadLetters
-from .sink import Sink, bisect
+from .sink import Batch, Sink, bisect
 
 if TYPE_CHECKING:
     from .drainer import DeliveryStats
@@ -83,6 +83,15 @@ class Sender:
         self.sleep = sleep  # raises Stopped when the drainer stops
         self.on_retry = on_retry
         self.tries: dict[int, int] = {}  # seq -> attempts in this run (kept off the hot path)
+        self._encoded = getattr(sink, "encoded_batches", None)  # EncodedSink: sent as stored
+
+    def batches(self, entries: Sequence[Entry]) -> Sequence[Batch]:
+        """The batches the sink cuts of ``entries``: of their stored JSON when it takes it as it is
+        (``EncodedSink``), else of the entities decoded."""
+        if self._encoded is not None:
+            batches: Sequence[Batch] = self._encoded([(entry.entity_id, entry.body) for entry in entries])
+            return batches
+        return self.sink.batches([entry.entity for entry in entries])
 
     async def deliver(self, entries: Sequence[Entry]) -> None:
         """Deliver one claimed batch. Every entry ends acked, dead-lettered or, when the drainer
@@ -184,7 +193,7 @@ class Delivery:
         sender = self.sender
         pending = entries
         refused: list[tuple[list[Entry], SinkRefused]] = []
-        for batch in sender.sink.batches([entry.entity for entry in entries]):
+        for batch in sender.batches(entries):
             by_id = {entry.entity_id: entry for entry in pending}
             sent = [by_id[entity_id] for entity_id in batch.ids]
             sender.stats.requests += 1

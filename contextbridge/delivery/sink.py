@@ -8,7 +8,9 @@
     ...         return BatchResult(success=tuple(batch.ids))
 
 The drainer (``contextbridge.delivery.drainer``) takes entities out of the outbox and hands them to a sink
-in the batches the sink cuts (``batches``), one ``upsert`` each. The sink answers per entity with a
+in the batches the sink cuts (``batches``), one ``upsert`` each. A sink that sends JSON may cut
+them from the entities' JSON as the outbox stores it (``encoded_batches``, of (id, JSON) pairs):
+nothing is then decoded and encoded again on the way out. The sink answers per entity with a
 ``BatchResult``, or raises: ``DeliveryError`` when the batch may succeed if sent again (the server
 down, a timeout, 429, 5xx: the drainer retries with its ``RetryPolicy``), ``SinkRefused`` when the
 batch as a whole is refused for good (the drainer then splits it with ``bisect`` until each refused
@@ -33,6 +35,7 @@ __all__ = [
     "Batch",
     "BatchFailure",
     "BatchResult",
+    "EncodedSink",
     "Entity",
     "EntityBatch",
     "Sink",
@@ -117,6 +120,13 @@ class Sink(Protocol):
     async def upsert(
         self, batch: Any, *, tenant: str | None = None, policy: UpdatePolicy = REPLACE
     ) -> BatchResult: ...
+
+
+class EncodedSink(Sink, Protocol):
+    """A sink that takes entities encoded: ``encoded_batches`` cuts batches of (id, JSON) pairs,
+    the entities' JSON objects as stored, and sends those bytes as they are."""
+
+    def encoded_batches(self, entities: Sequence[tuple[str, bytes]]) -> Sequence[Batch]: ...
 
 
 async def bisect(

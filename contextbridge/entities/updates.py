@@ -16,6 +16,7 @@ value as an observation, for ``keep`` seconds (``None``: for ever).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,8 +61,7 @@ class UpdatePolicy:
 
     @classmethod
     def from_code(cls, code: int) -> UpdatePolicy:
-        code = int(code or 0)
-        return cls(bool(code & _MERGE), bool(code & _HISTORY), float(code >> 2) if code >> 2 else None)
+        return _from_code(int(code or 0))
 
     @classmethod
     def parse(cls, data: Mapping[str, Any], *, default: Update = "replace") -> UpdatePolicy:
@@ -81,6 +81,12 @@ class UpdatePolicy:
 
 
 REPLACE = UpdatePolicy()  # whole states, no history: what a feed gets unless it says otherwise
+
+
+@functools.lru_cache(maxsize=256)
+def _from_code(code: int) -> UpdatePolicy:
+    # Cached: the outbox reads a policy with every entry it hands out, and a deployment has a few.
+    return UpdatePolicy(bool(code & _MERGE), bool(code & _HISTORY), float(code >> 2) if code >> 2 else None)
 
 
 def default_update(source_kind: str | None) -> Update:
@@ -116,20 +122,39 @@ def merge_entities(older: Mapping[str, Any], newer: Mapping[str, Any]) -> dict[s
 
 def version_time(entity: Mapping[str, Any]) -> float | None:
     """When a version was observed (epoch seconds): its latest ``observedAt``; None without one."""
-    found = [entity.get("observedAt")]
+    # Hot (the outbox orders every version it stores by it): one pass, no lists, and the
+    # timestamps of the few distinct ``observedAt`` texts of a batch parsed once.
+    latest = _moment(entity.get("observedAt"))
     for key, value in entity.items():
-        if key not in NOT_ATTRIBUTES:
-            found.extend(
-                instance.get("observedAt") for instance in _instances(value) if isinstance(instance, Mapping)
-            )
-    moments = []
-    for text in found:
-        if isinstance(text, str):
-            try:
-                moments.append(datetime.fromisoformat(text).timestamp())
-            except ValueError:
-                continue
-    return max(moments, default=None)
+        if key in NOT_ATTRIBUTES:
+            continue
+        for instance in value if isinstance(value, list) else (value,):
+            if type(instance) is dict or isinstance(instance, Mapping):
+                found = _moment(instance.get("observedAt"))
+                if found is not None and (latest is None or found > latest):
+                    latest = found
+    return latest
+
+
+_MOMENTS: dict[str, float | None] = {}  # observedAt text → epoch seconds (None: not a date-time)
+_MOMENTS_KEPT = 4096
+
+
+def _moment(text: Any) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return _MOMENTS[text]
+    except KeyError:
+        pass
+    try:
+        found: float | None = datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        found = None
+    if len(_MOMENTS) >= _MOMENTS_KEPT:  # readings move on in time: the old texts are not seen again
+        _MOMENTS.clear()
+    _MOMENTS[text] = found
+    return found
 
 
 def _instances(value: Any) -> list[Any]:

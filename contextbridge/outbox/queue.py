@@ -13,9 +13,10 @@ sink and key (``ordering``), and a version below it is stale.
 
 Cost: each call is one transaction of a fixed number of statements whatever the number of
 entities (put: the keys' rows, two look-ups, one delete, one insert, a few counters; claim: four
-statements; ack: one upsert of the heads, one delete, one counter upsert). An entity is encoded
-once, at put; the stored bytes come back with the claim (``Entry.body``), decoded when a sink
-reads ``Entry.entity``.
+statements, three on SQLite, where no other transaction can hold a key; ack: one upsert of the
+heads, one delete, one counter upsert). An entity is encoded once, at put; the stored bytes come
+back with the claim (``Entry.body``), and go out as they are to a sink that sends JSON
+(``EncodedSink``: Orion-LD), decoded only for one that reads ``Entry.entity``.
 """
 
 from __future__ import annotations
@@ -164,9 +165,21 @@ class SqlOutbox(Leases):
             (version, sink, newer) for version, newer in late for sink in sinks
         ]
         unchanged = 0
+        # The keys with anything stored (a version waiting or delivered, a higher ordering key):
+        # only theirs need the checks below. A key new to a sink is queued as it comes.
+        known = {key for key, found in top.items() if found != NEVER}
+        known.update(last, seen, free)
         for index, (entity_id, _, moment, ordering) in enumerate(versions):
             for sink in sinks:
                 key = (sink, entity_id)
+                if key not in known:
+                    known.add(key)  # a second version of it in this put (history) is checked
+                    top[key] = max(ordering, NEVER)
+                    last[key] = digests[index]
+                    if moment is not None:
+                        seen[key] = moment
+                    rows.append((index, sink))
+                    continue
                 if ordered and ordering < top.get(key, NEVER):
                     stale.append((versions[index], sink, top[key]))
                     continue
@@ -381,12 +394,15 @@ class SqlOutbox(Leases):
         if not wanted:
             return []
         pairs = tx.dialect.pairs
-        condition, params = pairs("tenant", "entity_id", wanted)
-        locked = tx.rows(
-            f"SELECT tenant, entity_id FROM tops WHERE sink = ? AND {condition} {tx.dialect.skip_locked}",
-            (sink, *params),
-        )
-        mine = {(str(tenant), str(entity_id)) for tenant, entity_id in locked}
+        if tx.dialect.skip_locked:
+            condition, params = pairs("tenant", "entity_id", wanted)
+            locked = tx.rows(
+                f"SELECT tenant, entity_id FROM tops WHERE sink = ? AND {condition} {tx.dialect.skip_locked}",
+                (sink, *params),
+            )
+            mine = {(str(tenant), str(entity_id)) for tenant, entity_id in locked}
+        else:  # one writer at a time (SQLite): no other transaction holds a key, nothing to skip
+            mine = set(wanted)
         if not mine:
             return []
         # Read after the locks are held: a claim committed meanwhile by another worker is seen.

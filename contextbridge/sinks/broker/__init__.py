@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...lazy import lazy_exports
-from .batches import CORE_CONTEXT, BrokerBatch, batch_result, pack
+from .batches import CORE_CONTEXT, BrokerBatch, batch_result, pack, pack_encoded
 from .options import MAX_BATCH_BYTES
 from .url import BrokerUrl
 
@@ -28,4 +28,5 @@ __all__ = [
     "QueryPage",
     "batch_result",
     "pack",
+    "pack_encoded",
 ]

@@ -7,7 +7,9 @@ and reading its answers.
 Orion-LD refuses a payload over 1 MB with 413 and an empty array with 400, and handles a batch
 naming the same id twice badly; so a batch is never empty, stays under ``max_bytes``, and keeps
 only the latest version of each id. Each entity is encoded once; the request body is the encoded
-entities joined, so nothing is serialized twice.
+entities joined, so nothing is serialized twice. Entities already encoded (the outbox stores each
+one's JSON) are packed as they are (``pack_encoded``): the drainer sends the stored bytes without
+decoding and encoding them again, and the bodies are the very bytes ``pack`` makes of them decoded.
 
 Orion-LD ignores JSON-LD 1.1 type-scoped contexts, and the same short name means different things
 in different types (``temperature`` of a WeatherObserved and of an AirQualityObserved). So the
@@ -87,16 +89,56 @@ def pack(
 
 def _pack(unique: list[Entity], max_count: int, max_bytes: int, context: str | None) -> list[BrokerBatch]:
     ld = any("@context" in entity for entity in unique)
+    encoded = [(str(entity["id"]), encode(entity, ld=ld, context=context)) for entity in unique]
+    return _join(encoded, max_count, max_bytes, ld, context)
+
+
+def pack_encoded(
+    entities: Sequence[tuple[str, bytes]], *, max_count: int, max_bytes: int, context: str | None = None
+) -> list[BrokerBatch]:
+    """``pack`` of entities given as (id, JSON object) pairs, without decoding them: the same
+    batches, byte for byte, as ``pack`` of the decoded entities (with their keys in the order
+    of the JSON). A per-type @context (``{type}``) needs each entity's type: those are decoded."""
+    if context is not None and "{type}" in context:
+        return pack([orjson.loads(body) for _, body in entities], max_count=max_count,
+                    max_bytes=max_bytes, context=context)  # fmt: skip
+    last: dict[str, bytes] = {}
+    for entity_id, body in entities:  # the latest version of each id, at its place
+        last.pop(entity_id, None)
+        last[entity_id] = body
+    carries = [_has_context(body) for body in last.values()]
+    ld = any(carries)
+    if not ld:
+        return _join(list(last.items()), max_count, max_bytes, ld, context)
+    # As ``encode`` does, the context goes last into those that lack it: ``{..., "@context": ...}``
+    # (an entity is never ``{}``: it has an id).
+    tail = b'"@context":' + orjson.dumps(context or CORE_CONTEXT) + b"}"
+    encoded = [
+        (entity_id, body if has else body[:-1] + b"," + tail)
+        for (entity_id, body), has in zip(last.items(), carries, strict=True)
+    ]
+    return _join(encoded, max_count, max_bytes, ld, context)
+
+
+def _has_context(body: bytes) -> bool:
+    """Whether the JSON object ``body`` has an ``@context`` of its own: decoded only when the
+    name appears in it at all (an attribute's value may hold one too)."""
+    return b'"@context"' in body and "@context" in orjson.loads(body)
+
+
+def _join(
+    encoded: list[tuple[str, bytes]], max_count: int, max_bytes: int, ld: bool, context: str | None
+) -> list[BrokerBatch]:
+    """The encoded entities in batches: each body the JSON array of them, joined as they are."""
     batches: list[BrokerBatch] = []
     ids: list[str] = []
     parts: list[bytes] = []
     size = 2  # the brackets
-    for entity in unique:
-        part = encode(entity, ld=ld, context=context)
+    for entity_id, part in encoded:
         if parts and (len(parts) >= max_count or size + len(part) + 1 > max_bytes):
             batches.append(BrokerBatch(tuple(ids), b"[" + b",".join(parts) + b"]", ld, context))
             ids, parts, size = [], [], 2
-        ids.append(str(entity["id"]))
+        ids.append(entity_id)
         parts.append(part)
         size += len(part) + 1
     if parts:

@@ -27,7 +27,7 @@ from ...entities.updates import UpdatePolicy
 from ...errors import BrokerError, DeliveryError
 from ...remote.problemdetails import as_problem
 from ...remote.retry import retry_after
-from .batches import BrokerBatch, batch_result, link_header, pack
+from .batches import BrokerBatch, batch_result, link_header, pack, pack_encoded
 from .options import MAX_BATCH_BYTES
 from .url import BrokerUrl
 
@@ -98,6 +98,12 @@ class BrokerClient:
     def batches(self, entities: Sequence[Entity]) -> list[BrokerBatch]:
         """``entities`` packed in batches this client may send (by count and bytes, latest per id)."""
         return pack(
+            entities, max_count=self.batch_size, max_bytes=self.max_batch_bytes, context=self.context_url
+        )
+
+    def encoded_batches(self, entities: Sequence[tuple[str, bytes]]) -> list[BrokerBatch]:
+        """``batches`` of entities already encoded, as (id, JSON) pairs: sent as they are."""
+        return pack_encoded(
             entities, max_count=self.batch_size, max_bytes=self.max_batch_bytes, context=self.context_url
         )
 
