@@ -185,19 +185,14 @@ class EmbeddedStore:
     def _stored(self, graph: NamedNode, ids: list[str], texts: list[str]) -> set[str]:
         """The stored triples of the entities (their own and their nodes'), as N-Triples lines.
 
-        One CONSTRUCT a round, serialised by the store (no Python object per triple: the reading
-        used to cost more than the writing): the first round asks for every subject of the new
-        texts under the entities (ids and skolem nodes), the next ones for the entities' nodes
-        found in the answers but not asked yet (those an entity had and has no longer)."""
-        owners = {iri(ident)[:-1] for ident in ids}  # "<id": a subject is an entity's when it starts so
+        One CONSTRUCT a round, serialised by the store (no Python object per triple): the first
+        round asks for the entities, the second for the skolem nodes of the new texts of those the
+        graph holds, the next ones for the nodes found in the answers but not asked yet (those an
+        entity had and has no longer). Entities new to the graph cost one look-up each."""
         asked: set[str] = {iri(ident) for ident in ids}
-        for text in texts:
-            for line in text.splitlines():
-                subject = line[: line.index(" ")]
-                if GENID in subject and subject.split(GENID, 1)[0] in owners:
-                    asked.add(subject)
         found: set[str] = set()
-        todo = asked
+        todo = set(asked)
+        first = True
         while todo:
             query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {' '.join(todo)} }} ?s ?p ?o }}"
             triples = self._store.query(query, default_graph=graph)
@@ -214,6 +209,17 @@ class EmbeddedStore:
                 if value.startswith(owner + GENID) and value not in asked:
                     asked.add(value)
                     todo.add(value)
+            if first:  # the nodes of the held entities' new texts, unless asked already
+                first = False
+                held = {line[: line.index(" ")] for line in found}
+                for ident, text in zip(ids, texts, strict=True):
+                    if iri(ident) in held:
+                        nodes = iri(ident)[:-1] + GENID
+                        for line in text.splitlines():
+                            subject = line[: line.index(" ")]
+                            if subject.startswith(nodes) and subject not in asked:
+                                asked.add(subject)
+                                todo.add(subject)
         return found
 
     def _graph_is_empty(self, graph: str) -> bool:
