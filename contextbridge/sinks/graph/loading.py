@@ -81,13 +81,13 @@ def load_stream(
         else:
             put(_Done())
 
+    writer = _Writer(store, graph, tenant, policy, on_written)
     worker = threading.Thread(target=convert, name="graph-convert", daemon=True)
     # The entities are trees (no cycles): the cyclic collector, which their many dicts set off
     # again and again, found nothing and took a tenth of the conversion's time (py-spy).
     collecting = gc.isenabled()
     gc.disable()
     worker.start()
-    writer = _Writer(store, graph, tenant, policy, on_written)
     try:
         while True:
             item = converted.get()
