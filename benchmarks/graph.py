@@ -5,8 +5,10 @@ and SPARQL latency of cross-vertical questions over a generated city.
 
 Measured in the same run: the converter's triples per second against pyld's ``to_rdf`` of the
 same entities (target: at least 20×); ``EmbeddedStore.upsert`` of a city against
-``Store.bulk_load`` of the very same triples into a fresh store (target: within 2×, i.e. a
-ratio of at least 0.5); then the latency of example questions over the loaded city (at least
+``Store.bulk_load`` of the very same triples into a fresh store, entity by entity in batches of
+1,000 (``upsert``, the sink's path) and as ``contextbridge graph load`` does it (``load_stream``:
+conversion and writes overlapping, new entities bulk-loaded), for a first load (target: ≥ 0.95×)
+and for a new reading of every entity (target: ≥ 0.7×); then the latency of example questions over the loaded city (at least
 one million triples without ``--quick``).
 """
 
@@ -32,6 +34,7 @@ from contextbridge.entities.jsonld import context_document, document_loader
 from contextbridge.entities.ontology import default_ontology
 from contextbridge.entities.rdf import Converter
 from contextbridge.sinks.graph import EmbeddedStore, tenant_graph
+from contextbridge.sinks.graph.loading import load_stream
 from contextbridge.sinks.graph.sparql import with_prefixes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,9 +152,7 @@ def bench_conversion(entities: list[dict[str, Any]]) -> tuple[Measure, Measure]:
     return best_of("pyld to_rdf", reference, repeat=2), best_of("contextbridge Converter", ours, repeat=3)
 
 
-def bench_load(
-    entities: list[dict[str, Any]], workdir: Path
-) -> tuple[Measure, Measure, Measure, EmbeddedStore]:
+def bench_load(entities: list[dict[str, Any]], workdir: Path) -> tuple[Measure, list[Measure], EmbeddedStore]:
     text = Converter(default_ontology(), infer_types=True).many(entities)
     triples = text.count("\n")
     graph = NamedNode(tenant_graph(None))
@@ -188,10 +189,22 @@ def bench_load(
     def update() -> int:  # every entity replaces its old state
         return load(stores[-1], readings)
 
+    def batches(versions: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        return [versions[start : start + 1000] for start in range(0, len(versions), 1000)]
+
+    def stream_first() -> int:  # what `contextbridge graph load` does
+        stores.append(EmbeddedStore(workdir / f"ours-{next(runs)}"))
+        return load_stream(stores[-1], batches(entities)).triples
+
+    def stream_update() -> int:
+        return load_stream(stores[-1], batches(readings)).triples
+
     baseline = best_of("pyoxigraph Store.bulk_load", bulk, repeat=2)
     ours = best_of("EmbeddedStore.upsert (first load)", upsert, repeat=2)
     replace = best_of("EmbeddedStore.upsert (a new reading of all)", update, repeat=1)
-    return baseline, ours, replace, stores[-1]
+    first = best_of("graph load pipeline (first load)", stream_first, repeat=2)
+    again = best_of("graph load pipeline (a new reading of all)", stream_update, repeat=1)
+    return baseline, [ours, replace, first, again], stores[-1]
 
 
 def bench_queries(store: EmbeddedStore) -> list[tuple[str, float, int]]:
@@ -223,11 +236,11 @@ def main() -> None:
     print(table("NGSI-LD → RDF (target: ≥ 20×)", [ours], baseline=reference, unit="triples/s"), "\n")
 
     with tempfile.TemporaryDirectory() as tmp:
-        baseline, first, replace, store = bench_load(entities, Path(tmp))
+        baseline, loads, store = bench_load(entities, Path(tmp))
         print(
             table(
-                "graph load (target: ≥ 0.5×, within 2×)",
-                [first, replace],
+                "graph load (targets: first load ≥ 0.95×, a new reading ≥ 0.7×)",
+                loads,
                 baseline=baseline,
                 unit="triples/s",
             )

@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -29,6 +29,7 @@ from .app import GRAPH, app, echo_err
 from .mappings import OntologyOption, load_ontology
 
 if TYPE_CHECKING:  # the store loads when a command runs: `--help` stays fast
+    from ..errors import EntityError
     from ..sinks.graph.base import GraphStore
 
 T = TypeVar("T")
@@ -162,23 +163,11 @@ def graph_load(
     if history is not None:
         policy = dataclasses.replace(policy, history=history, keep=policy.keep if history else None)
 
-    async def work(store: GraphStore) -> tuple[int, int, int]:
-        await store.load_ontology()
-        loaded = triples = refused = 0
+    invalid = 0
+
+    def batches() -> Iterator[list[dict[str, object]]]:
+        nonlocal invalid
         batch: list[dict[str, object]] = []
-
-        async def flush() -> None:
-            nonlocal loaded, triples, refused
-            report = await store.upsert(batch, tenant=tenant, policy=policy)
-            loaded, triples, refused = (
-                loaded + report.upserted,
-                triples + report.triples,
-                refused + len(report.refused),
-            )
-            for error in report.refused:
-                echo_err(f"refused: {error}")
-            batch.clear()
-
         for path in files:
             stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
             with stream:
@@ -186,21 +175,43 @@ def graph_load(
                     if not line.strip():
                         continue
                     try:
-                        entity = orjson.loads(line)
+                        batch.append(orjson.loads(line))
                     except orjson.JSONDecodeError as error:
                         echo_err(f"{path}:{number}: invalid JSON: {error}")
-                        refused += 1
+                        invalid += 1
                         continue
-                    batch.append(entity)
                     if len(batch) >= BATCH:
-                        await flush()
+                        yield batch
+                        batch = []
         if batch:
-            await flush()
-        return loaded, triples, refused
+            yield batch
+
+    def refusals(report: Any) -> None:
+        for error in report.refused:
+            echo_err(f"refused: {error}")
+
+    async def work(store: GraphStore) -> Any:
+        from ..sinks.graph import EmbeddedStore, UpsertReport
+        from ..sinks.graph.loading import load_stream
+
+        await store.load_ontology()
+        if isinstance(store, EmbeddedStore):  # conversion and writes overlap, new entities bulk-loaded
+            return await asyncio.to_thread(
+                load_stream, store, batches(), tenant=tenant, policy=policy, on_written=refusals
+            )
+        loaded = triples = 0
+        refused: list[EntityError] = []
+        for batch in batches():
+            report = await store.upsert(batch, tenant=tenant, policy=policy)
+            refusals(report)
+            loaded, triples = loaded + report.upserted, triples + report.triples
+            refused.extend(report.refused)
+        return UpsertReport(loaded, triples, tuple(refused))
 
     ontology = load_ontology(ontology_paths)
-    loaded, triples, refused = _with_store(state, endpoint, work, view=view, ontology=ontology)
-    echo_err(f"loaded {loaded:,} entities ({triples:,} triples); refused {refused:,}")
+    total = _with_store(state, endpoint, work, view=view, ontology=ontology)
+    refused = len(total.refused) + invalid
+    echo_err(f"loaded {total.upserted:,} entities ({total.triples:,} triples); refused {refused:,}")
     if refused:
         raise typer.Exit(1)
 

@@ -38,11 +38,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pyoxigraph import DefaultGraph, NamedNode, RdfFormat, Store
+from pyoxigraph import DefaultGraph, NamedNode, QueryTriples, RdfFormat, Store, serialize
 
 from contextbridge.entities.ontology import Ontology, default_ontology
 from contextbridge.entities.rdf import Converter, View
 from contextbridge.entities.rdf.converter import GENID
+from contextbridge.entities.rdf.literals import iri
 from contextbridge.entities.updates import REPLACE, UpdatePolicy
 from contextbridge.errors import DeliveryError, GraphStoreError, QueryBusy, QueryError, QueryTimeout
 from contextbridge.sinks.graph._query_worker import answer
@@ -151,24 +152,78 @@ class EmbeddedStore:
     def _write_batch(self, graph: str, ids: list[str], texts: list[str]) -> None:
         node = NamedNode(graph)
         with self._write, _boundary(self.path):
-            removed: list[str] = []
-            added: list[str] = []
-            new: list[str] = []
-            for ident, text in zip(ids, texts, strict=True):
-                old = self._triples(ident, node)
-                if not old:
-                    new.append(text)
-                    continue
-                fresh = set(text.splitlines())
-                removed.extend(old - fresh)
-                added.extend(fresh - old)
-            if removed or added:  # one transaction: readers see the old state or the new one
-                self._store.update(data_update(graph, removed, added))
+            new = [text for _, text in self._replace_known(graph, ids, texts)]
             if len(new) >= BULK_BATCH:
                 self._store.bulk_load("".join(new).encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=node)
             elif new:
                 self._store.load("".join(new), format=RdfFormat.N_TRIPLES, to_graph=node)
-            self._written(len(removed) + len(added) + sum(text.count("\n") for text in new))
+            self._written(sum(text.count("\n") for text in new))
+
+    def _write_known(self, graph: str, ids: list[str], texts: list[str]) -> list[tuple[str, str]]:
+        """Write the differences of the entities the graph holds; answer the others (id, text)."""
+        with self._write, _boundary(self.path):
+            return self._replace_known(graph, ids, texts)
+
+    def _replace_known(self, graph: str, ids: list[str], texts: list[str]) -> list[tuple[str, str]]:
+        """Write the differences of the entities the graph holds (one transaction); answer the
+        others (id, text), which the caller loads (holding the write lock)."""
+        old = self._stored(NamedNode(graph), ids, texts)
+        held = {line[: line.index(" ")] for line in old}
+        new: list[tuple[str, str]] = []
+        fresh: set[str] = set()
+        for ident, text in zip(ids, texts, strict=True):
+            if iri(ident) in held:
+                fresh.update(text.splitlines())
+            else:
+                new.append((ident, text))
+        removed, added = old - fresh, fresh - old
+        if removed or added:  # one transaction: readers see the old state or the new one
+            self._store.update(data_update(graph, removed, added))
+        self._written(len(removed) + len(added))
+        return new
+
+    def _stored(self, graph: NamedNode, ids: list[str], texts: list[str]) -> set[str]:
+        """The stored triples of the entities (their own and their nodes'), as N-Triples lines.
+
+        One CONSTRUCT a round, serialised by the store (no Python object per triple): the first
+        round asks for the entities, the second for the skolem nodes of the new texts of those the
+        graph holds, the next ones for the nodes found in the answers but not asked yet (those an
+        entity had and has no longer). Entities new to the graph cost one look-up each."""
+        asked: set[str] = {iri(ident) for ident in ids}
+        found: set[str] = set()
+        todo = set(asked)
+        first = True
+        while todo:
+            query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {' '.join(todo)} }} ?s ?p ?o }}"
+            triples = self._store.query(query, default_graph=graph)
+            assert isinstance(triples, QueryTriples)
+            answer = serialize(triples, format=RdfFormat.N_TRIPLES)
+            todo = set()
+            for line in (answer or b"").decode("utf-8").splitlines():
+                found.add(line)
+                if GENID not in line:
+                    continue
+                subject, _, rest = line.partition(" ")
+                value = rest.partition(" ")[2][:-2]  # the object, without " ."
+                owner = subject.split(GENID, 1)[0] if GENID in subject else subject[:-1]
+                if value.startswith(owner + GENID) and value not in asked:
+                    asked.add(value)
+                    todo.add(value)
+            if first:  # the nodes of the held entities' new texts, unless asked already
+                first = False
+                held = {line[: line.index(" ")] for line in found}
+                for ident, text in zip(ids, texts, strict=True):
+                    if iri(ident) in held:
+                        nodes = iri(ident)[:-1] + GENID
+                        for line in text.splitlines():
+                            subject = line[: line.index(" ")]
+                            if subject.startswith(nodes) and subject not in asked:
+                                asked.add(subject)
+                                todo.add(subject)
+        return found
+
+    def _graph_is_empty(self, graph: str) -> bool:
+        return next(self._store.quads_for_pattern(None, None, None, NamedNode(graph)), None) is None
 
     def _written(self, triples: int) -> None:
         """Count written triples; flush past ``FLUSH_EVERY`` (holding the write lock)."""
@@ -178,19 +233,13 @@ class EmbeddedStore:
             self._store.flush()
             self._unflushed = 0
 
-    def _triples(self, ident: str, graph: NamedNode) -> set[str]:
-        """The stored triples of an entity (its own and its nodes'), as N-Triples lines."""
-        found: set[str] = set()
-        subject = NamedNode(ident)
-        owned = ident + GENID
-        todo = [subject]
-        while todo:
-            for quad in self._store.quads_for_pattern(todo.pop(), None, None, graph):
-                found.add(f"{quad.subject} {quad.predicate} {quad.object} .")
-                value = quad.object
-                if isinstance(value, NamedNode) and value.value.startswith(owned):
-                    todo.append(value)
-        return found
+    def _bulk_write(self, graph: str, texts: list[str]) -> None:
+        """Load the N-Triples of entities new to the graph with the bulk loader (not one
+        transaction: a crash may leave part of them, which loading them again replaces)."""
+        with self._write, _boundary(self.path):
+            data = "".join(texts).encode("utf-8")
+            self._store.bulk_load(data, format=RdfFormat.N_TRIPLES, to_graph=NamedNode(graph))
+            self._written(data.count(b"\n"))
 
     async def delete(self, entity_ids: Iterable[str], *, tenant: str | None = None) -> None:
         ids = list(dict.fromkeys(entity_ids))
