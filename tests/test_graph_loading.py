@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from contextbridge.errors import DeliveryError
+from contextbridge import DeliveryError, UpdatePolicy
 from contextbridge.sinks.graph import EmbeddedStore, UpsertReport, loading
 from contextbridge.sinks.graph.loading import load_stream
 
@@ -164,8 +164,6 @@ def test_refused_entities_are_reported_and_the_others_loaded(tmp_path: Path) -> 
 
 
 def test_merge_and_history_policies_take_the_upsert_path(tmp_path: Path) -> None:
-    from contextbridge.entities.updates import UpdatePolicy
-
     policy = UpdatePolicy(merge=True)
     batches = [[entity(1)], [{"id": entity(1)["id"], "type": entity(1)["type"], **_one(entity(1, 7))}]]
     store = EmbeddedStore(tmp_path / "pipeline")
