@@ -20,9 +20,10 @@ each batch names the context of its type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -32,6 +33,8 @@ from ...remote.problemdetails import as_problem
 
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 LINK_REL = "http://www.w3.org/ns/json-ld#context"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,18 @@ class BrokerBatch:
         return len(self.ids)
 
 
-def latest_per_id(entities: Iterable[Entity]) -> list[Entity]:
+def latest_per_id(items: Iterable[T], id_of: Callable[[T], str]) -> list[T]:
     """Keep the last version of each id, at the place of that last version."""
-    last: dict[str, Entity] = {}
-    for entity in entities:
-        entity_id = str(entity["id"])
+    last: dict[str, T] = {}
+    for item in items:
+        entity_id = id_of(item)
         last.pop(entity_id, None)  # re-inserting moves it to the end: the order of latest versions
-        last[entity_id] = entity
+        last[entity_id] = item
     return list(last.values())
+
+
+def _entity_id(entity: Entity) -> str:
+    return str(entity["id"])
 
 
 def encode(entity: Entity, *, ld: bool, context: str | None) -> bytes:
@@ -72,7 +79,7 @@ def pack(
     An entity bigger than ``max_bytes`` alone still gets its own batch: the broker's 413 then names
     it, and it is dead-lettered instead of blocking the others.
     """
-    unique = latest_per_id(entities)
+    unique = latest_per_id(entities, _entity_id)
     if context is None or "{type}" not in context:
         return _pack(unique, max_count, max_bytes, context)
     by_type: dict[str, list[Entity]] = {}
@@ -102,20 +109,17 @@ def pack_encoded(
     if context is not None and "{type}" in context:
         return pack([orjson.loads(body) for _, body in entities], max_count=max_count,
                     max_bytes=max_bytes, context=context)  # fmt: skip
-    last: dict[str, bytes] = {}
-    for entity_id, body in entities:  # the latest version of each id, at its place
-        last.pop(entity_id, None)
-        last[entity_id] = body
-    carries = [_has_context(body) for body in last.values()]
+    unique = latest_per_id(entities, itemgetter(0))
+    carries = [_has_context(body) for _, body in unique]
     ld = any(carries)
     if not ld:
-        return _join(list(last.items()), max_count, max_bytes, ld, context)
+        return _join(unique, max_count, max_bytes, ld, context)
     # As ``encode`` does, the context goes last into those that lack it: ``{..., "@context": ...}``
     # (an entity is never ``{}``: it has an id).
     tail = b'"@context":' + orjson.dumps(context or CORE_CONTEXT) + b"}"
     encoded = [
         (entity_id, body if has else body[:-1] + b"," + tail)
-        for (entity_id, body), has in zip(last.items(), carries, strict=True)
+        for (entity_id, body), has in zip(unique, carries, strict=True)
     ]
     return _join(encoded, max_count, max_bytes, ld, context)
 
