@@ -90,6 +90,65 @@ def test_the_depth_guard_never_counts_less_than_the_real_depth(value: Any, chunk
                 tight.feed(piece)
 
 
+class _Padded(io.BytesIO):
+    """The document, then one more read of a blank: never whole in the first read, so the JSON
+    parser streams it (ijson) instead of parsing it at once (orjson), in the same chunk."""
+
+    padded = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if not data and not self.padded:
+            self.padded = True
+            return b" "
+        return data
+
+
+def _parsed(stream: io.BytesIO) -> list[Any]:
+    return [
+        "error" if isinstance(item, FormatError) else item
+        for item in get_format("json", {}).parse(stream, source="hostile")
+    ]
+
+
+@FUZZ
+@given(
+    value=json_values,
+    spice=st.sampled_from(
+        [
+            b"",
+            b"1e400",
+            b"-0.0",
+            b"18446744073709551616",
+            b'"\\ud800"',
+            b'"\\ud83d\\ude00"',
+            b'"\\u0000"',
+            b'{"a": 1, "a": 2}',
+            b"\x01",
+            b"\xff",
+            b'"\x7f"',
+            b'"\xc3\xb1"',
+            b'"\xed\xa0\x80"',
+            b'"\xf4\x90\x80\x80"',
+            b" ,",
+            b"]",
+            b"NaN",
+            b"01",
+            b"1.",
+            b"[" * 600,
+        ]
+    ),
+    at=st.integers(min_value=0, max_value=10_000),
+)
+def test_a_whole_message_parses_as_the_streaming_parser_reads_it(value: Any, spice: bytes, at: int) -> None:
+    """A small document is parsed at once: the same records as streamed, and refused alike."""
+    data = json.dumps(value).encode()
+    cut = at % (len(data) + 1)
+    data = data[:cut] + spice + data[cut:]
+    whole, streamed = _parsed(io.BytesIO(data)), _parsed(_Padded(data))
+    assert whole == streamed
+
+
 def _depth(value: Any) -> int:
     if isinstance(value, list):
         return 1 + max((_depth(item) for item in value), default=0)
