@@ -142,6 +142,7 @@ class GraphConfig:
     endpoint: str | None = None
     update_endpoint: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    cache_mb: float | None = None  # the embedded store's state cache (None: its default)
 
     def open(self, state_dir: Path, **options: Any) -> GraphStore:
         """The store: the endpoint's, or the embedded one in ``state_dir`` (the caller closes it)."""
@@ -149,6 +150,8 @@ class GraphConfig:
             return open_store(
                 endpoint=self.endpoint, update_url=self.update_endpoint, timeout=self.timeout, **options
             )
+        if self.cache_mb is not None:
+            options["state_cache"] = int(self.cache_mb * 1024 * 1024)
         return open_store(state_dir=state_dir, **options)
 
 
@@ -306,7 +309,10 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         feeds=tuple(feeds),
         queries=tuple(base / query for query in data.get("queries", ())),
         graph=GraphConfig(
-            graph.get("endpoint"), graph.get("update_endpoint"), graph.get("timeout", DEFAULT_TIMEOUT)
+            graph.get("endpoint"),
+            graph.get("update_endpoint"),
+            graph.get("timeout", DEFAULT_TIMEOUT),
+            graph.get("cache_mb"),
         ),
         service=service,
         broker=_broker(data["broker"]) if "broker" in data else None,

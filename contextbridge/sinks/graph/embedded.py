@@ -6,7 +6,8 @@
 
 Writes are serialised by a lock (one process owns the store: RocksDB locks the directory).
 An entity's nodes have skolem IRIs (``contextbridge.entities.rdf``), so an updated entity gives the same
-node IRIs again: the store reads the entity's stored triples, and one SPARQL Update deletes the
+node IRIs again: the store reads the entity's stored triples (or takes the text it last wrote
+of the entity from its state cache, ``statecache``: no read), and one SPARQL Update deletes the
 ones that went and inserts the ones that came (``DELETE DATA`` / ``INSERT DATA``), one
 transaction for the batch: readers never see an entity half-updated, and a reading that changed
 one value rewrites two triples, not the entity. The batch's new entities are loaded directly,
@@ -34,7 +35,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ from contextbridge.sinks.graph.sparql import (
     merge_update,
     query_form,
 )
+from contextbridge.sinks.graph.statecache import StateCache
 from contextbridge.sinks.graph.workers import QueryPool
 
 BULK_BATCH = 500  # new entities per batch from which the bulk loader pays off
@@ -78,6 +80,9 @@ FLUSH_EVERY = 200_000
 # computes its first solution (a big ORDER BY, a cross product): it keeps its slot until it ends,
 # so heavy queries repeated past their timeouts are refused (busy) instead of piling up threads.
 QUERY_SLOTS = 4
+# Bytes of the entities' last written triples kept to compare their next versions with (zlib:
+# about 1 KB an entity of 55 triples, so some 50,000 entities).
+STATE_CACHE = 64 * 1024 * 1024
 
 
 class EmbeddedStore:
@@ -90,8 +95,11 @@ class EmbeddedStore:
         ontology: Ontology | None = None,
         view: View = "ngsi-ld",
         query_workers: int = 0,
+        state_cache: int = STATE_CACHE,
     ) -> None:
         self.path = path
+        # What each entity was last written with: its next version is compared without a read.
+        self._cache = StateCache(state_cache)
         self.ontology = ontology or default_ontology()
         self.converter = Converter(self.ontology, view=view, infer_types=True, wgs84=True, skolem=True)
         try:
@@ -135,6 +143,7 @@ class EmbeddedStore:
         graph = tenant_graph(tenant)
         if state and policy.merge:  # the attribute instances it carries go, the others stay: one transaction
             with self._write, _boundary(self.path):
+                self._cache.forget(graph, map(iri, batch.ids))
                 self._store.update(merge_update(batch.targets, graph, batch.ntriples))
                 self._written(2 * batch.triples)  # about as many go as come
         elif state:  # (else the history only: an older version than the state held)
@@ -152,33 +161,52 @@ class EmbeddedStore:
     def _write_batch(self, graph: str, ids: list[str], texts: list[str]) -> None:
         node = NamedNode(graph)
         with self._write, _boundary(self.path):
-            new = [text for _, text in self._replace_known(graph, ids, texts)]
+            new = self._replace_known(graph, ids, texts, remember=True)
+            data = "".join(text for _, text in new)
             if len(new) >= BULK_BATCH:
-                self._store.bulk_load("".join(new).encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=node)
+                self._store.bulk_load(data.encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=node)
             elif new:
-                self._store.load("".join(new), format=RdfFormat.N_TRIPLES, to_graph=node)
-            self._written(sum(text.count("\n") for text in new))
+                self._store.load(data, format=RdfFormat.N_TRIPLES, to_graph=node)
+            self._cache.keep(graph, ((iri(ident), text) for ident, text in new))
+            self._written(data.count("\n"))
 
     def _write_known(self, graph: str, ids: list[str], texts: list[str]) -> list[tuple[str, str]]:
         """Write the differences of the entities the graph holds; answer the others (id, text)."""
         with self._write, _boundary(self.path):
             return self._replace_known(graph, ids, texts)
 
-    def _replace_known(self, graph: str, ids: list[str], texts: list[str]) -> list[tuple[str, str]]:
+    def _replace_known(
+        self, graph: str, ids: list[str], texts: list[str], *, remember: bool = False
+    ) -> list[tuple[str, str]]:
         """Write the differences of the entities the graph holds (one transaction); answer the
-        others (id, text), which the caller loads (holding the write lock)."""
-        old = self._stored(NamedNode(graph), ids, texts)
+        others (id, text), which the caller loads (holding the write lock). The state cache
+        gives the old triples of those it holds; ``remember``: it keeps the new ones."""
+        subjects = [iri(ident) for ident in ids]
+        cached = self._cache.texts(graph, subjects)
+        if cached:
+            unread = [(i, t) for i, s, t in zip(ids, subjects, texts, strict=True) if s not in cached]
+            old = self._stored(NamedNode(graph), [i for i, _ in unread], [t for _, t in unread])
+            for text in cached.values():
+                old.update(text.splitlines())
+        else:
+            old = self._stored(NamedNode(graph), ids, texts)
         held = {line[: line.index(" ")] for line in old}
         new: list[tuple[str, str]] = []
+        known: list[tuple[str, str]] = []
         fresh: set[str] = set()
-        for ident, text in zip(ids, texts, strict=True):
-            if iri(ident) in held:
+        for subject, ident, text in zip(subjects, ids, texts, strict=True):
+            if subject in held:
                 fresh.update(text.splitlines())
+                known.append((subject, text))
             else:
                 new.append((ident, text))
         removed, added = old - fresh, fresh - old
         if removed or added:  # one transaction: readers see the old state or the new one
             self._store.update(data_update(graph, removed, added))
+        if remember:
+            self._cache.keep(graph, known)
+        else:
+            self._cache.forget(graph, (subject for subject, _ in known))
         self._written(len(removed) + len(added))
         return new
 
@@ -244,7 +272,11 @@ class EmbeddedStore:
     async def delete(self, entity_ids: Iterable[str], *, tenant: str | None = None) -> None:
         ids = list(dict.fromkeys(entity_ids))
         if ids:
-            await asyncio.to_thread(self._update, delete_update(ids, tenant_graph(tenant)))
+            graph = tenant_graph(tenant)
+            subjects = [iri(ident) for ident in ids]
+            await asyncio.to_thread(
+                self._update, delete_update(ids, graph), lambda cache: cache.forget(graph, subjects)
+            )
 
     async def load_ontology(self, ontology: Ontology | None = None) -> int:
         graph = (ontology or self.ontology).graph
@@ -258,10 +290,14 @@ class EmbeddedStore:
             if tenant
             else "ALL"
         )
-        await asyncio.to_thread(self._update, f"CLEAR SILENT {target}")
+        graph = tenant_graph(tenant) if tenant else None
+        await asyncio.to_thread(self._update, f"CLEAR SILENT {target}", lambda cache: cache.clear(graph))
 
-    def _update(self, update: str) -> None:
+    def _update(self, update: str, forget: Callable[[StateCache], None] | None = None) -> None:
+        """Run a SPARQL update; ``forget``: what the state cache forgets first, of what it changes."""
         with self._write, _boundary(self.path):
+            if forget is not None:
+                forget(self._cache)
             self._generation += 1
             self._store.update(update)
 
@@ -394,6 +430,7 @@ class EmbeddedStore:
             # RocksDB's directory lock goes with the last reference to the store: drop ours now,
             # not when a traceback that mentions this object is collected.
             self._store = Store()
+            self._cache.clear()
 
 
 class _boundary:
