@@ -183,13 +183,10 @@ class EmbeddedStore:
         gives the old triples of those it holds; ``remember``: it keeps the new ones."""
         subjects = [iri(ident) for ident in ids]
         cached = self._cache.texts(graph, subjects)
-        if cached:
-            unread = [(i, t) for i, s, t in zip(ids, subjects, texts, strict=True) if s not in cached]
-            old = self._stored(NamedNode(graph), [i for i, _ in unread], [t for _, t in unread])
-            for text in cached.values():
-                old.update(text.splitlines())
-        else:
-            old = self._stored(NamedNode(graph), ids, texts)
+        unread = [(i, t) for i, s, t in zip(ids, subjects, texts, strict=True) if s not in cached]
+        old = self._stored(NamedNode(graph), [i for i, _ in unread], [t for _, t in unread])
+        for text in cached.values():
+            old.update(text.splitlines())
         held = {line[: line.index(" ")] for line in old}
         new: list[tuple[str, str]] = []
         known: list[tuple[str, str]] = []

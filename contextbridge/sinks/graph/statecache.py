@@ -56,28 +56,23 @@ class StateCache:
         for subject, text in written:
             key = (graph, subject)
             packed = zlib.compress(text.encode("utf-8"), 1)
-            old = self._texts.pop(key, None)
-            if old is not None:
-                self.size -= len(old) + ENTRY_OVERHEAD
+            self._drop(key)  # re-inserted: it goes to the end, the most recently written
             self._texts[key] = packed
             self.size += len(packed) + ENTRY_OVERHEAD
         while self.size > self.budget:
-            _, packed = self._texts.popitem(last=False)
-            self.size -= len(packed) + ENTRY_OVERHEAD
+            self._drop(next(iter(self._texts)))
 
     def forget(self, graph: str, subjects: Iterable[str]) -> None:
-        if not self._texts:
-            return
-        for subject in subjects:
-            packed = self._texts.pop((graph, subject), None)
-            if packed is not None:
-                self.size -= len(packed) + ENTRY_OVERHEAD
+        if self._texts:
+            for subject in subjects:
+                self._drop((graph, subject))
 
     def clear(self, graph: str | None = None) -> None:
         """Forget a graph's entities (``None``: all)."""
-        if graph is None:
-            self._texts.clear()
-            self.size = 0
-            return
-        for key in [key for key in self._texts if key[0] == graph]:
-            self.size -= len(self._texts.pop(key)) + ENTRY_OVERHEAD
+        for key in [key for key in self._texts if graph in (None, key[0])]:
+            self._drop(key)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        packed = self._texts.pop(key, None)
+        if packed is not None:
+            self.size -= len(packed) + ENTRY_OVERHEAD
