@@ -51,6 +51,34 @@ def test_with_the_cache_the_graph_holds_what_it_holds_without(tmp_path: Path) ->
     assert cached[0] and cached[1]
 
 
+def reordered(number: int, reading: int) -> dict[str, Any]:
+    """A version with its attributes in reverse order, and, on odd readings, one attribute renamed:
+    as many triples as the version before, but not line for line in the same places."""
+    found = entity(number, reading)
+    names = [key for key in found if key not in ("id", "type")]
+    version = {"id": found["id"], "type": found["type"], **{key: found[key] for key in reversed(names)}}
+    if reading % 2:
+        plain = next(key for key in names if key != "location" and "value" in found[key])
+        version[plain + "Copy"] = version.pop(plain)
+    return version
+
+
+@pytest.mark.parametrize("cache", [64 * 1024 * 1024, 0], ids=["cached", "uncached"])
+def test_versions_whose_triples_move_leave_exactly_the_last_one(tmp_path: Path, cache: int) -> None:
+    versions = [[entity(n, 1) for n in range(6)], *([reordered(n, r) for n in range(6)] for r in range(2, 6))]
+
+    async def main() -> set[bytes]:
+        store = EmbeddedStore(tmp_path / "graph", state_cache=cache)
+        try:
+            for batch in versions:
+                await store.upsert(batch)
+            return lines(store)
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == upserted(tmp_path / "fresh", versions[-1:])
+
+
 def reads(store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ids whose stored triples ``store`` reads from now on."""
     asked: list[str] = []

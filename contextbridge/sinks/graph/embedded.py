@@ -185,19 +185,25 @@ class EmbeddedStore:
         cached = self._cache.texts(graph, subjects)
         unread = [(i, t) for i, s, t in zip(ids, subjects, texts, strict=True) if s not in cached]
         old = self._stored(NamedNode(graph), [i for i, _ in unread], [t for _, t in unread])
-        for text in cached.values():
-            old.update(text.splitlines())
         held = {line[: line.index(" ")] for line in old}
         new: list[tuple[str, str]] = []
         known: list[tuple[str, str]] = []
         fresh: set[str] = set()
+        removed: list[str] = []
+        added: list[str] = []
         for subject, ident, text in zip(subjects, ids, texts, strict=True):
-            if subject in held:
+            before = cached.get(subject)
+            if before is not None:  # the store holds what the cache does
+                known.append((subject, text))
+                if before != text:
+                    _changes(before.splitlines(), text.splitlines(), removed, added)
+            elif subject in held:
                 fresh.update(text.splitlines())
                 known.append((subject, text))
             else:
                 new.append((ident, text))
-        removed, added = old - fresh, fresh - old
+        removed.extend(old - fresh)
+        added.extend(fresh - old)
         if removed or added:  # one transaction: readers see the old state or the new one
             self._store.update(data_update(graph, removed, added))
         if remember:
@@ -428,6 +434,24 @@ class EmbeddedStore:
             # not when a traceback that mentions this object is collected.
             self._store = Store()
             self._cache.clear()
+
+
+def _changes(old: list[str], new: list[str], removed: list[str], added: list[str]) -> None:
+    """The lines of an entity's ``old`` text to delete and of its ``new`` one to insert.
+
+    The converter writes an entity's triples in one order, so a new version with as many triples
+    mostly pairs up with the old one line by line (a changed value: one line each side), which
+    spares two sets of every line. Deleted before inserted, a line that only moved is written again
+    and stays: the pairing may cost writes, never triples."""
+    if len(old) == len(new):
+        for before, after in zip(old, new, strict=True):
+            if before != after:
+                removed.append(before)
+                added.append(after)
+    else:
+        gone, came = set(old), set(new)
+        removed.extend(line for line in old if line not in came)
+        added.extend(line for line in new if line not in gone)
 
 
 class _boundary:
