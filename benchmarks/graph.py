@@ -208,7 +208,7 @@ def bench_load(entities: list[dict[str, Any]], workdir: Path) -> tuple[Measure, 
     def store_alone() -> Measure:
         """The store's own part of a new reading: the same SPARQL updates as ``upsert``'s, their
         changed triples worked out beforehand, on a store holding the first load: its ceiling."""
-        converter = Converter(default_ontology(), infer_types=True, wgs84=True, skolem=True)  # the sink's
+        converter = stores[-1].converter  # the sink's own
         state = {entity["id"]: converter.ntriples(entity) for entity in entities}  # the last version wins
         store = Store(str(workdir / "alone"))
         store.bulk_load("".join(state.values()).encode("utf-8"), format=RdfFormat.N_TRIPLES, to_graph=graph)

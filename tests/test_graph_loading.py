@@ -63,9 +63,9 @@ def lines(store: EmbeddedStore) -> set[bytes]:
     return set(store.dump(tenant="default").splitlines())
 
 
-def upserted(path: Path, batches: list[list[dict[str, Any]]]) -> set[bytes]:
+def upserted(path: Path, batches: list[list[dict[str, Any]]], **options: Any) -> set[bytes]:
     async def main() -> set[bytes]:
-        store = EmbeddedStore(path)
+        store = EmbeddedStore(path, **options)
         try:
             for batch in batches:
                 await store.upsert(batch)

@@ -66,17 +66,8 @@ def reordered(number: int, reading: int) -> dict[str, Any]:
 @pytest.mark.parametrize("cache", [64 * 1024 * 1024, 0], ids=["cached", "uncached"])
 def test_versions_whose_triples_move_leave_exactly_the_last_one(tmp_path: Path, cache: int) -> None:
     versions = [[entity(n, 1) for n in range(6)], *([reordered(n, r) for n in range(6)] for r in range(2, 6))]
-
-    async def main() -> set[bytes]:
-        store = EmbeddedStore(tmp_path / "graph", state_cache=cache)
-        try:
-            for batch in versions:
-                await store.upsert(batch)
-            return lines(store)
-        finally:
-            await store.close()
-
-    assert asyncio.run(main()) == upserted(tmp_path / "fresh", versions[-1:])
+    written = upserted(tmp_path / "graph", versions, state_cache=cache)
+    assert written == upserted(tmp_path / "fresh", versions[-1:])
 
 
 def reads(store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
